@@ -1,0 +1,1 @@
+//! redis-multimap: a Redis module adding the MultiMap data type.
