@@ -1,0 +1,43 @@
+# Quick start:  make run   (build, then serve Redis on PORT with the module loaded)
+#               make test  (the whole test suite against real redis-server processes)
+
+PORT ?= 6379
+MODULE := $(CURDIR)/target/release/libredis_multimap.so
+# Debian/Ubuntu packages the build and the tests need.
+PACKAGES := redis-server libclang-dev
+SHELL := /bin/bash
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: run test build deps lint
+
+run: deps build
+	@if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
+		echo "Port $(PORT) is already taken (Debian starts a redis-server service when it installs one:"; \
+		echo "stop it with 'sudo systemctl stop redis-server', or pick another port: make run PORT=6380)."; \
+		exit 1; \
+	fi
+	redis-server --port $(PORT) --loadmodule $(MODULE)
+
+build:
+	cargo build --release
+
+test: deps
+	cargo test
+
+lint:
+	cargo clippy --all-targets -- -D warnings
+	cargo fmt --check
+
+# Installs only what is missing, so repeated runs stay fast and offline.
+deps:
+	@missing=""; \
+	for package in $(PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if ! command -v apt-get >/dev/null; then \
+			echo "Please install:$$missing (this Makefile installs them only on Debian/Ubuntu)"; exit 1; \
+		fi; \
+		echo "Installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi

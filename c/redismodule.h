@@ -1,0 +1,175 @@
+/*
+ * The part of the Redis Modules API that redis-multimap uses, declared from the
+ * API reference (the comments of Redis's src/module.c).
+ *
+ * Every API function is a pointer that starts out NULL and is resolved by name at
+ * load time through RedisModule_GetApi. A function the running server does not
+ * export stays NULL, so Rust sees `None` and can fall back (that is how one build
+ * serves both Redis 6.2 and 7.x).
+ *
+ * Exactly one C file (c/shim.c) defines REDISMODULE_IMPLEMENTATION before
+ * including this header, which gives the pointers their storage and defines
+ * RedisModule_Init. Everyone else, bindgen included, sees declarations only.
+ */
+#ifndef MULTIMAP_REDISMODULE_H
+#define MULTIMAP_REDISMODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Constants ---------------------------------------------------------- */
+
+#define REDISMODULE_OK 0
+#define REDISMODULE_ERR 1
+
+#define REDISMODULE_APIVER_1 1
+
+/* Must stay at or above the highest field of RedisModuleTypeMethods we set;
+ * older servers ignore the fields they do not know. */
+#define REDISMODULE_TYPE_METHOD_VERSION 4
+
+#define REDISMODULE_READ (1 << 0)
+#define REDISMODULE_WRITE (1 << 1)
+
+#define REDISMODULE_KEYTYPE_EMPTY 0
+#define REDISMODULE_KEYTYPE_STRING 1
+#define REDISMODULE_KEYTYPE_LIST 2
+#define REDISMODULE_KEYTYPE_HASH 3
+#define REDISMODULE_KEYTYPE_SET 4
+#define REDISMODULE_KEYTYPE_ZSET 5
+#define REDISMODULE_KEYTYPE_MODULE 6
+#define REDISMODULE_KEYTYPE_STREAM 7
+
+#define REDISMODULE_POSTPONED_LEN -1
+
+#define REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
+#define REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED (1 << 1)
+
+/* ---- Opaque handles ----------------------------------------------------- */
+
+typedef struct RedisModuleCtx RedisModuleCtx;
+typedef struct RedisModuleString RedisModuleString;
+typedef struct RedisModuleKey RedisModuleKey;
+typedef struct RedisModuleIO RedisModuleIO;
+typedef struct RedisModuleType RedisModuleType;
+typedef struct RedisModuleDigest RedisModuleDigest;
+typedef struct RedisModuleKeyOptCtx RedisModuleKeyOptCtx;
+typedef struct RedisModuleDefragCtx RedisModuleDefragCtx;
+
+/* ---- Callbacks ---------------------------------------------------------- */
+
+typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+
+typedef void *(*RedisModuleTypeLoadFunc)(RedisModuleIO *rdb, int encver);
+typedef void (*RedisModuleTypeSaveFunc)(RedisModuleIO *rdb, void *value);
+typedef int (*RedisModuleTypeAuxLoadFunc)(RedisModuleIO *rdb, int encver, int when);
+typedef void (*RedisModuleTypeAuxSaveFunc)(RedisModuleIO *rdb, int when);
+typedef void (*RedisModuleTypeRewriteFunc)(RedisModuleIO *aof, RedisModuleString *key, void *value);
+typedef size_t (*RedisModuleTypeMemUsageFunc)(const void *value);
+typedef size_t (*RedisModuleTypeMemUsageFunc2)(RedisModuleKeyOptCtx *ctx, const void *value, size_t sample_size);
+typedef void (*RedisModuleTypeDigestFunc)(RedisModuleDigest *digest, void *value);
+typedef void (*RedisModuleTypeFreeFunc)(void *value);
+typedef size_t (*RedisModuleTypeFreeEffortFunc)(RedisModuleString *key, const void *value);
+typedef size_t (*RedisModuleTypeFreeEffortFunc2)(RedisModuleKeyOptCtx *ctx, const void *value);
+typedef void (*RedisModuleTypeUnlinkFunc)(RedisModuleString *key, const void *value);
+typedef void (*RedisModuleTypeUnlinkFunc2)(RedisModuleKeyOptCtx *ctx, const void *value);
+typedef void *(*RedisModuleTypeCopyFunc)(RedisModuleString *fromkey, RedisModuleString *tokey, const void *value);
+typedef void *(*RedisModuleTypeCopyFunc2)(RedisModuleKeyOptCtx *ctx, const void *value);
+typedef int (*RedisModuleTypeDefragFunc)(RedisModuleDefragCtx *ctx, RedisModuleString *key, void **value);
+
+/* Field order is ABI: the server reads it by position, up to `version`. */
+typedef struct RedisModuleTypeMethods {
+    uint64_t version;
+    RedisModuleTypeLoadFunc rdb_load;
+    RedisModuleTypeSaveFunc rdb_save;
+    RedisModuleTypeRewriteFunc aof_rewrite;
+    RedisModuleTypeMemUsageFunc mem_usage;
+    RedisModuleTypeDigestFunc digest;
+    RedisModuleTypeFreeFunc free;
+    RedisModuleTypeAuxLoadFunc aux_load;
+    RedisModuleTypeAuxSaveFunc aux_save;
+    int aux_save_triggers;
+    RedisModuleTypeFreeEffortFunc free_effort;
+    RedisModuleTypeUnlinkFunc unlink;
+    RedisModuleTypeCopyFunc copy;
+    RedisModuleTypeDefragFunc defrag;
+    RedisModuleTypeMemUsageFunc2 mem_usage2;
+    RedisModuleTypeFreeEffortFunc2 free_effort2;
+    RedisModuleTypeUnlinkFunc2 unlink2;
+    RedisModuleTypeCopyFunc2 copy2;
+} RedisModuleTypeMethods;
+
+/* ---- API functions -------------------------------------------------------
+ * One row per function: X(return type, name without the RedisModule_ prefix,
+ * parameter list). The list drives the declarations, the definitions and the
+ * lookup, so a function is named exactly once. */
+
+#define MULTIMAP_REDISMODULE_API(X)                                                                \
+    X(void *, Alloc, (size_t bytes))                                                               \
+    X(void *, Calloc, (size_t nmemb, size_t size))                                                 \
+    X(void *, Realloc, (void *ptr, size_t bytes))                                                  \
+    X(void, Free, (void *ptr))                                                                     \
+    X(void, SetModuleAttribs, (RedisModuleCtx * ctx, const char *name, int ver, int apiver))       \
+    X(int, IsModuleNameBusy, (const char *name))                                                   \
+    X(void, SetModuleOptions, (RedisModuleCtx * ctx, int options))                                 \
+    X(int, CreateCommand,                                                                          \
+      (RedisModuleCtx * ctx, const char *name, RedisModuleCmdFunc cmdfunc, const char *strflags,   \
+       int firstkey, int lastkey, int keystep))                                                    \
+    X(void, Log, (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))                  \
+    X(void, LogIOError, (RedisModuleIO * io, const char *level, const char *fmt, ...))             \
+    X(int, WrongArity, (RedisModuleCtx * ctx))                                                     \
+    X(int, ReplyWithLongLong, (RedisModuleCtx * ctx, long long ll))                                \
+    X(int, ReplyWithError, (RedisModuleCtx * ctx, const char *err))                                \
+    X(int, ReplyWithSimpleString, (RedisModuleCtx * ctx, const char *msg))                         \
+    X(int, ReplyWithArray, (RedisModuleCtx * ctx, long len))                                       \
+    X(int, ReplyWithEmptyArray, (RedisModuleCtx * ctx))                                            \
+    X(int, ReplyWithMap, (RedisModuleCtx * ctx, long len))                                         \
+    X(int, ReplyWithStringBuffer, (RedisModuleCtx * ctx, const char *buf, size_t len))             \
+    X(const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))                     \
+    X(RedisModuleString *, CreateString, (RedisModuleCtx * ctx, const char *ptr, size_t len))      \
+    X(void, FreeString, (RedisModuleCtx * ctx, RedisModuleString *str))                            \
+    X(int, StringToLongLong, (const RedisModuleString *str, long long *ll))                        \
+    X(RedisModuleKey *, OpenKey, (RedisModuleCtx * ctx, RedisModuleString *keyname, int mode))     \
+    X(void, CloseKey, (RedisModuleKey * key))                                                      \
+    X(int, KeyType, (RedisModuleKey * key))                                                        \
+    X(int, DeleteKey, (RedisModuleKey * key))                                                      \
+    X(int, ReplicateVerbatim, (RedisModuleCtx * ctx))                                              \
+    X(RedisModuleType *, CreateDataType,                                                           \
+      (RedisModuleCtx * ctx, const char *name, int encver, RedisModuleTypeMethods *typemethods))   \
+    X(int, ModuleTypeSetValue, (RedisModuleKey * key, RedisModuleType *mt, void *value))           \
+    X(RedisModuleType *, ModuleTypeGetType, (RedisModuleKey * key))                                \
+    X(void *, ModuleTypeGetValue, (RedisModuleKey * key))                                          \
+    X(int, IsIOError, (RedisModuleIO * io))                                                        \
+    X(void, SaveUnsigned, (RedisModuleIO * io, uint64_t value))                                    \
+    X(uint64_t, LoadUnsigned, (RedisModuleIO * io))                                                \
+    X(void, SaveStringBuffer, (RedisModuleIO * io, const char *str, size_t len))                   \
+    X(char *, LoadStringBuffer, (RedisModuleIO * io, size_t *lenptr))                              \
+    X(void, EmitAOF, (RedisModuleIO * io, const char *cmdname, const char *fmt, ...))
+
+#define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
+MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)
+
+/* Resolves every API pointer and registers the module under `name`. */
+int RedisModule_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver);
+
+#ifdef REDISMODULE_IMPLEMENTATION
+
+#define MULTIMAP_DEFINE_API_POINTER(ret, name, params) ret(*RedisModule_##name) params = NULL;
+MULTIMAP_REDISMODULE_API(MULTIMAP_DEFINE_API_POINTER)
+
+#define MULTIMAP_RESOLVE_API_POINTER(ret, name, params)                                            \
+    get_api("RedisModule_" #name, (void *)&RedisModule_##name);
+
+int RedisModule_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver) {
+    /* The server hands every module its lookup function as the first word of the
+     * load context: that is the whole ABI handshake. */
+    int (*get_api)(const char *, void *) = (int (*)(const char *, void *))((void **)ctx)[0];
+    MULTIMAP_REDISMODULE_API(MULTIMAP_RESOLVE_API_POINTER)
+    if (RedisModule_IsModuleNameBusy && RedisModule_IsModuleNameBusy(name)) return REDISMODULE_ERR;
+    RedisModule_SetModuleAttribs(ctx, name, ver, apiver);
+    return REDISMODULE_OK;
+}
+
+#endif /* REDISMODULE_IMPLEMENTATION */
+
+#endif /* MULTIMAP_REDISMODULE_H */

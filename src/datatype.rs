@@ -1,0 +1,265 @@
+//! The MultiMap data type's callbacks, named after their TypeMethods field.
+//!
+//! # RDB encoding, version 1
+//!
+//! ```text
+//! unsigned   field count (F >= 1)
+//! F times:
+//!   buffer   field name
+//!   unsigned value count (V >= 1)
+//!   buffer+  value chunks, until V values were read: each chunk holds one or
+//!            more whole values back to back, each as an unsigned LEB128
+//!            length followed by that many bytes
+//! ```
+//!
+//! Chunks keep RDB saving and loading to a few calls per field instead of one
+//! per value, while bounding how much one call buffers.
+//!
+//! # RDB encoding, version 0 (the original redis-multi-map module)
+//!
+//! ```text
+//! unsigned   field count
+//! per field: buffer field + NUL, unsigned value count, value count x (buffer value + NUL)
+//! ```
+
+use std::ffi::CStr;
+
+use crate::ffi::{AofWriter, IoError, RdbReader, RdbWriter};
+use crate::multimap::MultiMap;
+
+/// Chunks close once they reach this size (a larger single value makes a
+/// larger chunk of its own).
+const CHUNK_TARGET_BYTES: usize = 64 * 1024;
+
+/// A rewritten AOF command carries at most this many values...
+const AOF_BATCH_VALUES: usize = 1024;
+/// ...and at most about this many bytes of them, so replaying it stays cheap.
+const AOF_BATCH_BYTES: usize = 1024 * 1024;
+
+const INSERT_COMMAND: &CStr = c"MULTIMAP.INSERT";
+
+/// Why a stored value was refused; logged, never fatal.
+enum Rejection {
+    Io,
+    Corrupt(&'static CStr),
+}
+
+impl From<IoError> for Rejection {
+    fn from(_: IoError) -> Self {
+        Rejection::Io
+    }
+}
+
+pub fn rdb_save(map: &MultiMap, io: &mut RdbWriter) {
+    io.save_unsigned(map.field_count() as u64);
+    let mut chunk = Vec::new();
+    for (field, values) in map.iter() {
+        io.save_buffer(field);
+        io.save_unsigned(values.len() as u64);
+        for value in values.iter() {
+            write_varint(&mut chunk, value.len() as u64);
+            chunk.extend_from_slice(value);
+            if chunk.len() >= CHUNK_TARGET_BYTES {
+                io.save_buffer(&chunk);
+                chunk.clear();
+            }
+        }
+        if !chunk.is_empty() {
+            io.save_buffer(&chunk);
+            chunk.clear();
+        }
+    }
+}
+
+/// Rebuilds a MultiMap, or returns `None` (after logging why) for a truncated or
+/// inconsistent payload. Nothing is trusted: every count is checked against
+/// what is actually read, so a forged count cannot make us allocate or loop.
+pub fn rdb_load(io: &mut RdbReader, encoding_version: i32) -> Option<MultiMap> {
+    let loaded = match encoding_version {
+        1 => load_v1(io),
+        0 => load_v0(io),
+        _ => Err(Rejection::Corrupt(c"unknown encoding version")),
+    };
+    match loaded {
+        Ok(map) => Some(map),
+        Err(Rejection::Io) => None,
+        Err(Rejection::Corrupt(reason)) => {
+            io.log_rejection(reason);
+            None
+        }
+    }
+}
+
+fn load_v1(io: &mut RdbReader) -> Result<MultiMap, Rejection> {
+    let field_count = io.load_unsigned()?;
+    if field_count == 0 {
+        return Err(Rejection::Corrupt(c"a key without fields"));
+    }
+    let mut map = MultiMap::new();
+    // Every iteration reads from the stream, so a forged count ends at the
+    // stream's end with an IO error rather than spinning.
+    for _ in 0..field_count {
+        let field = io.load_buffer()?;
+        let field = field.as_bytes();
+        if map.get(field).is_some() {
+            return Err(Rejection::Corrupt(c"a field stored twice"));
+        }
+        let mut remaining = io.load_unsigned()?;
+        if remaining == 0 {
+            return Err(Rejection::Corrupt(c"a field without values"));
+        }
+        while remaining > 0 {
+            let chunk = io.load_buffer()?;
+            let mut rest = chunk.as_bytes();
+            if rest.is_empty() {
+                return Err(Rejection::Corrupt(c"an empty value chunk"));
+            }
+            let mut values: Vec<&[u8]> = Vec::new();
+            while !rest.is_empty() {
+                if remaining == 0 {
+                    return Err(Rejection::Corrupt(c"more values than the field's count"));
+                }
+                let (value, tail) =
+                    split_value(rest).ok_or(Rejection::Corrupt(c"a truncated value"))?;
+                values.push(value);
+                remaining -= 1;
+                rest = tail;
+            }
+            map.insert(field, values.iter().copied());
+        }
+    }
+    Ok(map)
+}
+
+fn load_v0(io: &mut RdbReader) -> Result<MultiMap, Rejection> {
+    let field_count = io.load_unsigned()?;
+    let mut map = MultiMap::new();
+    for _ in 0..field_count {
+        let field = io.load_buffer()?;
+        let field = strip_trailing_nul(field.as_bytes());
+        if map.get(field).is_some() {
+            return Err(Rejection::Corrupt(c"a field stored twice"));
+        }
+        let value_count = io.load_unsigned()?;
+        for _ in 0..value_count {
+            let value = io.load_buffer()?;
+            map.insert(field, [strip_trailing_nul(value.as_bytes())]);
+        }
+    }
+    if map.is_empty() {
+        return Err(Rejection::Corrupt(c"a key without values"));
+    }
+    Ok(map)
+}
+
+/// The original module stored C strings with their terminator.
+fn strip_trailing_nul(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\0").unwrap_or(bytes)
+}
+
+pub fn aof_rewrite(map: &MultiMap, aof: &mut AofWriter) {
+    let mut batch: Vec<&[u8]> = Vec::new();
+    for (field, values) in map.iter() {
+        let mut batch_bytes = 0;
+        for value in values.iter() {
+            let full =
+                batch.len() == AOF_BATCH_VALUES || batch_bytes + value.len() > AOF_BATCH_BYTES;
+            if full && !batch.is_empty() {
+                aof.emit_with_field(INSERT_COMMAND, field, &batch);
+                batch.clear();
+                batch_bytes = 0;
+            }
+            batch.push(value);
+            batch_bytes += value.len();
+        }
+        aof.emit_with_field(INSERT_COMMAND, field, &batch);
+        batch.clear();
+    }
+}
+
+pub fn mem_usage(map: &MultiMap) -> usize {
+    map.mem_usage()
+}
+
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (index, &byte) in bytes.iter().enumerate().take(10) {
+        let bits = u64::from(byte & 0x7f);
+        let shift = 7 * index as u32;
+        if shift == 63 && bits > 1 {
+            return None;
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[index + 1..]));
+        }
+    }
+    None
+}
+
+/// Splits one length-prefixed value off the front of a chunk.
+fn split_value(chunk: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = read_varint(chunk)?;
+    let len = usize::try_from(len).ok()?;
+    (len <= rest.len()).then(|| rest.split_at(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trips_boundaries() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut buffer = Vec::new();
+            write_varint(&mut buffer, value);
+            assert_eq!(read_varint(&buffer), Some((value, &[][..])), "{value}");
+        }
+    }
+
+    #[test]
+    fn varint_rejects_truncation_and_overflow() {
+        assert_eq!(read_varint(&[]), None);
+        assert_eq!(read_varint(&[0x80]), None);
+        assert_eq!(read_varint(&[0xff; 10]), None);
+        assert_eq!(
+            read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),
+            None
+        );
+    }
+
+    #[test]
+    fn split_value_refuses_a_length_past_the_chunk() {
+        assert_eq!(split_value(&[3, b'a', b'b']), None);
+        assert_eq!(
+            split_value(&[2, b'a', b'b', 9]),
+            Some((&b"ab"[..], &[9][..]))
+        );
+        assert_eq!(split_value(&[0]), Some((&b""[..], &[][..])));
+    }
+
+    #[test]
+    fn strip_trailing_nul_removes_one_terminator_only() {
+        assert_eq!(strip_trailing_nul(b"red\0"), b"red");
+        assert_eq!(strip_trailing_nul(b"x\0\0"), b"x\0");
+        assert_eq!(strip_trailing_nul(b"plain"), b"plain");
+        assert_eq!(strip_trailing_nul(b""), b"");
+    }
+}

@@ -1,0 +1,170 @@
+//! RDB and AOF handles given to the data type callbacks.
+
+use std::ffi::CStr;
+use std::ptr::NonNull;
+
+use super::context::RedisStr;
+use super::raw;
+
+/// The RDB stream is truncated or unreadable; the loader must give up.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IoError;
+
+pub struct RdbWriter {
+    io: NonNull<raw::RedisModuleIO>,
+}
+
+pub struct RdbReader {
+    io: NonNull<raw::RedisModuleIO>,
+}
+
+pub struct AofWriter<'a> {
+    io: NonNull<raw::RedisModuleIO>,
+    key: RedisStr<'a>,
+}
+
+/// A string read from the RDB, in memory Redis allocated; freed on Drop.
+pub struct LoadedBuffer {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl RdbWriter {
+    /// # Safety
+    /// `io` must be the live IO handle of the rdb_save callback in progress.
+    pub(crate) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbWriter> {
+        NonNull::new(io).map(|io| RdbWriter { io })
+    }
+
+    pub fn save_unsigned(&mut self, value: u64) {
+        // SAFETY: the handle is live for this callback.
+        unsafe { api!(RedisModule_SaveUnsigned)(self.io.as_ptr(), value) };
+    }
+
+    pub fn save_buffer(&mut self, bytes: &[u8]) {
+        // SAFETY: the buffer is valid for its length; Redis copies it.
+        unsafe {
+            api!(RedisModule_SaveStringBuffer)(self.io.as_ptr(), bytes.as_ptr().cast(), bytes.len())
+        };
+    }
+}
+
+impl RdbReader {
+    /// # Safety
+    /// `io` must be the live IO handle of the rdb_load callback in progress, and
+    /// the module must have set REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (otherwise
+    /// Redis aborts on a short read instead of reporting it).
+    pub(crate) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbReader> {
+        NonNull::new(io).map(|io| RdbReader { io })
+    }
+
+    fn check(&self) -> Result<(), IoError> {
+        // SAFETY: the handle is live for this callback.
+        match unsafe { api!(RedisModule_IsIOError)(self.io.as_ptr()) } {
+            0 => Ok(()),
+            _ => Err(IoError),
+        }
+    }
+
+    pub fn load_unsigned(&mut self) -> Result<u64, IoError> {
+        // SAFETY: the handle is live for this callback.
+        let value = unsafe { api!(RedisModule_LoadUnsigned)(self.io.as_ptr()) };
+        self.check().map(|()| value)
+    }
+
+    pub fn load_buffer(&mut self) -> Result<LoadedBuffer, IoError> {
+        let mut len = 0usize;
+        // SAFETY: the handle is live; `len` is a valid out-pointer.
+        let ptr = unsafe { api!(RedisModule_LoadStringBuffer)(self.io.as_ptr(), &mut len) };
+        // Wrap first so the buffer is freed even when the read failed half way.
+        let buffer = NonNull::new(ptr.cast::<u8>()).map(|ptr| LoadedBuffer { ptr, len });
+        self.check()?;
+        buffer.ok_or(IoError)
+    }
+
+    /// Leaves a line in the server log explaining why a value was rejected.
+    pub fn log_rejection(&mut self, reason: &CStr) {
+        // SAFETY: the format consumes exactly one NUL-terminated string.
+        unsafe {
+            api!(RedisModule_LogIOError)(
+                self.io.as_ptr(),
+                c"warning".as_ptr(),
+                c"multimap: rejected a stored value: %s".as_ptr(),
+                reason.as_ptr(),
+            )
+        };
+    }
+}
+
+impl LoadedBuffer {
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: Redis allocated `len` readable bytes at `ptr`, owned by us
+        // until Drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for LoadedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: LoadStringBuffer's result is ours to release with RedisModule_Free.
+        unsafe { api!(RedisModule_Free)(self.ptr.as_ptr().cast()) };
+    }
+}
+
+impl<'a> AofWriter<'a> {
+    /// # Safety
+    /// `io` and `key` must be the live arguments of the aof_rewrite callback in
+    /// progress.
+    pub(crate) unsafe fn from_raw(
+        io: *mut raw::RedisModuleIO,
+        key: *mut raw::RedisModuleString,
+    ) -> Option<AofWriter<'a>> {
+        // SAFETY: forwarded from the caller.
+        let key = unsafe { RedisStr::from_raw(key)? };
+        NonNull::new(io).map(|io| AofWriter { io, key })
+    }
+
+    /// Emits `command key field value...` into the rewritten AOF.
+    pub fn emit_with_field(&mut self, command: &CStr, field: &[u8], values: &[&[u8]]) {
+        let strings: Vec<OwnedString> =
+            values.iter().map(|value| OwnedString::new(value)).collect();
+        let pointers: Vec<*mut raw::RedisModuleString> = strings.iter().map(|s| s.raw).collect();
+        // SAFETY: the format "sbv" consumes the key string, a (pointer, length)
+        // buffer and a (RedisModuleString**, size_t) vector, passed in that
+        // order and alive for the call.
+        unsafe {
+            api!(RedisModule_EmitAOF)(
+                self.io.as_ptr(),
+                command.as_ptr(),
+                c"sbv".as_ptr(),
+                self.key.as_ptr(),
+                field.as_ptr().cast::<std::ffi::c_char>(),
+                field.len(),
+                pointers.as_ptr(),
+                pointers.len(),
+            )
+        };
+    }
+}
+
+/// A Redis string made without a context, so nothing frees it but our Drop.
+struct OwnedString {
+    raw: *mut raw::RedisModuleString,
+}
+
+impl OwnedString {
+    fn new(bytes: &[u8]) -> OwnedString {
+        // SAFETY: a null context is allowed; Redis copies the buffer.
+        let raw = unsafe {
+            api!(RedisModule_CreateString)(std::ptr::null_mut(), bytes.as_ptr().cast(), bytes.len())
+        };
+        OwnedString { raw }
+    }
+}
+
+impl Drop for OwnedString {
+    fn drop(&mut self) {
+        // SAFETY: made with a null context, so it must be freed with one, once.
+        unsafe { api!(RedisModule_FreeString)(std::ptr::null_mut(), self.raw) };
+    }
+}

@@ -1,0 +1,1123 @@
+//! The MultiMap data structure: fields that each hold an ordered list of binary values.
+//!
+//! This module knows nothing of Redis. Fields and values are arbitrary byte strings.
+//!
+//! The field table is a chained hash table kept in two vectors: a dense `Vec` of entries and a
+//! power-of-two `Vec` of bucket heads, chains linked through `u32` indices into the entry vector.
+//! Keeping entries dense makes full iteration a plain slice walk and keeps per-field overhead
+//! small; bucket-wise cursors (`scan`) follow the Redis `dictScan` reverse-binary scheme so that a
+//! cursor survives the table being resized between calls.
+
+#![forbid(unsafe_code)]
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashSet;
+use std::hash::BuildHasher;
+use std::mem::size_of;
+
+/// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
+const NIL: u32 = u32::MAX;
+
+/// Smallest bucket table once one is allocated, so tiny maps don't resize on every change.
+const MIN_BUCKETS: usize = 4;
+
+/// Estimated allocator bookkeeping and size-class rounding per heap allocation.
+const ALLOC_OVERHEAD: usize = 16;
+
+/// Above this many values to remove, a hash set beats scanning the argument list per value.
+const REMOVE_SET_THRESHOLD: usize = 8;
+
+/// Heap bytes charged for one allocation of `bytes` (none when nothing is allocated).
+fn heap_alloc(bytes: usize) -> usize {
+    if bytes == 0 {
+        0
+    } else {
+        bytes + ALLOC_OVERHEAD
+    }
+}
+
+/// The ordered values of one field. Duplicates are kept, in insertion order.
+#[derive(Clone)]
+pub struct Values(Vec<Box<[u8]>>);
+
+impl Values {
+    fn from_slices<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Self {
+        Values(values.into_iter().map(Box::from).collect())
+    }
+
+    /// Returns how many values were appended.
+    fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
+        let before = self.0.len();
+        self.0.extend(values.into_iter().map(Box::<[u8]>::from));
+        self.0.len() - before
+    }
+
+    /// Removes every occurrence of each of `values`; returns how many values were removed.
+    fn remove_all(&mut self, values: &[&[u8]]) -> usize {
+        let before = self.0.len();
+        if values.len() > REMOVE_SET_THRESHOLD {
+            let set: HashSet<&[u8]> = values.iter().copied().collect();
+            self.0.retain(|v| !set.contains(&**v));
+        } else {
+            self.0.retain(|v| !values.contains(&&**v));
+        }
+        // A field that shrank a lot should not keep its peak-sized allocation alive.
+        if self.0.capacity() > 4 * self.0.len() {
+            self.0.shrink_to(2 * self.0.len());
+        }
+        before - self.0.len()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        heap_alloc(self.0.capacity() * size_of::<Box<[u8]>>())
+            + self.0.iter().map(|v| heap_alloc(v.len())).sum::<usize>()
+    }
+
+    /// Number of values, O(1).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The values in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + DoubleEndedIterator {
+        self.0.iter().map(|v| &**v)
+    }
+
+    pub fn contains(&self, value: &[u8]) -> bool {
+        self.0.iter().any(|v| **v == *value)
+    }
+
+    /// The values from `start` to `stop` inclusive, with Redis `LRANGE` semantics: negative
+    /// indices count from the end, `start` is clamped to 0 and `stop` to the last index, and the
+    /// result is empty when `start > stop` or `start` is past the end.
+    pub fn range(&self, start: i64, stop: i64) -> impl ExactSizeIterator<Item = &[u8]> {
+        let len = i64::try_from(self.0.len()).unwrap_or(i64::MAX);
+        // Adding a non-negative `len` to a negative index cannot overflow.
+        let start = if start < 0 {
+            (start + len).max(0)
+        } else {
+            start
+        };
+        let stop = if stop < 0 {
+            stop + len
+        } else {
+            stop.min(len - 1)
+        };
+        let slice = if start > stop || start >= len {
+            &self.0[..0]
+        } else {
+            &self.0[start as usize..=stop as usize]
+        };
+        slice.iter().map(|v| &**v)
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    field: Box<[u8]>,
+    values: Values,
+    hash: u64,
+    /// Next entry in the same bucket chain, or `NIL`.
+    next: u32,
+}
+
+/// A map from fields to non-empty ordered lists of values.
+///
+/// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
+/// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
+/// `hash & mask`; `total_values` is the sum of all value counts.
+#[derive(Clone, Default)]
+pub struct MultiMap {
+    entries: Vec<Entry>,
+    buckets: Vec<u32>,
+    total_values: usize,
+    hasher: RandomState,
+}
+
+impl MultiMap {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of fields, O(1).
+    pub fn field_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Number of values over all fields, O(1).
+    pub fn value_count(&self) -> usize {
+        self.total_values
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&Values> {
+        self.find(field, self.hasher.hash_one(field))
+            .map(|i| &self.entries[i].values)
+    }
+
+    /// Appends values (in order) to `field`, creating it; returns values in the field afterwards.
+    /// Inserting zero values into a missing field must not create it (returns 0).
+    pub fn insert<'v>(
+        &mut self,
+        field: &[u8],
+        values: impl IntoIterator<Item = &'v [u8]>,
+    ) -> usize {
+        let hash = self.hasher.hash_one(field);
+        match self.find(field, hash) {
+            Some(i) => {
+                let values_of_field = &mut self.entries[i].values;
+                self.total_values += values_of_field.append(values);
+                values_of_field.len()
+            }
+            None => {
+                let values = Values::from_slices(values);
+                let len = values.len();
+                if len > 0 {
+                    self.push_entry(field, hash, values);
+                }
+                len
+            }
+        }
+    }
+
+    /// The field holds exactly these values afterwards (an empty iterator removes the field);
+    /// returns the count.
+    pub fn replace<'v>(
+        &mut self,
+        field: &[u8],
+        values: impl IntoIterator<Item = &'v [u8]>,
+    ) -> usize {
+        let hash = self.hasher.hash_one(field);
+        let values = Values::from_slices(values);
+        let len = values.len();
+        match self.find(field, hash) {
+            Some(i) if len == 0 => self.remove_entry(i),
+            Some(i) => {
+                let old = std::mem::replace(&mut self.entries[i].values, values);
+                self.total_values = self.total_values - old.len() + len;
+            }
+            None if len == 0 => {}
+            None => self.push_entry(field, hash, values),
+        }
+        len
+    }
+
+    /// Removes every occurrence of each given value; drops the field when it empties; returns how
+    /// many values were removed.
+    pub fn remove_values(&mut self, field: &[u8], values: &[&[u8]]) -> usize {
+        let Some(i) = self.find(field, self.hasher.hash_one(field)) else {
+            return 0;
+        };
+        let removed = self.entries[i].values.remove_all(values);
+        self.total_values -= removed;
+        if self.entries[i].values.is_empty() {
+            self.remove_entry(i);
+        }
+        removed
+    }
+
+    /// Removes the field with all its values; true if it existed.
+    pub fn remove_field(&mut self, field: &[u8]) -> bool {
+        match self.find(field, self.hasher.hash_one(field)) {
+            Some(i) => {
+                self.remove_entry(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every field once, in an unspecified order that is stable while the map is unchanged.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &Values)> {
+        self.entries.iter().map(|e| (&*e.field, &e.values))
+    }
+
+    /// Redis-dictScan-style cursor iteration: visits whole buckets in reverse-binary order of the
+    /// bucket index (so the guarantee survives table growth and shrinking between calls). Calls
+    /// `visit` for each field of each visited bucket; stops after at least `count` fields were
+    /// visited or after visiting 10*count buckets, whichever comes first. Returns the next cursor;
+    /// 0 means the iteration is complete. Any u64 cursor is accepted (bits above the mask are
+    /// ignored as Redis does).
+    ///
+    /// A full iteration (cursor 0 back to 0) returns every field present for its whole duration
+    /// at least once; on an unchanged map, each field exactly once.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], &'a Values),
+    ) -> u64 {
+        if self.buckets.is_empty() {
+            return 0;
+        }
+        let count = count.max(1);
+        let max_buckets = count.saturating_mul(10);
+        let mask = (self.buckets.len() - 1) as u64;
+        let mut cursor = cursor;
+        let mut fields_visited = 0;
+        let mut buckets_visited = 0;
+        loop {
+            let mut idx = self.buckets[(cursor & mask) as usize];
+            while idx != NIL {
+                let entry = &self.entries[idx as usize];
+                visit(&entry.field, &entry.values);
+                fields_visited += 1;
+                idx = entry.next;
+            }
+            buckets_visited += 1;
+            // Increment the reversed cursor: setting the unmasked bits first makes the carry skip
+            // them, so the high bits of the bucket index advance first. Buckets of a smaller or
+            // larger table then map onto contiguous, already-covered or not-yet-covered ranges.
+            cursor |= !mask;
+            cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
+            if cursor == 0 || fields_visited >= count || buckets_visited >= max_buckets {
+                return cursor;
+            }
+        }
+    }
+
+    /// Approximate bytes this map holds on the heap plus its own struct (for MEMORY USAGE).
+    pub fn mem_usage(&self) -> usize {
+        size_of::<Self>()
+            + heap_alloc(self.buckets.capacity() * size_of::<u32>())
+            + heap_alloc(self.entries.capacity() * size_of::<Entry>())
+            + self
+                .entries
+                .iter()
+                .map(|e| heap_alloc(e.field.len()) + e.values.heap_bytes())
+                .sum::<usize>()
+    }
+
+    fn bucket_of(&self, hash: u64) -> usize {
+        hash as usize & (self.buckets.len() - 1)
+    }
+
+    fn find(&self, field: &[u8], hash: u64) -> Option<usize> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mut idx = self.buckets[self.bucket_of(hash)];
+        while idx != NIL {
+            let entry = &self.entries[idx as usize];
+            if entry.hash == hash && *entry.field == *field {
+                return Some(idx as usize);
+            }
+            idx = entry.next;
+        }
+        None
+    }
+
+    /// Adds a field known to be absent, with a non-empty value list.
+    fn push_entry(&mut self, field: &[u8], hash: u64, values: Values) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![NIL; MIN_BUCKETS];
+        }
+        let idx = u32::try_from(self.entries.len())
+            .ok()
+            .filter(|&i| i != NIL)
+            .expect("a MultiMap holds at most u32::MAX - 1 fields");
+        let bucket = self.bucket_of(hash);
+        self.total_values += values.len();
+        self.entries.push(Entry {
+            field: field.into(),
+            values,
+            hash,
+            next: self.buckets[bucket],
+        });
+        self.buckets[bucket] = idx;
+        if self.entries.len() > self.buckets.len() {
+            self.resize(self.buckets.len() * 2);
+        }
+    }
+
+    /// Removes entry `i`, moving the last entry into its slot so `entries` stays dense.
+    fn remove_entry(&mut self, i: usize) {
+        let bucket = self.bucket_of(self.entries[i].hash);
+        let next = self.entries[i].next;
+        self.relink(bucket, i as u32, next);
+        let last = self.entries.len() - 1;
+        if i != last {
+            let last_bucket = self.bucket_of(self.entries[last].hash);
+            self.relink(last_bucket, last as u32, i as u32);
+        }
+        let removed = self.entries.swap_remove(i);
+        self.total_values -= removed.values.len();
+
+        let mut target = self.buckets.len();
+        while target > MIN_BUCKETS && self.entries.len() < target / 8 {
+            target /= 2;
+        }
+        if target != self.buckets.len() {
+            self.resize(target);
+            // Hand back the entry storage too, keeping room to grow to the new table size.
+            self.entries.shrink_to(target);
+        }
+    }
+
+    /// Makes the link in `bucket`'s chain that points at entry `from` point at `to` instead.
+    fn relink(&mut self, bucket: usize, from: u32, to: u32) {
+        if self.buckets[bucket] == from {
+            self.buckets[bucket] = to;
+            return;
+        }
+        let mut idx = self.buckets[bucket] as usize;
+        while self.entries[idx].next != from {
+            idx = self.entries[idx].next as usize;
+        }
+        self.entries[idx].next = to;
+    }
+
+    /// Rebuilds the table with `new_len` buckets (a power of two) from the cached hashes.
+    fn resize(&mut self, new_len: usize) {
+        debug_assert!(new_len.is_power_of_two() && new_len >= MIN_BUCKETS);
+        self.buckets = vec![NIL; new_len];
+        let mask = new_len - 1;
+        for (i, entry) in self.entries.iter_mut().enumerate() {
+            let bucket = entry.hash as usize & mask;
+            entry.next = self.buckets[bucket];
+            // `i` fits in u32: `push_entry` refuses to index past NIL.
+            self.buckets[bucket] = i as u32;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// SplitMix64: tiny, fixed-seed, good enough to drive reproducible operation sequences.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn collect(values: &Values) -> Vec<Vec<u8>> {
+        values.iter().map(<[u8]>::to_vec).collect()
+    }
+
+    fn get_vec(m: &MultiMap, field: &[u8]) -> Option<Vec<Vec<u8>>> {
+        m.get(field).map(collect)
+    }
+
+    fn vecs(values: &[&[u8]]) -> Vec<Vec<u8>> {
+        values.iter().map(|v| v.to_vec()).collect()
+    }
+
+    fn range_vec(values: &Values, start: i64, stop: i64) -> Vec<Vec<u8>> {
+        values.range(start, stop).map(<[u8]>::to_vec).collect()
+    }
+
+    /// Checks every structural invariant the public behaviour relies on.
+    fn check_invariants(m: &MultiMap) {
+        let total: usize = m.entries.iter().map(|e| e.values.len()).sum();
+        assert_eq!(m.total_values, total, "running total drifted");
+        assert!(
+            m.entries.iter().all(|e| !e.values.is_empty()),
+            "empty field kept"
+        );
+        if m.buckets.is_empty() {
+            assert!(m.entries.is_empty());
+            return;
+        }
+        let n = m.buckets.len();
+        assert!(n.is_power_of_two() && n >= MIN_BUCKETS);
+        assert!(m.entries.len() <= n, "table should have grown");
+        assert!(
+            n == MIN_BUCKETS || m.entries.len() >= n / 8,
+            "table should have shrunk"
+        );
+        let mut seen = vec![false; m.entries.len()];
+        for (bucket, &head) in m.buckets.iter().enumerate() {
+            let mut idx = head;
+            while idx != NIL {
+                let entry = &m.entries[idx as usize];
+                assert!(!seen[idx as usize], "entry linked twice");
+                seen[idx as usize] = true;
+                assert_eq!(entry.hash, m.hasher.hash_one(&*entry.field));
+                assert_eq!(m.bucket_of(entry.hash), bucket);
+                idx = entry.next;
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "entry not linked");
+        for (i, e) in m.entries.iter().enumerate() {
+            assert_eq!(m.find(&e.field, e.hash), Some(i), "duplicate field");
+        }
+    }
+
+    /// Runs a full scan on an unchanged map and counts how often each field was returned.
+    fn full_scan(m: &MultiMap, count: usize) -> HashMap<Vec<u8>, usize> {
+        let mut seen = HashMap::new();
+        let mut cursor = 0;
+        loop {
+            cursor = m.scan(cursor, count, |f, _| {
+                *seen.entry(f.to_vec()).or_insert(0) += 1
+            });
+            if cursor == 0 {
+                return seen;
+            }
+        }
+    }
+
+    /// Position of a cursor in the reverse-binary visiting order of a table of `buckets` buckets.
+    fn scan_position(cursor: u64, buckets: usize) -> u64 {
+        cursor.reverse_bits() >> (64 - buckets.trailing_zeros())
+    }
+
+    fn numbered(i: usize) -> Vec<u8> {
+        format!("field-{i}").into_bytes()
+    }
+
+    #[test]
+    fn new_map_is_empty() {
+        let m = MultiMap::new();
+        assert!(m.is_empty());
+        assert_eq!(m.field_count(), 0);
+        assert_eq!(m.value_count(), 0);
+        assert!(m.get(b"x").is_none());
+        assert_eq!(m.iter().len(), 0);
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn insert_creates_field_and_returns_its_value_count() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.insert(b"f", [&b"a"[..], b"b"]), 2);
+        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"a", b"b"])));
+        assert_eq!(m.field_count(), 1);
+        assert_eq!(m.value_count(), 2);
+        assert!(!m.is_empty());
+    }
+
+    #[test]
+    fn insert_appends_in_order_keeping_duplicates() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b", b"a"]);
+        assert_eq!(m.insert(b"f", [&b"b"[..], b"c"]), 5);
+        assert_eq!(
+            get_vec(&m, b"f"),
+            Some(vecs(&[b"a", b"b", b"a", b"b", b"c"]))
+        );
+        assert_eq!(m.field_count(), 1);
+        assert_eq!(m.value_count(), 5);
+    }
+
+    #[test]
+    fn insert_of_no_values_does_not_create_field() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.insert(b"f", std::iter::empty()), 0);
+        assert!(m.get(b"f").is_none());
+        assert!(m.is_empty());
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn insert_of_no_values_into_existing_field_returns_its_count() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..]]);
+        assert_eq!(m.insert(b"f", std::iter::empty()), 1);
+        assert_eq!(m.value_count(), 1);
+    }
+
+    #[test]
+    fn fields_and_values_are_binary_safe() {
+        let mut m = MultiMap::new();
+        let fields: [&[u8]; 5] = [b"", b"\0", b"\0\0", b"\xff\xfe", b"a\0b"];
+        let values: [&[u8]; 4] = [b"", b"\0", b"\xc3\x28", b"x\0\xff"];
+        for f in fields {
+            m.insert(f, values);
+        }
+        assert_eq!(m.field_count(), fields.len());
+        for f in fields {
+            assert_eq!(get_vec(&m, f), Some(vecs(&values)));
+        }
+        // Prefixes and NUL-extended names must stay distinct fields.
+        assert!(m.get(b"a").is_none());
+        assert!(m.get(b"\0\0\0").is_none());
+        assert!(m.remove_field(b"\0"));
+        assert_eq!(get_vec(&m, b"\0\0"), Some(vecs(&values)));
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn empty_field_name_and_empty_value_are_ordinary() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.insert(b"", [&b""[..], b""]), 2);
+        assert_eq!(get_vec(&m, b""), Some(vecs(&[b"", b""])));
+        assert_eq!(m.remove_values(b"", &[b""]), 2);
+        assert!(m.get(b"").is_none());
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn replace_sets_exactly_the_given_values() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b", b"c"]);
+        assert_eq!(m.replace(b"f", [&b"x"[..], b"x"]), 2);
+        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"x", b"x"])));
+        assert_eq!(m.value_count(), 2);
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn replace_creates_missing_field() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.replace(b"f", [&b"a"[..]]), 1);
+        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"a"])));
+        assert_eq!(m.value_count(), 1);
+    }
+
+    #[test]
+    fn replace_with_no_values_removes_field() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b"]);
+        m.insert(b"g", [&b"c"[..]]);
+        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert!(m.get(b"f").is_none());
+        assert_eq!(m.field_count(), 1);
+        assert_eq!(m.value_count(), 1);
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn replace_with_no_values_on_missing_field_creates_nothing() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn remove_values_removes_every_occurrence() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b", b"a", b"c", b"a"]);
+        assert_eq!(m.remove_values(b"f", &[b"a"]), 3);
+        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"b", b"c"])));
+        assert_eq!(m.value_count(), 2);
+    }
+
+    #[test]
+    fn remove_values_counts_each_removed_value_once_despite_repeated_arguments() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"a", b"b"]);
+        assert_eq!(m.remove_values(b"f", &[b"a", b"a", b"a"]), 2);
+        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"b"])));
+    }
+
+    #[test]
+    fn remove_values_ignores_absent_values() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..]]);
+        assert_eq!(m.remove_values(b"f", &[b"zz", b""]), 0);
+        assert_eq!(m.remove_values(b"f", &[]), 0);
+        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"a"])));
+    }
+
+    #[test]
+    fn remove_values_on_missing_field_returns_zero() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.remove_values(b"f", &[b"a"]), 0);
+        m.insert(b"g", [&b"a"[..]]);
+        assert_eq!(m.remove_values(b"f", &[b"a"]), 0);
+        assert_eq!(m.value_count(), 1);
+    }
+
+    #[test]
+    fn remove_values_drops_emptied_field() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b", b"a"]);
+        m.insert(b"g", [&b"a"[..]]);
+        assert_eq!(m.remove_values(b"f", &[b"a", b"b"]), 3);
+        assert!(m.get(b"f").is_none());
+        assert_eq!(m.field_count(), 1);
+        assert_eq!(m.value_count(), 1);
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn remove_values_with_many_arguments_matches_few_argument_behaviour() {
+        // Long argument lists take the hash-set path; its result must equal the linear path's.
+        let mut m = MultiMap::new();
+        let stored: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i % 20]).collect();
+        m.insert(b"f", stored.iter().map(Vec::as_slice));
+        let to_remove: Vec<Vec<u8>> = (0..30u8).map(|i| vec![i * 2]).collect();
+        let args: Vec<&[u8]> = to_remove.iter().map(Vec::as_slice).collect();
+        assert!(args.len() > REMOVE_SET_THRESHOLD);
+        assert_eq!(m.remove_values(b"f", &args), 50);
+        let expected: Vec<Vec<u8>> = stored.into_iter().filter(|v| v[0] % 2 == 1).collect();
+        assert_eq!(get_vec(&m, b"f"), Some(expected));
+        assert_eq!(m.value_count(), 50);
+    }
+
+    #[test]
+    fn remove_field_reports_whether_it_existed() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b"]);
+        m.insert(b"g", [&b"c"[..]]);
+        assert!(m.remove_field(b"f"));
+        assert!(!m.remove_field(b"f"));
+        assert!(!m.remove_field(b"missing"));
+        assert!(m.get(b"f").is_none());
+        assert_eq!(get_vec(&m, b"g"), Some(vecs(&[b"c"])));
+        assert_eq!(m.field_count(), 1);
+        assert_eq!(m.value_count(), 1);
+        check_invariants(&m);
+    }
+
+    #[test]
+    fn removing_any_field_keeps_the_others_reachable() {
+        // Exercises swap-removal from every position, including chain heads, middles and tails.
+        for victim in 0..50 {
+            let mut m = MultiMap::new();
+            for i in 0..50 {
+                m.insert(&numbered(i), [&numbered(i)[..]]);
+            }
+            let target = m.iter().nth(victim).unwrap().0.to_vec();
+            assert!(m.remove_field(&target));
+            check_invariants(&m);
+            for i in 0..50 {
+                let f = numbered(i);
+                assert_eq!(m.get(&f).is_some(), f != target);
+            }
+        }
+    }
+
+    #[test]
+    fn iter_yields_every_field_once_with_exact_size() {
+        let mut m = MultiMap::new();
+        for i in 0..100 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+        }
+        let it = m.iter();
+        assert_eq!(it.len(), 100);
+        let fields: HashSet<Vec<u8>> = it.map(|(f, _)| f.to_vec()).collect();
+        assert_eq!(fields, (0..100).map(numbered).collect());
+    }
+
+    #[test]
+    fn iter_order_is_stable_while_unchanged() {
+        let mut m = MultiMap::new();
+        for i in 0..100 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+        }
+        let first: Vec<&[u8]> = m.iter().map(|(f, _)| f).collect();
+        let second: Vec<&[u8]> = m.iter().map(|(f, _)| f).collect();
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn table_grows_and_shrinks_within_load_bounds() {
+        let mut m = MultiMap::new();
+        for i in 0..1000 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+            check_invariants(&m);
+        }
+        assert_eq!(m.buckets.len(), 1024);
+        for i in 0..1000 {
+            assert!(m.remove_field(&numbered(i)));
+            check_invariants(&m);
+        }
+        assert_eq!(m.buckets.len(), MIN_BUCKETS);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn clone_is_independent_of_original() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..]]);
+        let mut c = m.clone();
+        c.insert(b"f", [&b"b"[..]]);
+        c.insert(b"g", [&b"c"[..]]);
+        m.remove_field(b"f");
+        assert!(m.is_empty());
+        assert_eq!(get_vec(&c, b"f"), Some(vecs(&[b"a", b"b"])));
+        assert_eq!(c.value_count(), 3);
+        check_invariants(&c);
+    }
+
+    #[test]
+    fn values_iter_runs_both_ways_with_exact_size() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b", b"c"]);
+        let v = m.get(b"f").unwrap();
+        assert_eq!(v.len(), 3);
+        assert!(!v.is_empty());
+        assert_eq!(v.iter().len(), 3);
+        let reversed: Vec<&[u8]> = v.iter().rev().collect();
+        assert_eq!(reversed, [&b"c"[..], b"b", b"a"]);
+    }
+
+    #[test]
+    fn values_contains_matches_whole_values_only() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"ab"[..], b"\0", b""]);
+        let v = m.get(b"f").unwrap();
+        assert!(v.contains(b"ab"));
+        assert!(v.contains(b"\0"));
+        assert!(v.contains(b""));
+        assert!(!v.contains(b"a"));
+        assert!(!v.contains(b"ab\0"));
+    }
+
+    #[test]
+    fn values_range_follows_lrange_semantics() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"0"[..], b"1", b"2", b"3", b"4"]);
+        let v = m.get(b"f").unwrap();
+        let all = vecs(&[b"0", b"1", b"2", b"3", b"4"]);
+        assert_eq!(range_vec(v, 0, -1), all);
+        assert_eq!(range_vec(v, 1, 2), vecs(&[b"1", b"2"]));
+        assert_eq!(range_vec(v, -2, -1), vecs(&[b"3", b"4"]));
+        assert_eq!(range_vec(v, 3, 3), vecs(&[b"3"]));
+        assert_eq!(range_vec(v, -100, 1), vecs(&[b"0", b"1"]));
+        assert_eq!(range_vec(v, 2, 100), vecs(&[b"2", b"3", b"4"]));
+        assert_eq!(range_vec(v, 4, 4), vecs(&[b"4"]));
+        assert!(range_vec(v, 3, 2).is_empty());
+        assert!(range_vec(v, 5, 10).is_empty());
+        assert!(range_vec(v, -1, -2).is_empty());
+        assert!(range_vec(v, 0, -6).is_empty());
+        assert!(range_vec(v, -100, -6).is_empty());
+        assert_eq!(range_vec(v, -5, -5), vecs(&[b"0"]));
+        assert_eq!(v.range(1, 3).len(), 3);
+    }
+
+    #[test]
+    fn values_range_accepts_extreme_indices() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"0"[..], b"1", b"2"]);
+        let v = m.get(b"f").unwrap();
+        let all = vecs(&[b"0", b"1", b"2"]);
+        assert_eq!(range_vec(v, i64::MIN, i64::MAX), all);
+        assert_eq!(range_vec(v, 0, i64::MAX), all);
+        assert_eq!(range_vec(v, i64::MIN, -1), all);
+        assert!(range_vec(v, i64::MAX, i64::MAX).is_empty());
+        assert!(range_vec(v, i64::MIN, i64::MIN).is_empty());
+        assert!(range_vec(v, i64::MAX, i64::MIN).is_empty());
+        assert!(range_vec(v, 0, i64::MIN).is_empty());
+        assert_eq!(range_vec(v, -1, i64::MAX), vecs(&[b"2"]));
+    }
+
+    #[test]
+    fn scan_of_empty_map_completes_immediately() {
+        let m = MultiMap::new();
+        assert_eq!(m.scan(0, 10, |_, _| panic!("nothing to visit")), 0);
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..]]);
+        m.remove_field(b"f");
+        assert_eq!(full_scan(&m, 10).len(), 0);
+    }
+
+    #[test]
+    fn scan_of_unchanged_map_returns_each_field_exactly_once() {
+        let mut m = MultiMap::new();
+        for i in 0..10_000 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+        }
+        for count in [0, 1, 10, 1000] {
+            let seen = full_scan(&m, count);
+            assert_eq!(seen.len(), 10_000, "count {count}");
+            assert!(seen.values().all(|&n| n == 1), "count {count}");
+        }
+    }
+
+    #[test]
+    fn scan_passes_each_fields_values() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b"]);
+        m.scan(0, 10, |f, v| {
+            assert_eq!(f, b"f");
+            assert_eq!(collect(v), vecs(&[b"a", b"b"]));
+        });
+    }
+
+    #[test]
+    fn scan_call_returns_at_least_count_fields_unless_done_or_bucket_budget_spent() {
+        let mut m = MultiMap::new();
+        for i in 0..5000 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+        }
+        let buckets = m.buckets.len();
+        let mut cursor = 0;
+        loop {
+            let mut visited = 0;
+            let next = m.scan(cursor, 5, |_, _| visited += 1);
+            let steps = if next == 0 {
+                buckets as u64 - scan_position(cursor, buckets)
+            } else {
+                scan_position(next, buckets) - scan_position(cursor, buckets)
+            };
+            assert!(steps <= 50);
+            assert!(visited >= 5 || next == 0 || steps == 50);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+    }
+
+    #[test]
+    fn scan_ignores_cursor_bits_above_the_mask() {
+        let mut m = MultiMap::new();
+        for i in 0..100 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+        }
+        let mask = (m.buckets.len() - 1) as u64;
+        for cursor in [5u64, 77, 127] {
+            let mut plain = Vec::new();
+            let mut garbage = Vec::new();
+            let next_plain = m.scan(cursor & mask, 3, |f, _| plain.push(f.to_vec()));
+            let next_garbage = m.scan(cursor | !mask, 3, |f, _| garbage.push(f.to_vec()));
+            assert_eq!(plain, garbage);
+            assert_eq!(next_plain, next_garbage);
+        }
+        // Cursors from a foreign or bigger table must still terminate.
+        let mut cursor = u64::MAX;
+        let mut calls = 0;
+        while cursor != 0 {
+            cursor = m.scan(cursor, 1, |_, _| {});
+            calls += 1;
+            assert!(calls <= m.buckets.len());
+        }
+    }
+
+    #[test]
+    fn scan_on_sparse_huge_table_visits_bounded_buckets() {
+        let mut m = MultiMap::new();
+        for i in 0..3 {
+            m.insert(&numbered(i), [&b"v"[..]]);
+        }
+        // Load factors this low only arise transiently in practice; force one to bound the work.
+        m.resize(1 << 20);
+        let buckets = m.buckets.len();
+        let mut cursor = 0;
+        let mut seen = HashMap::new();
+        loop {
+            let mut visited = 0;
+            let next = m.scan(cursor, 1, |f, _| {
+                visited += 1;
+                *seen.entry(f.to_vec()).or_insert(0) += 1;
+            });
+            if next == 0 {
+                break;
+            }
+            let steps = scan_position(next, buckets) - scan_position(cursor, buckets);
+            assert!(steps <= 10);
+            assert!(visited > 0 || steps == 10);
+            cursor = next;
+        }
+        assert_eq!(seen.len(), 3);
+        assert!(seen.values().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn scan_returns_fields_present_throughout_despite_grows_and_shrinks() {
+        for (seed, count) in [(1u64, 1usize), (2, 10), (3, 50)] {
+            let mut rng = Rng(seed);
+            let mut m = MultiMap::new();
+            // Never removed, so every scan owes them whatever the churn does.
+            let stable: Vec<Vec<u8>> = (0..50)
+                .map(|i| format!("stable-{i}").into_bytes())
+                .collect();
+            for f in &stable {
+                m.insert(f, [&b"v"[..]]);
+            }
+            let mut churn: Vec<Vec<u8>> = Vec::new();
+            let mut next_churn = 0;
+            let (mut grows, mut shrinks, mut scans) = (0, 0, 0);
+            // Resizes only happen between the calls of some scan, so enough of them in total
+            // means scans really were interrupted by grows and shrinks.
+            while grows < 10 || shrinks < 10 || scans < 3 {
+                let mut owed: HashSet<Vec<u8>> = m.iter().map(|(f, _)| f.to_vec()).collect();
+                let mut seen = HashSet::new();
+                let mut cursor = 0;
+                loop {
+                    cursor = m.scan(cursor, count, |f, _| {
+                        seen.insert(f.to_vec());
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                    let before = m.buckets.len();
+                    let target = [0, 400, 2000, 5000][rng.below(4) as usize];
+                    while churn.len() < target {
+                        let f = format!("churn-{next_churn}").into_bytes();
+                        next_churn += 1;
+                        m.insert(&f, [&b"c"[..]]);
+                        churn.push(f);
+                    }
+                    while churn.len() > target {
+                        let victim = churn.swap_remove(rng.below(churn.len() as u64) as usize);
+                        assert!(m.remove_field(&victim));
+                        owed.remove(&victim);
+                    }
+                    let after = m.buckets.len();
+                    grows += usize::from(after > before);
+                    shrinks += usize::from(after < before);
+                }
+                scans += 1;
+                check_invariants(&m);
+                assert!(stable.iter().all(|f| owed.contains(f)));
+                assert!(owed.is_subset(&seen), "scan missed a field (count {count})");
+            }
+        }
+    }
+    #[test]
+    fn mem_usage_tracks_content() {
+        let mut m = MultiMap::new();
+        let empty = m.mem_usage();
+        assert_eq!(empty, size_of::<MultiMap>());
+        m.insert(b"f", [&[7u8; 10_000][..]]);
+        let one_big = m.mem_usage();
+        assert!(one_big >= empty + 10_000);
+        for i in 0..100 {
+            m.insert(&numbered(i), [&b"value"[..]]);
+        }
+        let many = m.mem_usage();
+        assert!(many > one_big + 100 * (b"field-0".len() + b"value".len()));
+        m.remove_field(b"f");
+        assert!(m.mem_usage() < many - 10_000);
+    }
+
+    fn random_field(rng: &mut Rng, pool: u64) -> Vec<u8> {
+        // Little-endian bytes with trailing zeros trimmed: index 0 is the empty field name, and
+        // others contain NULs and non-UTF-8 bytes.
+        let i = rng.below(pool);
+        let bytes = i.to_le_bytes();
+        let len = 8 - (i.leading_zeros() / 8) as usize;
+        bytes[..len].to_vec()
+    }
+
+    fn random_values(rng: &mut Rng, max: u64) -> Vec<Vec<u8>> {
+        const POOL: [&[u8]; 6] = [b"", b"a", b"\0", b"\xff\xfe", b"bb", b"a\0"];
+        (0..rng.below(max + 1))
+            .map(|_| POOL[rng.below(POOL.len() as u64) as usize].to_vec())
+            .collect()
+    }
+
+    type Model = HashMap<Vec<u8>, Vec<Vec<u8>>>;
+
+    fn assert_matches_model(m: &MultiMap, model: &Model) {
+        check_invariants(m);
+        assert_eq!(m.field_count(), model.len());
+        assert_eq!(m.value_count(), model.values().map(Vec::len).sum::<usize>());
+        let content: Model = m.iter().map(|(f, v)| (f.to_vec(), collect(v))).collect();
+        assert_eq!(&content, model);
+        for (f, v) in model {
+            assert_eq!(get_vec(m, f).as_ref(), Some(v));
+        }
+    }
+
+    #[test]
+    fn random_operations_match_a_simple_model() {
+        let mut rng = Rng(0x5EED);
+        let mut m = MultiMap::new();
+        let mut model = Model::new();
+        let (mut grows, mut shrinks) = (0, 0);
+        // A scan runs alongside the operations; fields present since it started must be seen.
+        let mut scan_cursor = 0;
+        let mut scan_owed: HashSet<Vec<u8>> = HashSet::new();
+        let mut scan_seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut scans_completed = 0;
+        for op in 0..100_000u32 {
+            // Alternating insert-heavy and remove-heavy phases drive the table through grows
+            // and shrinks instead of hovering at one size.
+            let filling = (op / 10_000) % 2 == 0;
+            let field = random_field(&mut rng, 4096);
+            let before = m.buckets.len();
+            let roll = rng.below(100);
+            let (insert_pct, replace_pct) = if filling { (60, 75) } else { (10, 20) };
+            if roll < insert_pct {
+                let values = random_values(&mut rng, 3);
+                let got = m.insert(&field, values.iter().map(Vec::as_slice));
+                let expected = if values.is_empty() {
+                    model.get(&field).map_or(0, Vec::len)
+                } else {
+                    let slot = model.entry(field.clone()).or_default();
+                    slot.extend(values);
+                    slot.len()
+                };
+                assert_eq!(got, expected);
+            } else if roll < replace_pct {
+                let values = random_values(&mut rng, 3);
+                let got = m.replace(&field, values.iter().map(Vec::as_slice));
+                assert_eq!(got, values.len());
+                if values.is_empty() {
+                    model.remove(&field);
+                } else {
+                    model.insert(field.clone(), values);
+                }
+            } else if roll < 60 {
+                let values = random_values(&mut rng, 12);
+                let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+                let got = m.remove_values(&field, &args);
+                let expected = match model.get_mut(&field) {
+                    Some(slot) => {
+                        let len = slot.len();
+                        slot.retain(|v| !values.contains(v));
+                        let removed = len - slot.len();
+                        if slot.is_empty() {
+                            model.remove(&field);
+                        }
+                        removed
+                    }
+                    None => 0,
+                };
+                assert_eq!(got, expected);
+            } else if roll < 85 {
+                assert_eq!(m.remove_field(&field), model.remove(&field).is_some());
+            } else {
+                assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
+            }
+            if !model.contains_key(&field) {
+                scan_owed.remove(&field);
+            }
+            let after = m.buckets.len();
+            grows += usize::from(after > before);
+            shrinks += usize::from(after < before);
+
+            assert_eq!(m.field_count(), model.len());
+            assert_eq!(m.is_empty(), model.is_empty());
+            if op % 1000 == 0 {
+                assert_matches_model(&m, &model);
+            }
+
+            if scan_cursor == 0 {
+                assert!(scan_owed.is_subset(&scan_seen), "scan missed a field");
+                scans_completed += 1;
+                scan_owed = model.keys().cloned().collect();
+                scan_seen.clear();
+            }
+            let count = 1 + rng.below(20) as usize;
+            scan_cursor = m.scan(scan_cursor, count, |f, v| {
+                assert!(!v.is_empty());
+                scan_seen.insert(f.to_vec());
+            });
+        }
+        assert_matches_model(&m, &model);
+        assert!(
+            grows >= 10 && shrinks >= 10,
+            "grows {grows} shrinks {shrinks}"
+        );
+        assert!(
+            scans_completed >= 10,
+            "only {scans_completed} scans completed"
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Starts real redis-server processes with the freshly built module, each on a
+//! free 127.0.0.1 port in its own temp dir, killed on Drop (even when the test
+//! panics).
+#![allow(dead_code)] // each test binary uses a different part of this helper
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// How long a server may take to start answering PING.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The module built alongside this test binary: `cargo test` builds the
+/// crate's cdylib into the same profile directory (target/<profile>/).
+pub fn module_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("MULTIMAP_MODULE") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binaries live in target/<profile>/deps");
+    let module = profile_dir.join("libredis_multimap.so");
+    assert!(module.exists(), "module not built at {}", module.display());
+    module
+}
+
+/// The redis-server binary: `REDIS_SERVER` if set (e.g. a Redis 6.2 build),
+/// else the one on PATH.
+pub fn server_binary() -> PathBuf {
+    std::env::var_os("REDIS_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("redis-server"))
+}
+
+pub struct Server {
+    process: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    log: PathBuf,
+}
+
+pub struct ServerBuilder {
+    args: Vec<String>,
+    load_module: bool,
+    dir: Option<TempDir>,
+}
+
+impl ServerBuilder {
+    /// An extra `--name value` configuration pair.
+    pub fn config(mut self, name: &str, value: &str) -> Self {
+        self.args.push(format!("--{name}"));
+        self.args.push(value.to_owned());
+        self
+    }
+
+    pub fn without_module(mut self) -> Self {
+        self.load_module = false;
+        self
+    }
+
+    /// Starts in an existing directory, e.g. one holding a dump.rdb to load.
+    pub fn in_dir(mut self, dir: TempDir) -> Self {
+        self.dir = Some(dir);
+        self
+    }
+
+    pub fn start(self) -> Server {
+        let mut dir = self.dir.unwrap_or_else(|| TempDir::new().expect("temp dir"));
+        // A port can be taken between probing and binding; retry a few times.
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let log = dir.path().join(format!("redis-{port}.log"));
+            let mut command = Command::new(server_binary());
+            command
+                .arg("--port")
+                .arg(port.to_string())
+                .args(["--bind", "127.0.0.1", "--daemonize", "no", "--save", ""])
+                .arg("--dir")
+                .arg(dir.path())
+                .arg("--logfile")
+                .arg(&log)
+                .args(["--enable-debug-command", "yes"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            if self.load_module {
+                command.arg("--loadmodule").arg(module_path());
+            }
+            command.args(&self.args);
+            let process = command.spawn().expect("redis-server could not be started");
+            let mut server = Server { process, port, dir, log };
+            if server.wait_until_ready() {
+                return server;
+            }
+            last_log = server.log_text();
+            let _ = server.process.kill();
+            let _ = server.process.wait();
+            dir = std::mem::replace(&mut server.dir, TempDir::new().expect("temp dir"));
+        }
+        panic!("redis-server did not start; its log:\n{last_log}");
+    }
+}
+
+impl Server {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder { args: Vec::new(), load_module: true, dir: None }
+    }
+
+    /// A server with the module loaded and default settings.
+    pub fn start() -> Server {
+        Server::builder().start()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn connect(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connection")
+    }
+
+    /// A connection speaking RESP3 (`HELLO 3`).
+    pub fn connect_resp3(&self) -> redis::Connection {
+        let url = format!("{}?protocol=resp3", self.url());
+        redis::Client::open(url)
+            .expect("client")
+            .get_connection()
+            .expect("connection")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process is still running (it did not crash).
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.process.try_wait(), Ok(None))
+    }
+
+    fn wait_until_ready(&mut self) -> bool {
+        let deadline = Instant::now() + START_TIMEOUT;
+        while Instant::now() < deadline {
+            if !self.is_alive() {
+                return false;
+            }
+            if let Ok(client) = redis::Client::open(self.url()) {
+                if let Ok(mut connection) = client.get_connection() {
+                    if redis::cmd("PING").query::<String>(&mut connection).is_ok() {
+                        return true;
+                    }
+                }
+            }
+            sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Stops the server and returns its directory (e.g. to restart from its files).
+    pub fn stop(mut self) -> TempDir {
+        self.kill();
+        std::mem::replace(&mut self.dir, TempDir::new().expect("temp dir"))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
