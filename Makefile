@@ -21,7 +21,9 @@ run: deps build
 build:
 	cargo build --release
 
+# `cargo test` does not build the cdylib the integration tests load, so build it first.
 test: deps
+	cargo build
 	cargo test
 
 lint:

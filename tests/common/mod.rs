@@ -7,15 +7,17 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tempfile::TempDir;
 
 /// How long a server may take to start answering PING.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The module built alongside this test binary: `cargo test` builds the
-/// crate's cdylib into the same profile directory (target/<profile>/).
+/// The module under test: `MULTIMAP_MODULE` if set, else the cdylib of the
+/// same profile as this test binary (target/<profile>/). `cargo test` alone
+/// does not build the cdylib, so `make test` runs `cargo build` first; a module
+/// older than the crate's sources would test old code, so that fails loudly.
 pub fn module_path() -> PathBuf {
     if let Some(path) = std::env::var_os("MULTIMAP_MODULE") {
         return PathBuf::from(path);
@@ -26,8 +28,41 @@ pub fn module_path() -> PathBuf {
         .and_then(Path::parent)
         .expect("test binaries live in target/<profile>/deps");
     let module = profile_dir.join("libredis_multimap.so");
-    assert!(module.exists(), "module not built at {}", module.display());
+    let built = modified(&module).unwrap_or_else(|| {
+        panic!(
+            "no module at {}: run `cargo build` first (make test does)",
+            module.display()
+        )
+    });
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = ["src", "c", "build.rs", "Cargo.toml"].map(|name| crate_dir.join(name));
+    if let Some(newest) = sources
+        .iter()
+        .filter_map(|path| newest_modification(path))
+        .max()
+    {
+        assert!(
+            built >= newest,
+            "{} is older than the sources: run `cargo build` first (make test does)",
+            module.display()
+        );
+    }
     module
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+fn newest_modification(path: &Path) -> Option<SystemTime> {
+    let own = modified(path);
+    let children = std::fs::read_dir(path).into_iter().flatten().flatten();
+    children
+        .filter_map(|entry| newest_modification(&entry.path()))
+        .chain(own)
+        .max()
 }
 
 /// The redis-server binary: `REDIS_SERVER` if set (e.g. a Redis 6.2 build),
@@ -71,7 +106,9 @@ impl ServerBuilder {
     }
 
     pub fn start(self) -> Server {
-        let mut dir = self.dir.unwrap_or_else(|| TempDir::new().expect("temp dir"));
+        let mut dir = self
+            .dir
+            .unwrap_or_else(|| TempDir::new().expect("temp dir"));
         // A port can be taken between probing and binding; retry a few times.
         let mut last_log = String::new();
         for _ in 0..5 {
@@ -95,7 +132,12 @@ impl ServerBuilder {
             }
             command.args(&self.args);
             let process = command.spawn().expect("redis-server could not be started");
-            let mut server = Server { process, port, dir, log };
+            let mut server = Server {
+                process,
+                port,
+                dir,
+                log,
+            };
             if server.wait_until_ready() {
                 return server;
             }
@@ -110,7 +152,11 @@ impl ServerBuilder {
 
 impl Server {
     pub fn builder() -> ServerBuilder {
-        ServerBuilder { args: Vec::new(), load_module: true, dir: None }
+        ServerBuilder {
+            args: Vec::new(),
+            load_module: true,
+            dir: None,
+        }
     }
 
     /// A server with the module loaded and default settings.
