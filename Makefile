@@ -3,6 +3,8 @@
 
 PORT ?= 6379
 MODULE := $(CURDIR)/target/release/libredis_multimap.so
+# Where `make run` keeps its dump.rdb, out of the source tree.
+RUN_DIR := $(CURDIR)/target/run
 # Debian/Ubuntu packages the build and the tests need.
 PACKAGES := redis-server libclang-dev
 SHELL := /bin/bash
@@ -16,7 +18,8 @@ run: deps build
 		echo "stop it with 'sudo systemctl stop redis-server', or pick another port: make run PORT=6380)."; \
 		exit 1; \
 	fi
-	redis-server --port $(PORT) --loadmodule $(MODULE)
+	@mkdir -p $(RUN_DIR)
+	redis-server --port $(PORT) --dir $(RUN_DIR) --loadmodule $(MODULE)
 
 build:
 	cargo build --release

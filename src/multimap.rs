@@ -48,7 +48,7 @@ impl Values {
     /// Returns how many values were appended.
     fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
         let before = self.0.len();
-        self.0.extend(values.into_iter().map(Box::<[u8]>::from));
+        self.0.extend(values.into_iter().map(Box::from));
         self.0.len() - before
     }
 
@@ -926,6 +926,32 @@ mod tests {
         assert!(seen.values().all(|&n| n == 1));
     }
 
+    /// Fields inserted and removed around a scan, always fresh names so removals are unambiguous.
+    struct Churn {
+        fields: Vec<Vec<u8>>,
+        next: usize,
+    }
+
+    impl Churn {
+        /// Inserts or removes random churn fields until `target` exist; returns the removed ones.
+        fn resize_to(&mut self, m: &mut MultiMap, rng: &mut Rng, target: usize) -> Vec<Vec<u8>> {
+            while self.fields.len() < target {
+                let f = format!("churn-{}", self.next).into_bytes();
+                self.next += 1;
+                m.insert(&f, [&b"c"[..]]);
+                self.fields.push(f);
+            }
+            let mut removed = Vec::new();
+            while self.fields.len() > target {
+                let i = rng.below(self.fields.len() as u64) as usize;
+                let victim = self.fields.swap_remove(i);
+                assert!(m.remove_field(&victim));
+                removed.push(victim);
+            }
+            removed
+        }
+    }
+
     #[test]
     fn scan_returns_fields_present_throughout_despite_grows_and_shrinks() {
         for (seed, count) in [(1u64, 1usize), (2, 10), (3, 50)] {
@@ -938,12 +964,16 @@ mod tests {
             for f in &stable {
                 m.insert(f, [&b"v"[..]]);
             }
-            let mut churn: Vec<Vec<u8>> = Vec::new();
-            let mut next_churn = 0;
+            let mut churn = Churn {
+                fields: Vec::new(),
+                next: 0,
+            };
             let (mut grows, mut shrinks, mut scans) = (0, 0, 0);
-            // Resizes only happen between the calls of some scan, so enough of them in total
-            // means scans really were interrupted by grows and shrinks.
+            // Resizes counted here happen between the calls of a scan, so enough of them in
+            // total means scans really were interrupted by grows and shrinks.
             while grows < 10 || shrinks < 10 || scans < 3 {
+                // Starting big makes even large counts take many calls per scan.
+                churn.resize_to(&mut m, &mut rng, 2000);
                 let mut owed: HashSet<Vec<u8>> = m.iter().map(|(f, _)| f.to_vec()).collect();
                 let mut seen = HashSet::new();
                 let mut cursor = 0;
@@ -956,16 +986,8 @@ mod tests {
                     }
                     let before = m.buckets.len();
                     let target = [0, 400, 2000, 5000][rng.below(4) as usize];
-                    while churn.len() < target {
-                        let f = format!("churn-{next_churn}").into_bytes();
-                        next_churn += 1;
-                        m.insert(&f, [&b"c"[..]]);
-                        churn.push(f);
-                    }
-                    while churn.len() > target {
-                        let victim = churn.swap_remove(rng.below(churn.len() as u64) as usize);
-                        assert!(m.remove_field(&victim));
-                        owed.remove(&victim);
+                    for f in churn.resize_to(&mut m, &mut rng, target) {
+                        owed.remove(&f);
                     }
                     let after = m.buckets.len();
                     grows += usize::from(after > before);
@@ -978,6 +1000,7 @@ mod tests {
             }
         }
     }
+
     #[test]
     fn mem_usage_tracks_content() {
         let mut m = MultiMap::new();
@@ -1038,11 +1061,15 @@ mod tests {
         for op in 0..100_000u32 {
             // Alternating insert-heavy and remove-heavy phases drive the table through grows
             // and shrinks instead of hovering at one size.
-            let filling = (op / 10_000) % 2 == 0;
-            let field = random_field(&mut rng, 4096);
+            let filling = (op / 5_000) % 2 == 0;
+            let field = random_field(&mut rng, 1024);
             let before = m.buckets.len();
             let roll = rng.below(100);
-            let (insert_pct, replace_pct) = if filling { (60, 75) } else { (10, 20) };
+            let (insert_pct, replace_pct, remove_values_pct, remove_field_pct) = if filling {
+                (60, 75, 88, 95)
+            } else {
+                (1, 2, 35, 92)
+            };
             if roll < insert_pct {
                 let values = random_values(&mut rng, 3);
                 let got = m.insert(&field, values.iter().map(Vec::as_slice));
@@ -1063,7 +1090,7 @@ mod tests {
                 } else {
                     model.insert(field.clone(), values);
                 }
-            } else if roll < 60 {
+            } else if roll < remove_values_pct {
                 let values = random_values(&mut rng, 12);
                 let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
                 let got = m.remove_values(&field, &args);
@@ -1080,7 +1107,7 @@ mod tests {
                     None => 0,
                 };
                 assert_eq!(got, expected);
-            } else if roll < 85 {
+            } else if roll < remove_field_pct {
                 assert_eq!(m.remove_field(&field), model.remove(&field).is_some());
             } else {
                 assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
