@@ -144,7 +144,9 @@ typedef struct RedisModuleTypeMethods {
     X(uint64_t, LoadUnsigned, (RedisModuleIO * io))                                                \
     X(void, SaveStringBuffer, (RedisModuleIO * io, const char *str, size_t len))                   \
     X(char *, LoadStringBuffer, (RedisModuleIO * io, size_t *lenptr))                              \
-    X(void, EmitAOF, (RedisModuleIO * io, const char *cmdname, const char *fmt, ...))
+    X(void, EmitAOF, (RedisModuleIO * io, const char *cmdname, const char *fmt, ...))              \
+    X(void, DigestAddStringBuffer, (RedisModuleDigest * md, const char *ele, size_t len))          \
+    X(void, DigestEndSequence, (RedisModuleDigest * md))
 
 #define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)

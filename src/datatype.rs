@@ -24,7 +24,7 @@
 
 use std::ffi::CStr;
 
-use crate::ffi::{AofWriter, IoError, RdbReader, RdbWriter};
+use crate::ffi::{AofWriter, Digest, IoError, RdbReader, RdbWriter};
 use crate::multimap::MultiMap;
 
 /// Chunks close once they reach this size (a larger single value makes a
@@ -179,6 +179,30 @@ pub fn aof_rewrite(map: &MultiMap, aof: &mut AofWriter) {
 
 pub fn mem_usage(map: &MultiMap) -> usize {
     map.mem_usage()
+}
+
+/// One sequence per field (the field, then its values in order): sequences
+/// combine order-independently, so equal content digests equally whatever the
+/// field order of the hash table, as on a replica or after a reload.
+pub fn digest(map: &MultiMap, digest: &mut Digest) {
+    for (field, values) in map.iter() {
+        digest.add(field);
+        for value in values.iter() {
+            digest.add(value);
+        }
+        digest.end_sequence();
+    }
+}
+
+/// A deep copy for COPY: the two keys share nothing afterwards.
+pub fn copy(map: &MultiMap) -> MultiMap {
+    map.clone()
+}
+
+/// Roughly how many allocations freeing the map releases; Redis frees values
+/// above a small threshold on a background thread (UNLINK, FLUSHALL ASYNC).
+pub fn free_effort(map: &MultiMap) -> usize {
+    map.field_count() + map.value_count()
 }
 
 fn write_varint(out: &mut Vec<u8>, mut value: u64) {

@@ -21,18 +21,20 @@ const NIL: u32 = u32::MAX;
 /// Smallest bucket table once one is allocated, so tiny maps don't resize on every change.
 const MIN_BUCKETS: usize = 4;
 
-/// Estimated allocator bookkeeping and size-class rounding per heap allocation.
-const ALLOC_OVERHEAD: usize = 16;
-
 /// Above this many values to remove, a hash set beats scanning the argument list per value.
 const REMOVE_SET_THRESHOLD: usize = 8;
 
-/// Heap bytes charged for one allocation of `bytes` (none when nothing is allocated).
+/// Heap bytes one allocation of `bytes` really takes (none when nothing is allocated).
+///
+/// Redis's `used_memory` counts each block's usable size, and jemalloc (Redis's allocator)
+/// rounds a request up to its size class: 8, then steps of 16 up to 128, then four classes per
+/// doubling. Modelling that keeps `MEMORY USAGE` close to what a key really costs.
 fn heap_alloc(bytes: usize) -> usize {
-    if bytes == 0 {
-        0
-    } else {
-        bytes + ALLOC_OVERHEAD
+    match bytes {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => bytes.next_multiple_of(16),
+        _ => bytes.next_multiple_of(bytes.next_power_of_two() / 8),
     }
 }
 
@@ -285,7 +287,7 @@ impl MultiMap {
 
     /// Approximate bytes this map holds on the heap plus its own struct (for MEMORY USAGE).
     pub fn mem_usage(&self) -> usize {
-        size_of::<Self>()
+        heap_alloc(size_of::<Self>())
             + heap_alloc(self.buckets.capacity() * size_of::<u32>())
             + heap_alloc(self.entries.capacity() * size_of::<Entry>())
             + self
@@ -1002,10 +1004,29 @@ mod tests {
     }
 
     #[test]
+    fn heap_alloc_rounds_to_jemalloc_size_classes() {
+        let classes = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (17, 32),
+            (128, 128),
+            (129, 160),
+        ];
+        for (request, class) in classes {
+            assert_eq!(heap_alloc(request), class, "{request}");
+        }
+        assert_eq!(heap_alloc(200), 224);
+        assert_eq!(heap_alloc(4096), 4096);
+        assert_eq!(heap_alloc(4097), 5120);
+    }
+
+    #[test]
     fn mem_usage_tracks_content() {
         let mut m = MultiMap::new();
         let empty = m.mem_usage();
-        assert_eq!(empty, size_of::<MultiMap>());
+        assert_eq!(empty, heap_alloc(size_of::<MultiMap>()));
         m.insert(b"f", [&[7u8; 10_000][..]]);
         let one_big = m.mem_usage();
         assert!(one_big >= empty + 10_000);

@@ -23,6 +23,11 @@ pub struct AofWriter<'a> {
     key: RedisStr<'a>,
 }
 
+/// The accumulator behind `DEBUG DIGEST` / `DEBUG DIGEST-VALUE`.
+pub struct Digest {
+    raw: NonNull<raw::RedisModuleDigest>,
+}
+
 /// A string read from the RDB, in memory Redis allocated; freed on Drop.
 pub struct LoadedBuffer {
     ptr: NonNull<u8>,
@@ -93,6 +98,32 @@ impl RdbReader {
                 reason.as_ptr(),
             )
         };
+    }
+}
+
+impl Digest {
+    /// # Safety
+    /// `raw` must be the live digest of the digest callback in progress.
+    pub(crate) unsafe fn from_raw(raw: *mut raw::RedisModuleDigest) -> Option<Digest> {
+        NonNull::new(raw).map(|raw| Digest { raw })
+    }
+
+    /// Mixes in one element; elements of one sequence are order-dependent.
+    pub fn add(&mut self, bytes: &[u8]) {
+        // SAFETY: the digest is live; Redis reads the buffer during the call only.
+        unsafe {
+            api!(RedisModule_DigestAddStringBuffer)(
+                self.raw.as_ptr(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+            )
+        };
+    }
+
+    /// Closes a sequence; sequences combine order-independently.
+    pub fn end_sequence(&mut self) {
+        // SAFETY: the digest is live.
+        unsafe { api!(RedisModule_DigestEndSequence)(self.raw.as_ptr()) };
     }
 }
 

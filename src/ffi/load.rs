@@ -99,6 +99,8 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_SaveStringBuffer,
         RedisModule_LoadStringBuffer,
         RedisModule_EmitAOF,
+        RedisModule_DigestAddStringBuffer,
+        RedisModule_DigestEndSequence,
     )
 }
 

@@ -8,7 +8,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use super::context::{log, Context};
-use super::io::{AofWriter, RdbReader, RdbWriter};
+use super::io::{AofWriter, Digest, RdbReader, RdbWriter};
 use super::raw;
 use crate::datatype;
 use crate::multimap::MultiMap;
@@ -88,6 +88,37 @@ extern "C" fn mem_usage(value: *const c_void) -> usize {
     })
 }
 
+extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
+    guarded("digest", (), || {
+        // SAFETY: Redis passes the live digest and one of our values.
+        let (Some(mut digest), map) = (unsafe { (Digest::from_raw(md), borrow(value)) }) else {
+            return;
+        };
+        datatype::digest(map, &mut digest);
+    })
+}
+
+extern "C" fn copy(
+    _from_key: *mut raw::RedisModuleString,
+    _to_key: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> *mut c_void {
+    guarded("copy", ptr::null_mut(), || {
+        // SAFETY: Redis passes one of our values.
+        let map = unsafe { borrow(value) };
+        Box::into_raw(Box::new(datatype::copy(map))).cast()
+    })
+}
+
+extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
+    // A value too big to judge is best freed off the main thread; Redis reads 0 that way too.
+    guarded("free_effort", 0, || {
+        // SAFETY: Redis passes one of our values.
+        let map = unsafe { borrow(value) };
+        datatype::free_effort(map)
+    })
+}
+
 extern "C" fn free(value: *mut c_void) {
     guarded("free", (), || {
         if !value.is_null() {
@@ -105,14 +136,14 @@ pub(crate) fn register(ctx: &Context, name: &CStr, encoding_version: i32) -> Res
         rdb_save: Some(rdb_save),
         aof_rewrite: Some(aof_rewrite),
         mem_usage: Some(mem_usage),
-        digest: None,
+        digest: Some(digest),
         free: Some(free),
         aux_load: None,
         aux_save: None,
         aux_save_triggers: 0,
-        free_effort: None,
+        free_effort: Some(free_effort),
         unlink: None,
-        copy: None,
+        copy: Some(copy),
         defrag: None,
         mem_usage2: None,
         free_effort2: None,
