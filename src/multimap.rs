@@ -974,6 +974,11 @@ mod tests {
             // Resizes counted here happen between the calls of a scan, so enough of them in
             // total means scans really were interrupted by grows and shrinks.
             while grows < 10 || shrinks < 10 || scans < 3 {
+                // Fail rather than hang should resizes stop happening between calls.
+                assert!(
+                    scans < 1000,
+                    "too few resizes: grows {grows} shrinks {shrinks}"
+                );
                 // Starting big makes even large counts take many calls per scan.
                 churn.resize_to(&mut m, &mut rng, 2000);
                 let mut owed: HashSet<Vec<u8>> = m.iter().map(|(f, _)| f.to_vec()).collect();

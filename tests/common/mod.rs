@@ -229,6 +229,24 @@ impl Drop for Server {
     }
 }
 
+/// The whole error line a server replied, as redis-cli shows it: the code and
+/// its detail, e.g. `ERR syntax error` or `WRONGTYPE Operation against ...`.
+pub fn error_text(error: &redis::RedisError) -> String {
+    match (error.code(), error.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_owned(),
+        _ => panic!("not an error reply from the server: {error:?}"),
+    }
+}
+
+/// Sends a command that must fail and returns the server's error line.
+pub fn query_error(command: &redis::Cmd, connection: &mut redis::Connection) -> String {
+    match command.query::<redis::Value>(connection) {
+        Ok(value) => panic!("expected an error reply, got {value:?}"),
+        Err(error) => error_text(&error),
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())

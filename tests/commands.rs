@@ -1,0 +1,1130 @@
+//! What a client sees from each MULTIMAP command on well-formed input: exact
+//! replies, missing keys and fields, emptied fields and keys, the command
+//! table, and commands inside transactions and scripts.
+
+mod common;
+
+use common::Server;
+use redis::{Connection, Value};
+
+fn insert(con: &mut Connection, key: &str, field: &str, values: &[&str]) -> i64 {
+    redis::cmd("MULTIMAP.INSERT")
+        .arg(key)
+        .arg(field)
+        .arg(values)
+        .query(con)
+        .expect("MULTIMAP.INSERT")
+}
+
+fn get(con: &mut Connection, key: &str, field: &str) -> Vec<String> {
+    redis::cmd("MULTIMAP.GET")
+        .arg(key)
+        .arg(field)
+        .query(con)
+        .expect("MULTIMAP.GET")
+}
+
+fn range(con: &mut Connection, key: &str, field: &str, start: i64, stop: i64) -> Vec<String> {
+    redis::cmd("MULTIMAP.RANGE")
+        .arg(key)
+        .arg(field)
+        .arg(start)
+        .arg(stop)
+        .query(con)
+        .expect("MULTIMAP.RANGE")
+}
+
+/// A command on `key` (and more arguments) that replies with an integer.
+fn integer(con: &mut Connection, command: &str, args: &[&str]) -> i64 {
+    redis::cmd(command)
+        .arg(args)
+        .query(con)
+        .unwrap_or_else(|error| panic!("{command} {args:?}: {error}"))
+}
+
+fn key_exists(con: &mut Connection, key: &str) -> bool {
+    redis::cmd("EXISTS").arg(key).query(con).expect("EXISTS")
+}
+
+fn key_type(con: &mut Connection, key: &str) -> String {
+    redis::cmd("TYPE").arg(key).query(con).expect("TYPE")
+}
+
+fn fields(con: &mut Connection, key: &str) -> Vec<String> {
+    redis::cmd("MULTIMAP.FIELDS")
+        .arg(key)
+        .query(con)
+        .expect("MULTIMAP.FIELDS")
+}
+
+fn sorted(mut items: Vec<String>) -> Vec<String> {
+    items.sort();
+    items
+}
+
+fn bulk(text: &str) -> Value {
+    Value::BulkString(text.as_bytes().to_vec())
+}
+
+fn bulk_array(items: &[&str]) -> Value {
+    Value::Array(items.iter().map(|item| bulk(item)).collect())
+}
+
+// ---------------------------------------------------------------- INSERT
+
+#[test]
+fn insert_replies_with_field_length_after_appending() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(insert(&mut con, "k", "f", &["a", "b"]), 2);
+    assert_eq!(insert(&mut con, "k", "f", &["c"]), 3);
+    assert_eq!(insert(&mut con, "k", "g", &["x"]), 1);
+    assert_eq!(get(&mut con, "k", "f"), ["a", "b", "c"]);
+    assert_eq!(get(&mut con, "k", "g"), ["x"]);
+}
+
+#[test]
+fn insert_creates_key_of_type_rmultimap() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert!(!key_exists(&mut con, "k"));
+    insert(&mut con, "k", "f", &["v"]);
+    assert!(key_exists(&mut con, "k"));
+    assert_eq!(key_type(&mut con, "k"), "rmultimap");
+}
+
+#[test]
+fn insert_keeps_duplicates_in_insertion_order() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(insert(&mut con, "k", "f", &["a", "b", "a"]), 3);
+    assert_eq!(insert(&mut con, "k", "f", &["b", "a"]), 5);
+    assert_eq!(get(&mut con, "k", "f"), ["a", "b", "a", "b", "a"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 5);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 5);
+}
+
+#[test]
+fn insert_into_one_field_leaves_other_fields_alone() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a"]);
+    insert(&mut con, "k", "g", &["b"]);
+    insert(&mut con, "k", "f", &["c"]);
+    assert_eq!(get(&mut con, "k", "f"), ["a", "c"]);
+    assert_eq!(get(&mut con, "k", "g"), ["b"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 2);
+}
+
+#[test]
+fn command_names_are_case_insensitive() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(integer(&mut con, "multimap.insert", &["k", "f", "v"]), 1);
+    assert_eq!(integer(&mut con, "MultiMap.Insert", &["k", "f", "w"]), 2);
+    let values: Vec<String> = redis::cmd("mUlTiMaP.gEt")
+        .arg("k")
+        .arg("f")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, ["v", "w"]);
+}
+
+// ---------------------------------------------------------------- GET / VALUES
+
+#[test]
+fn get_returns_values_in_insertion_order() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["z", "a", "m"]);
+    let reply: Value = redis::cmd("MULTIMAP.GET")
+        .arg("k")
+        .arg("f")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(reply, bulk_array(&["z", "a", "m"]));
+}
+
+#[test]
+fn get_of_missing_key_or_field_is_an_empty_array() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let missing_key: Value = redis::cmd("MULTIMAP.GET")
+        .arg("nokey")
+        .arg("f")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(missing_key, Value::Array(vec![]));
+    insert(&mut con, "k", "f", &["v"]);
+    let missing_field: Value = redis::cmd("MULTIMAP.GET")
+        .arg("k")
+        .arg("nofield")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(missing_field, Value::Array(vec![]));
+}
+
+#[test]
+fn values_is_an_alias_of_get() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "a"]);
+    for (key, field) in [("k", "f"), ("k", "nofield"), ("nokey", "f")] {
+        let by_get: Value = redis::cmd("MULTIMAP.GET")
+            .arg(key)
+            .arg(field)
+            .query(&mut con)
+            .unwrap();
+        let by_values: Value = redis::cmd("MULTIMAP.VALUES")
+            .arg(key)
+            .arg(field)
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(by_values, by_get, "{key} {field}");
+    }
+    let values: Vec<String> = redis::cmd("MULTIMAP.VALUES")
+        .arg("k")
+        .arg("f")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(values, ["a", "b", "a"]);
+}
+
+// ---------------------------------------------------------------- LEN / EXISTS / CONTAINS
+
+#[test]
+fn len_counts_values_of_field_and_is_zero_when_missing() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["nokey", "f"]), 0);
+    insert(&mut con, "k", "f", &["a", "b", "b"]);
+    insert(&mut con, "k", "g", &["c"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 3);
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "g"]), 1);
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "nofield"]), 0);
+}
+
+#[test]
+fn exists_reports_whether_field_exists() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["nokey", "f"]), 0);
+    insert(&mut con, "k", "f", &["v"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "f"]), 1);
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "g"]), 0);
+    // A field is a name, not a value.
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "v"]), 0);
+}
+
+#[test]
+fn contains_reports_whether_field_holds_value() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b"]);
+    insert(&mut con, "k", "g", &["c"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "a"]), 1);
+    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "b"]), 1);
+    // Values of another field, prefixes and the field name itself are not members.
+    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "c"]), 0);
+    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "ab"]), 0);
+    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "f"]), 0);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.CONTAINS", &["k", "nofield", "a"]),
+        0
+    );
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.CONTAINS", &["nokey", "f", "a"]),
+        0
+    );
+}
+
+// ---------------------------------------------------------------- RANGE
+
+#[test]
+fn range_returns_inclusive_slice() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "c", "d", "e"]);
+    assert_eq!(range(&mut con, "k", "f", 0, 4), ["a", "b", "c", "d", "e"]);
+    assert_eq!(range(&mut con, "k", "f", 1, 3), ["b", "c", "d"]);
+    assert_eq!(range(&mut con, "k", "f", 0, 0), ["a"]);
+    assert_eq!(range(&mut con, "k", "f", 4, 4), ["e"]);
+}
+
+#[test]
+fn range_negative_indexes_count_from_the_end() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "c", "d", "e"]);
+    assert_eq!(range(&mut con, "k", "f", -1, -1), ["e"]);
+    assert_eq!(range(&mut con, "k", "f", -2, -1), ["d", "e"]);
+    assert_eq!(range(&mut con, "k", "f", 0, -1), ["a", "b", "c", "d", "e"]);
+    assert_eq!(range(&mut con, "k", "f", -5, -5), ["a"]);
+    assert_eq!(range(&mut con, "k", "f", 1, -2), ["b", "c", "d"]);
+    assert_eq!(range(&mut con, "k", "f", -4, 2), ["b", "c"]);
+}
+
+#[test]
+fn range_clamps_out_of_range_indexes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "c"]);
+    assert_eq!(range(&mut con, "k", "f", 0, 100), ["a", "b", "c"]);
+    assert_eq!(range(&mut con, "k", "f", -100, 100), ["a", "b", "c"]);
+    assert_eq!(range(&mut con, "k", "f", -100, 0), ["a"]);
+    assert_eq!(range(&mut con, "k", "f", 2, 100), ["c"]);
+    assert!(range(&mut con, "k", "f", 3, 100).is_empty());
+    assert!(range(&mut con, "k", "f", 100, 200).is_empty());
+    assert!(range(&mut con, "k", "f", -200, -100).is_empty());
+    assert!(range(&mut con, "k", "f", 0, -100).is_empty());
+}
+
+#[test]
+fn range_with_start_after_stop_is_empty() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "c"]);
+    assert!(range(&mut con, "k", "f", 2, 1).is_empty());
+    assert!(range(&mut con, "k", "f", -1, -2).is_empty());
+    assert!(range(&mut con, "k", "f", 2, -2).is_empty());
+    assert!(range(&mut con, "k", "f", 1, 0).is_empty());
+}
+
+#[test]
+fn range_accepts_extreme_64_bit_indexes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "c"]);
+    let (min, max) = (i64::MIN, i64::MAX);
+    assert_eq!(range(&mut con, "k", "f", 0, max), ["a", "b", "c"]);
+    assert_eq!(range(&mut con, "k", "f", min, max), ["a", "b", "c"]);
+    assert_eq!(range(&mut con, "k", "f", min, -1), ["a", "b", "c"]);
+    assert_eq!(range(&mut con, "k", "f", min, 0), ["a"]);
+    assert_eq!(range(&mut con, "k", "f", -1, max), ["c"]);
+    assert!(range(&mut con, "k", "f", max, max).is_empty());
+    assert!(range(&mut con, "k", "f", min, min).is_empty());
+    assert!(range(&mut con, "k", "f", max, min).is_empty());
+    assert!(range(&mut con, "k", "f", max, 0).is_empty());
+    assert!(range(&mut con, "k", "f", 0, min).is_empty());
+    // The exact textual extremes, as a client would type them.
+    let typed: Vec<String> = redis::cmd("MULTIMAP.RANGE")
+        .arg("k")
+        .arg("f")
+        .arg("-9223372036854775808")
+        .arg("9223372036854775807")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(typed, ["a", "b", "c"]);
+}
+
+#[test]
+fn range_of_missing_key_or_field_is_empty() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert!(range(&mut con, "nokey", "f", 0, -1).is_empty());
+    insert(&mut con, "k", "f", &["a"]);
+    assert!(range(&mut con, "k", "nofield", 0, -1).is_empty());
+}
+
+// ---------------------------------------------------------------- REMOVE
+
+#[test]
+fn remove_removes_every_occurrence_of_each_value() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "a", "c", "a", "d", "c"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a", "c"]),
+        5
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["b", "d"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 2);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 2);
+}
+
+#[test]
+fn remove_counts_a_value_named_twice_once_per_occurrence() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "a"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a", "a"]),
+        2
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["b"]);
+}
+
+#[test]
+fn remove_of_many_values_at_once_removes_each_of_them() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let stored: Vec<String> = (0..40).map(|i| format!("v{}", i % 20)).collect();
+    let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
+    insert(&mut con, "k", "f", &stored);
+    // Twelve values to remove (even ones below 20), plus absent ones.
+    let mut unwanted: Vec<String> = (0..20).step_by(2).map(|i| format!("v{i}")).collect();
+    unwanted.extend(["v99".to_owned(), "nope".to_owned()]);
+    let mut args = vec!["k", "f"];
+    args.extend(unwanted.iter().map(String::as_str));
+    assert_eq!(integer(&mut con, "MULTIMAP.REMOVE", &args), 20);
+    let expected: Vec<String> = (0..40)
+        .map(|i| i % 20)
+        .filter(|i| i % 2 == 1)
+        .map(|i| format!("v{i}"))
+        .collect();
+    assert_eq!(get(&mut con, "k", "f"), expected);
+}
+
+#[test]
+fn remove_of_absent_value_field_or_key_removes_nothing() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REMOVE", &["nokey", "f", "a"]),
+        0
+    );
+    assert!(!key_exists(&mut con, "nokey"));
+    insert(&mut con, "k", "f", &["a", "b"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "x", "y"]),
+        0
+    );
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REMOVE", &["k", "nofield", "a"]),
+        0
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["a", "b"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "nofield"]), 0);
+}
+
+#[test]
+fn remove_deletes_field_when_its_last_value_goes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "a"]);
+    insert(&mut con, "k", "g", &["b"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a"]), 2);
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "f"]), 0);
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 0);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 1);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 1);
+    assert_eq!(fields(&mut con, "k"), ["g"]);
+    let all: Value = redis::cmd("MULTIMAP.GETALL")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(all, Value::Array(vec![bulk("g"), bulk_array(&["b"])]));
+    assert!(key_exists(&mut con, "k"));
+}
+
+#[test]
+fn remove_deletes_key_when_last_value_goes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a", "b"]),
+        2
+    );
+    assert!(!key_exists(&mut con, "k"));
+    assert_eq!(key_type(&mut con, "k"), "none");
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 0);
+    // The name is free for any type again.
+    let _: () = redis::cmd("SET").arg("k").arg("s").query(&mut con).unwrap();
+    assert_eq!(key_type(&mut con, "k"), "string");
+}
+
+// ---------------------------------------------------------------- REPLACE
+
+#[test]
+fn replace_makes_field_hold_exactly_the_given_values() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "c"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "x", "y"]),
+        2
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["x", "y"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 2);
+    assert_eq!(integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "z"]), 1);
+    assert_eq!(get(&mut con, "k", "f"), ["z"]);
+}
+
+#[test]
+fn replace_keeps_duplicates_in_given_order() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a"]);
+    assert_eq!(
+        integer(
+            &mut con,
+            "MULTIMAP.REPLACE",
+            &["k", "f", "b", "a", "b", "b"]
+        ),
+        4
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["b", "a", "b", "b"]);
+}
+
+#[test]
+fn replace_creates_missing_key_and_field() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "a", "b"]),
+        2
+    );
+    assert_eq!(key_type(&mut con, "k"), "rmultimap");
+    assert_eq!(get(&mut con, "k", "f"), ["a", "b"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.REPLACE", &["k", "g", "c"]), 1);
+    assert_eq!(get(&mut con, "k", "g"), ["c"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 2);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 3);
+}
+
+#[test]
+fn replace_leaves_other_fields_alone() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a"]);
+    insert(&mut con, "k", "g", &["b", "c"]);
+    integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "x"]);
+    assert_eq!(get(&mut con, "k", "g"), ["b", "c"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 3);
+}
+
+#[test]
+fn replace_with_same_values_keeps_them() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "a", "b"]),
+        2
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["a", "b"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 2);
+}
+
+// ---------------------------------------------------------------- DEL
+
+#[test]
+fn del_removes_whole_fields_and_counts_those_that_existed() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b"]);
+    insert(&mut con, "k", "g", &["c"]);
+    insert(&mut con, "k", "h", &["d"]);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.DEL", &["k", "f", "nofield", "f", "g"]),
+        2
+    );
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "f"]), 0);
+    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "g"]), 0);
+    assert!(get(&mut con, "k", "f").is_empty());
+    assert_eq!(fields(&mut con, "k"), ["h"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 1);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 1);
+}
+
+#[test]
+fn del_deletes_key_when_last_field_goes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b"]);
+    insert(&mut con, "k", "g", &["c"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["k", "f"]), 1);
+    assert!(key_exists(&mut con, "k"));
+    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["k", "g"]), 1);
+    assert!(!key_exists(&mut con, "k"));
+    assert_eq!(key_type(&mut con, "k"), "none");
+}
+
+#[test]
+fn del_of_missing_key_or_fields_deletes_nothing() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["nokey", "f"]), 0);
+    assert!(!key_exists(&mut con, "nokey"));
+    insert(&mut con, "k", "f", &["a"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["k", "x", "y"]), 0);
+    assert_eq!(get(&mut con, "k", "f"), ["a"]);
+}
+
+// ---------------------------------------------------------------- CARD / SIZE / FIELDS
+
+#[test]
+fn card_and_size_count_fields_and_values() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a", "b", "a"]);
+    insert(&mut con, "k", "g", &["c"]);
+    insert(&mut con, "k", "h", &["d", "e"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 3);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 6);
+    integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 3);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 4);
+    integer(&mut con, "MULTIMAP.REPLACE", &["k", "g", "x", "y", "z"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 6);
+    integer(&mut con, "MULTIMAP.DEL", &["k", "h"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 2);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 4);
+}
+
+#[test]
+fn card_and_size_of_missing_key_are_zero() {
+    let server = Server::start();
+    let mut con = server.connect();
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["nokey"]), 0);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["nokey"]), 0);
+}
+
+#[test]
+fn fields_lists_every_field_once() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "colors", &["red", "green"]);
+    insert(&mut con, "k", "sizes", &["S"]);
+    insert(&mut con, "k", "colors", &["blue"]);
+    insert(&mut con, "k", "shapes", &["circle"]);
+    assert_eq!(sorted(fields(&mut con, "k")), ["colors", "shapes", "sizes"]);
+}
+
+#[test]
+fn fields_of_missing_key_is_an_empty_array() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let reply: Value = redis::cmd("MULTIMAP.FIELDS")
+        .arg("nokey")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(reply, Value::Array(vec![]));
+}
+
+#[test]
+fn field_order_is_stable_while_key_is_unchanged() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("k")
+            .arg(format!("field:{i}"))
+            .arg(i)
+            .ignore();
+    }
+    let _: () = pipe.query(&mut con).unwrap();
+    let first = fields(&mut con, "k");
+    assert_eq!(first.len(), 500);
+    // Reads in between change nothing.
+    get(&mut con, "k", "field:7");
+    integer(&mut con, "MULTIMAP.CARD", &["k"]);
+    assert_eq!(fields(&mut con, "k"), first);
+    // GETALL lists the fields in that same order.
+    let all: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    let getall_fields: Vec<String> = all
+        .iter()
+        .step_by(2)
+        .map(|field| redis::from_redis_value_ref(field).unwrap())
+        .collect();
+    assert_eq!(getall_fields, first);
+}
+
+// ---------------------------------------------------------------- GETALL
+
+#[test]
+fn getall_under_resp2_is_flat_array_of_fields_and_value_arrays() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "colors", &["red", "blue"]);
+    insert(&mut con, "k", "sizes", &["S", "M", "S"]);
+    let reply: Value = redis::cmd("MULTIMAP.GETALL")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    let Value::Array(items) = reply else {
+        panic!("GETALL under RESP2 must be an array, got {reply:?}");
+    };
+    assert_eq!(items.len(), 4);
+    let mut pairs: Vec<(Value, Value)> = items
+        .chunks(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect();
+    pairs.sort_by_key(|(field, _)| format!("{field:?}"));
+    assert_eq!(
+        pairs,
+        [
+            (bulk("colors"), bulk_array(&["red", "blue"])),
+            (bulk("sizes"), bulk_array(&["S", "M", "S"])),
+        ]
+    );
+}
+
+#[test]
+fn getall_under_resp3_is_map_of_field_to_value_array() {
+    let server = Server::start();
+    let mut con = server.connect_resp3();
+    insert(&mut con, "k", "colors", &["red", "blue"]);
+    insert(&mut con, "k", "sizes", &["S", "M", "S"]);
+    let reply: Value = redis::cmd("MULTIMAP.GETALL")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    let Value::Map(mut pairs) = reply else {
+        panic!("GETALL under RESP3 must be a map, got {reply:?}");
+    };
+    pairs.sort_by_key(|(field, _)| format!("{field:?}"));
+    assert_eq!(
+        pairs,
+        [
+            (bulk("colors"), bulk_array(&["red", "blue"])),
+            (bulk("sizes"), bulk_array(&["S", "M", "S"])),
+        ]
+    );
+}
+
+#[test]
+fn getall_of_missing_key_is_empty() {
+    let server = Server::start();
+    let mut resp2 = server.connect();
+    let reply: Value = redis::cmd("MULTIMAP.GETALL")
+        .arg("nokey")
+        .query(&mut resp2)
+        .unwrap();
+    assert_eq!(reply, Value::Array(vec![]));
+    let mut resp3 = server.connect_resp3();
+    let reply: Value = redis::cmd("MULTIMAP.GETALL")
+        .arg("nokey")
+        .query(&mut resp3)
+        .unwrap();
+    assert_eq!(reply, Value::Map(vec![]));
+}
+
+// ---------------------------------------------------------------- missing keys
+
+#[test]
+fn reads_on_missing_key_never_create_it() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let reads: [&[&str]; 12] = [
+        &["MULTIMAP.GET", "k", "f"],
+        &["MULTIMAP.VALUES", "k", "f"],
+        &["MULTIMAP.LEN", "k", "f"],
+        &["MULTIMAP.RANGE", "k", "f", "0", "-1"],
+        &["MULTIMAP.CONTAINS", "k", "f", "v"],
+        &["MULTIMAP.EXISTS", "k", "f"],
+        &["MULTIMAP.CARD", "k"],
+        &["MULTIMAP.SIZE", "k"],
+        &["MULTIMAP.FIELDS", "k"],
+        &["MULTIMAP.GETALL", "k"],
+        &["MULTIMAP.SCAN", "k", "0"],
+        &["MULTIMAP.SCAN", "k", "0", "MATCH", "*", "COUNT", "100"],
+    ];
+    for read in reads {
+        let _: Value = redis::cmd(read[0])
+            .arg(&read[1..])
+            .query(&mut con)
+            .unwrap_or_else(|error| panic!("{read:?}: {error}"));
+        assert!(!key_exists(&mut con, "k"), "{read:?} created the key");
+    }
+    // Writes that change nothing don't create it either.
+    integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "v"]);
+    integer(&mut con, "MULTIMAP.DEL", &["k", "f"]);
+    assert!(!key_exists(&mut con, "k"));
+    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(dbsize, 0);
+}
+
+#[test]
+fn reads_on_missing_field_leave_key_unchanged() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["a"]);
+    get(&mut con, "k", "nofield");
+    range(&mut con, "k", "nofield", 0, -1);
+    integer(&mut con, "MULTIMAP.LEN", &["k", "nofield"]);
+    integer(&mut con, "MULTIMAP.CONTAINS", &["k", "nofield", "a"]);
+    integer(&mut con, "MULTIMAP.EXISTS", &["k", "nofield"]);
+    assert_eq!(fields(&mut con, "k"), ["f"]);
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 1);
+}
+
+// ---------------------------------------------------------------- type, module, command table
+
+#[test]
+fn type_of_multimap_key_is_rmultimap() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["v"]);
+    assert_eq!(key_type(&mut con, "k"), "rmultimap");
+}
+
+#[test]
+fn module_list_shows_module_named_multimap() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let modules: Vec<Vec<Value>> = redis::cmd("MODULE").arg("LIST").query(&mut con).unwrap();
+    let names: Vec<String> = modules
+        .iter()
+        .map(|module| {
+            let position = module
+                .iter()
+                .position(|item| *item == bulk("name"))
+                .expect("a name entry");
+            redis::from_redis_value_ref(&module[position + 1]).unwrap()
+        })
+        .collect();
+    assert_eq!(names, ["multimap"]);
+}
+
+/// `COMMAND INFO name`: (flags, first key, last key, step).
+fn command_info(con: &mut Connection, name: &str) -> (Vec<String>, i64, i64, i64) {
+    let reply: Vec<Value> = redis::cmd("COMMAND")
+        .arg("INFO")
+        .arg(name)
+        .query(con)
+        .unwrap();
+    let Some(Value::Array(info)) = reply.first() else {
+        panic!("COMMAND INFO {name} returned {reply:?}");
+    };
+    let text = |value: &Value| -> String { redis::from_redis_value_ref(value).unwrap() };
+    assert_eq!(text(&info[0]), name);
+    let Value::Array(flags) = &info[2] else {
+        panic!("flags of {name}: {:?}", info[2]);
+    };
+    let flags = flags.iter().map(text).collect();
+    let number = |value: &Value| -> i64 { redis::from_redis_value_ref(value).unwrap() };
+    (flags, number(&info[3]), number(&info[4]), number(&info[5]))
+}
+
+const ALL_COMMANDS: [&str; 15] = [
+    "multimap.insert",
+    "multimap.get",
+    "multimap.values",
+    "multimap.len",
+    "multimap.range",
+    "multimap.contains",
+    "multimap.exists",
+    "multimap.remove",
+    "multimap.replace",
+    "multimap.del",
+    "multimap.card",
+    "multimap.size",
+    "multimap.fields",
+    "multimap.getall",
+    "multimap.scan",
+];
+
+#[test]
+fn command_info_declares_write_flags_for_writes() {
+    let server = Server::start();
+    let mut con = server.connect();
+    for (name, deny_oom) in [
+        ("multimap.insert", true),
+        ("multimap.replace", true),
+        ("multimap.remove", false),
+        ("multimap.del", false),
+    ] {
+        let (flags, ..) = command_info(&mut con, name);
+        assert!(flags.contains(&"write".to_owned()), "{name}: {flags:?}");
+        assert!(!flags.contains(&"readonly".to_owned()), "{name}: {flags:?}");
+        assert!(!flags.contains(&"fast".to_owned()), "{name}: {flags:?}");
+        // Freeing memory must keep working under maxmemory.
+        assert_eq!(
+            flags.contains(&"denyoom".to_owned()),
+            deny_oom,
+            "{name}: {flags:?}"
+        );
+    }
+}
+
+#[test]
+fn command_info_declares_readonly_for_reads_and_fast_for_constant_time_ones() {
+    let server = Server::start();
+    let mut con = server.connect();
+    for (name, fast) in [
+        ("multimap.get", false),
+        ("multimap.values", false),
+        ("multimap.len", true),
+        ("multimap.range", false),
+        ("multimap.contains", false),
+        ("multimap.exists", true),
+        ("multimap.card", true),
+        ("multimap.size", true),
+        ("multimap.fields", false),
+        ("multimap.getall", false),
+        ("multimap.scan", false),
+    ] {
+        let (flags, ..) = command_info(&mut con, name);
+        assert!(flags.contains(&"readonly".to_owned()), "{name}: {flags:?}");
+        assert!(!flags.contains(&"write".to_owned()), "{name}: {flags:?}");
+        assert!(!flags.contains(&"denyoom".to_owned()), "{name}: {flags:?}");
+        assert_eq!(
+            flags.contains(&"fast".to_owned()),
+            fast,
+            "{name}: {flags:?}"
+        );
+    }
+}
+
+#[test]
+fn command_info_declares_key_at_position_one() {
+    let server = Server::start();
+    let mut con = server.connect();
+    for name in ALL_COMMANDS {
+        let (_, first, last, step) = command_info(&mut con, name);
+        assert_eq!((first, last, step), (1, 1, 1), "{name}");
+    }
+    let keys: Vec<String> = redis::cmd("COMMAND")
+        .arg("GETKEYS")
+        .arg("MULTIMAP.INSERT")
+        .arg("mykey")
+        .arg("f")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(keys, ["mykey"]);
+}
+
+// ---------------------------------------------------------------- transactions and scripts
+
+#[test]
+fn commands_work_inside_multi_exec() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let replies: (i64, i64, i64, i64, Vec<String>, i64, i64, i64, Vec<String>) = redis::pipe()
+        .atomic()
+        .cmd("MULTIMAP.INSERT")
+        .arg("k")
+        .arg("f")
+        .arg(&["a", "b", "a"])
+        .cmd("MULTIMAP.INSERT")
+        .arg("k")
+        .arg("g")
+        .arg("c")
+        .cmd("MULTIMAP.REMOVE")
+        .arg("k")
+        .arg("f")
+        .arg("a")
+        .cmd("MULTIMAP.REPLACE")
+        .arg("k")
+        .arg("g")
+        .arg(&["x", "y"])
+        .cmd("MULTIMAP.GET")
+        .arg("k")
+        .arg("g")
+        .cmd("MULTIMAP.DEL")
+        .arg("k")
+        .arg("g")
+        .cmd("MULTIMAP.CARD")
+        .arg("k")
+        .cmd("MULTIMAP.SIZE")
+        .arg("k")
+        .cmd("MULTIMAP.FIELDS")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        replies,
+        (
+            3,
+            1,
+            2,
+            2,
+            vec!["x".to_owned(), "y".to_owned()],
+            1,
+            1,
+            1,
+            vec!["f".to_owned()]
+        )
+    );
+    assert_eq!(get(&mut con, "k", "f"), ["b"]);
+}
+
+#[test]
+fn emptying_a_key_inside_multi_exec_deletes_it() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let (inserted, removed, exists): (i64, i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("MULTIMAP.INSERT")
+        .arg("k")
+        .arg("f")
+        .arg("v")
+        .cmd("MULTIMAP.REMOVE")
+        .arg("k")
+        .arg("f")
+        .arg("v")
+        .cmd("EXISTS")
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((inserted, removed, exists), (1, 1, 0));
+    assert!(!key_exists(&mut con, "k"));
+}
+
+#[test]
+fn commands_work_from_lua_scripts() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let script = redis::Script::new(
+        r"
+        redis.call('MULTIMAP.INSERT', KEYS[1], 'f', 'a', 'b')
+        redis.call('MULTIMAP.REMOVE', KEYS[1], 'f', 'a')
+        return redis.call('MULTIMAP.GET', KEYS[1], 'f')
+        ",
+    );
+    let values: Vec<String> = script.key("k").invoke(&mut con).unwrap();
+    assert_eq!(values, ["b"]);
+    let read_only: i64 = redis::cmd("EVAL_RO")
+        .arg("return redis.call('MULTIMAP.LEN', KEYS[1], 'f')")
+        .arg(1)
+        .arg("k")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(read_only, 1);
+}
+
+// ---------------------------------------------------------------- many fields, random use
+
+#[test]
+fn del_of_thousands_of_fields_in_one_call_deletes_the_key() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let names: Vec<String> = (0..5000).map(|i| format!("field:{i}")).collect();
+    let mut pipe = redis::pipe();
+    for name in &names {
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("k")
+            .arg(name)
+            .arg("v")
+            .ignore();
+    }
+    let _: () = pipe.query(&mut con).unwrap();
+    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
+        .arg("k")
+        .arg(&names[..4999])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(deleted, 4999);
+    assert_eq!(fields(&mut con, "k"), ["field:4999"]);
+    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
+        .arg("k")
+        .arg(&names)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert!(!key_exists(&mut con, "k"));
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn random_commands_agree_with_a_simple_model() {
+    use std::collections::BTreeMap;
+
+    let server = Server::start();
+    let mut con = server.connect();
+    let mut rng = Rng(0x5eed);
+    let mut model: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for _batch in 0..40 {
+        let mut pipe = redis::pipe();
+        let mut expected: Vec<i64> = Vec::new();
+        for _ in 0..250 {
+            // Few fields and values, so that removals hit and fields empty often;
+            // growth and shrinking phases come from the skewed mix below.
+            let field = format!("f{}", rng.below(300));
+            let values: Vec<String> = (0..1 + rng.below(4))
+                .map(|_| format!("v{}", rng.below(6)))
+                .collect();
+            match rng.below(10) {
+                0..=3 => {
+                    let slot = model.entry(field.clone()).or_default();
+                    slot.extend(values.iter().cloned());
+                    expected.push(slot.len() as i64);
+                    pipe.cmd("MULTIMAP.INSERT")
+                        .arg("k")
+                        .arg(&field)
+                        .arg(&values);
+                }
+                4..=5 => {
+                    let removed = match model.get_mut(&field) {
+                        Some(slot) => {
+                            let before = slot.len();
+                            slot.retain(|value| !values.contains(value));
+                            let removed = before - slot.len();
+                            if slot.is_empty() {
+                                model.remove(&field);
+                            }
+                            removed
+                        }
+                        None => 0,
+                    };
+                    expected.push(removed as i64);
+                    pipe.cmd("MULTIMAP.REMOVE")
+                        .arg("k")
+                        .arg(&field)
+                        .arg(&values);
+                }
+                6 => {
+                    expected.push(values.len() as i64);
+                    model.insert(field.clone(), values.clone());
+                    pipe.cmd("MULTIMAP.REPLACE")
+                        .arg("k")
+                        .arg(&field)
+                        .arg(&values);
+                }
+                7..=8 => {
+                    expected.push(i64::from(model.remove(&field).is_some()));
+                    pipe.cmd("MULTIMAP.DEL").arg("k").arg(&field);
+                }
+                _ => {
+                    expected.push(model.get(&field).map_or(0, Vec::len) as i64);
+                    pipe.cmd("MULTIMAP.LEN").arg("k").arg(&field);
+                }
+            }
+        }
+        let replies: Vec<i64> = pipe.query(&mut con).unwrap();
+        assert_eq!(replies, expected);
+
+        let all: Vec<(String, Vec<String>)> = redis::cmd("MULTIMAP.GETALL")
+            .arg("k")
+            .query::<Vec<redis::Value>>(&mut con)
+            .unwrap()
+            .chunks(2)
+            .map(|pair| {
+                (
+                    redis::from_redis_value_ref(&pair[0]).unwrap(),
+                    redis::from_redis_value_ref(&pair[1]).unwrap(),
+                )
+            })
+            .collect();
+        let all: BTreeMap<String, Vec<String>> = all.into_iter().collect();
+        assert_eq!(all, model);
+        let card = integer(&mut con, "MULTIMAP.CARD", &["k"]);
+        assert_eq!(card, model.len() as i64);
+        let size = integer(&mut con, "MULTIMAP.SIZE", &["k"]);
+        assert_eq!(size, model.values().map(Vec::len).sum::<usize>() as i64);
+        assert_eq!(key_exists(&mut con, "k"), !model.is_empty());
+    }
+}
