@@ -42,6 +42,9 @@
 
 #define REDISMODULE_POSTPONED_LEN -1
 
+#define REDISMODULE_NOTIFY_GENERIC (1 << 2)
+#define REDISMODULE_NOTIFY_MODULE (1 << 13)
+
 #define REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
 #define REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED (1 << 1)
 
@@ -134,6 +137,9 @@ typedef struct RedisModuleTypeMethods {
     X(int, KeyType, (RedisModuleKey * key))                                                        \
     X(int, DeleteKey, (RedisModuleKey * key))                                                      \
     X(int, ReplicateVerbatim, (RedisModuleCtx * ctx))                                              \
+    X(int, SignalModifiedKey, (RedisModuleCtx * ctx, RedisModuleString *keyname))                  \
+    X(int, NotifyKeyspaceEvent,                                                                    \
+      (RedisModuleCtx * ctx, int type, const char *event, RedisModuleString *key))                 \
     X(RedisModuleType *, CreateDataType,                                                           \
       (RedisModuleCtx * ctx, const char *name, int encver, RedisModuleTypeMethods *typemethods))   \
     X(int, ModuleTypeSetValue, (RedisModuleKey * key, RedisModuleType *mt, void *value))           \

@@ -1,7 +1,8 @@
 //! One handler per MULTIMAP command, and the command table Redis registers.
 //!
 //! Every handler follows the same order: open the key, check its type, parse
-//! the remaining arguments, change data, reply, replicate. Everything that can
+//! the remaining arguments, change data, reply, then (only if data changed)
+//! signal, notify and replicate. Everything that can
 //! fail happens before the first reply, so an error is always the whole reply
 //! and never leaves a key half-changed.
 
@@ -38,7 +39,7 @@ fn insert(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
     let map = key.multimap_or_create()?;
     let len = map.insert(args[2].as_bytes(), args[3..].iter().map(Arg::as_bytes));
     ctx.reply_count(len);
-    ctx.replicate_verbatim();
+    ctx.wrote(&args[1], c"multimap.insert", false);
     Ok(())
 }
 
@@ -99,12 +100,13 @@ fn remove(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
     };
     let unwanted: Vec<&[u8]> = args[3..].iter().map(Arg::as_bytes).collect();
     let removed = map.remove_values(args[2].as_bytes(), &unwanted);
-    if map.is_empty() {
+    let emptied = map.is_empty();
+    if emptied {
         key.delete();
     }
     ctx.reply_count(removed);
     if removed > 0 {
-        ctx.replicate_verbatim();
+        ctx.wrote(&args[1], c"multimap.remove", emptied);
     }
     Ok(())
 }
@@ -121,7 +123,7 @@ fn replace(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
     let len = map.replace(field, new_values);
     ctx.reply_count(len);
     if !unchanged {
-        ctx.replicate_verbatim();
+        ctx.wrote(&args[1], c"multimap.replace", false);
     }
     Ok(())
 }
@@ -137,12 +139,13 @@ fn del(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
         .iter()
         .filter(|field| map.remove_field(field.as_bytes()))
         .count();
-    if map.is_empty() {
+    let emptied = map.is_empty();
+    if emptied {
         key.delete();
     }
     ctx.reply_count(removed);
     if removed > 0 {
-        ctx.replicate_verbatim();
+        ctx.wrote(&args[1], c"multimap.del", emptied);
     }
     Ok(())
 }

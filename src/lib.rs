@@ -30,7 +30,7 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
             unknown.as_bytes().escape_ascii()
         ));
     }
-    ffi::load::handle_io_errors(ctx);
+    ffi::load::set_module_options(ctx);
     ffi::module_type::register(ctx, TYPE_NAME, ENCODING_VERSION)?;
     for command in commands::COMMANDS {
         ffi::load::register_command(ctx, command)?;

@@ -107,10 +107,32 @@ impl Context {
         unsafe { api!(RedisModule_WrongArity)(self.as_ptr()) };
     }
 
-    /// Propagates the command as the client sent it to replicas and the AOF.
-    pub fn replicate_verbatim(&self) {
-        // SAFETY: the context is live for this callback.
-        unsafe { api!(RedisModule_ReplicateVerbatim)(self.as_ptr()) };
+    /// Everything a write that changed data owes the rest of Redis, in the
+    /// order native commands do it: invalidate WATCH, fire `event` (and `del`
+    /// if the key is gone), and propagate the command as sent to replicas and
+    /// the AOF. A write that changed nothing must not call this.
+    pub fn wrote(&self, key: &Arg, event: &CStr, key_deleted: bool) {
+        // SAFETY: the context and key name are live for this callback; the
+        // event names are NUL-terminated and copied by Redis.
+        unsafe {
+            api!(RedisModule_SignalModifiedKey)(self.as_ptr(), key.as_ptr());
+            let notify = api!(RedisModule_NotifyKeyspaceEvent);
+            notify(
+                self.as_ptr(),
+                raw::REDISMODULE_NOTIFY_MODULE,
+                event.as_ptr(),
+                key.as_ptr(),
+            );
+            if key_deleted {
+                notify(
+                    self.as_ptr(),
+                    raw::REDISMODULE_NOTIFY_GENERIC,
+                    c"del".as_ptr(),
+                    key.as_ptr(),
+                );
+            }
+            api!(RedisModule_ReplicateVerbatim)(self.as_ptr());
+        }
     }
 
     pub fn log_warning(&self, message: &str) {

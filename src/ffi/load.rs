@@ -89,6 +89,8 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_KeyType,
         RedisModule_DeleteKey,
         RedisModule_ReplicateVerbatim,
+        RedisModule_SignalModifiedKey,
+        RedisModule_NotifyKeyspaceEvent,
         RedisModule_CreateDataType,
         RedisModule_ModuleTypeSetValue,
         RedisModule_ModuleTypeGetType,
@@ -104,13 +106,15 @@ fn missing_required_api() -> Option<&'static str> {
     )
 }
 
-/// Makes short RDB reads come back as `IsIOError` instead of aborting the
-/// server, which our loader relies on to reject bad payloads.
-pub(crate) fn handle_io_errors(ctx: &Context) {
+/// Short RDB reads come back as `IsIOError` instead of aborting the server,
+/// which our loader relies on to reject bad payloads; and keys opened for
+/// writing are not implicitly marked modified, because only a write that
+/// changed data may invalidate WATCH (`Context::wrote` signals those).
+pub(crate) fn set_module_options(ctx: &Context) {
+    let options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS
+        | raw::REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED;
     // SAFETY: the load context is live.
-    unsafe {
-        api!(RedisModule_SetModuleOptions)(ctx.as_ptr(), raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS)
-    };
+    unsafe { api!(RedisModule_SetModuleOptions)(ctx.as_ptr(), options) };
 }
 
 pub(crate) fn register_command(ctx: &Context, command: &Command) -> Result<(), String> {
