@@ -27,6 +27,8 @@ fn main() {
         // RedisModule_Init is only for the shim; Rust must never call it.
         .blocklist_function("RedisModule_Init")
         .size_t_is_usize(true)
+        .prepend_enum_name(false)
+        .derive_default(true)
         .default_macro_constant_type(bindgen::MacroTypeVariation::Signed)
         .layout_tests(false)
         .generate()

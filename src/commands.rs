@@ -6,29 +6,121 @@
 //! fail happens before the first reply, so an error is always the whole reply
 //! and never leaves a key half-changed.
 
+use std::ffi::CStr;
+
 use crate::error::Error;
-use crate::ffi::command::command;
+use crate::ffi::command::{command, ArgDoc, ArgKind, KeyAccess};
 use crate::ffi::{Arg, Command, Context};
 use crate::glob::Pattern;
 use crate::multimap::Values;
 
 pub static COMMANDS: &[Command] = &[
-    command!(name: c"multimap.insert", handler: insert, arity: -4, flags: c"write deny-oom"),
-    command!(name: c"multimap.get", handler: get, arity: 3, flags: c"readonly"),
-    command!(name: c"multimap.values", handler: get, arity: 3, flags: c"readonly"),
-    command!(name: c"multimap.len", handler: len, arity: 3, flags: c"readonly fast"),
-    command!(name: c"multimap.range", handler: range, arity: 5, flags: c"readonly"),
-    command!(name: c"multimap.contains", handler: contains, arity: 4, flags: c"readonly"),
-    command!(name: c"multimap.exists", handler: exists, arity: 3, flags: c"readonly fast"),
-    command!(name: c"multimap.remove", handler: remove, arity: -4, flags: c"write"),
-    command!(name: c"multimap.replace", handler: replace, arity: -4, flags: c"write deny-oom"),
-    command!(name: c"multimap.del", handler: del, arity: -3, flags: c"write"),
-    command!(name: c"multimap.card", handler: card, arity: 2, flags: c"readonly fast"),
-    command!(name: c"multimap.size", handler: size, arity: 2, flags: c"readonly fast"),
-    command!(name: c"multimap.fields", handler: fields, arity: 2, flags: c"readonly"),
-    command!(name: c"multimap.getall", handler: getall, arity: 2, flags: c"readonly"),
-    command!(name: c"multimap.scan", handler: scan, arity: -3, flags: c"readonly"),
+    command!(
+        name: c"multimap.insert", handler: insert, arity: -4, flags: c"write deny-oom",
+        summary: c"Appends values to a field, creating the key and the field as needed",
+        complexity: c"O(N) where N is the number of values given",
+        since: SINCE, key_access: KeyAccess::Insert, args: &[KEY, FIELD, VALUES],
+    ),
+    command!(
+        name: c"multimap.get", handler: get, arity: 3, flags: c"readonly",
+        summary: c"Returns every value of a field, in insertion order",
+        complexity: c"O(N) where N is the number of values in the field",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+    ),
+    command!(
+        name: c"multimap.values", handler: get, arity: 3, flags: c"readonly",
+        summary: c"Returns every value of a field, in insertion order (alias of MULTIMAP.GET)",
+        complexity: c"O(N) where N is the number of values in the field",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+    ),
+    command!(
+        name: c"multimap.len", handler: len, arity: 3, flags: c"readonly fast",
+        summary: c"Returns the number of values in a field",
+        complexity: c"O(1)",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+    ),
+    command!(
+        name: c"multimap.range", handler: range, arity: 5, flags: c"readonly",
+        summary: c"Returns the values of a field between two indexes, with LRANGE's rules",
+        complexity: c"O(S+N) where S is the start offset and N the number of values returned",
+        since: SINCE, key_access: KeyAccess::Read,
+        args: &[KEY, FIELD, ArgDoc::new(c"start", ArgKind::Integer), ArgDoc::new(c"stop", ArgKind::Integer)],
+    ),
+    command!(
+        name: c"multimap.contains", handler: contains, arity: 4, flags: c"readonly",
+        summary: c"Tells whether a field holds a value",
+        complexity: c"O(N) where N is the number of values in the field",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD, VALUE],
+    ),
+    command!(
+        name: c"multimap.exists", handler: exists, arity: 3, flags: c"readonly fast",
+        summary: c"Tells whether a field exists",
+        complexity: c"O(1)",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+    ),
+    command!(
+        name: c"multimap.remove", handler: remove, arity: -4, flags: c"write",
+        summary: c"Removes every occurrence of the given values from a field",
+        complexity: c"O(N+M) where N is the number of values in the field and M the number given",
+        since: SINCE, key_access: KeyAccess::Delete, args: &[KEY, FIELD, VALUES],
+    ),
+    command!(
+        name: c"multimap.replace", handler: replace, arity: -4, flags: c"write deny-oom",
+        summary: c"Makes a field hold exactly the given values",
+        complexity: c"O(N+M) where N is the number of values replaced and M the number given",
+        since: SINCE, key_access: KeyAccess::Update, args: &[KEY, FIELD, VALUES],
+    ),
+    command!(
+        name: c"multimap.del", handler: del, arity: -3, flags: c"write",
+        summary: c"Deletes whole fields",
+        complexity: c"O(F+N) where F is the number of fields given and N the values they held",
+        since: SINCE, key_access: KeyAccess::Delete,
+        args: &[KEY, ArgDoc::new(c"field", ArgKind::String).multiple()],
+    ),
+    command!(
+        name: c"multimap.card", handler: card, arity: 2, flags: c"readonly fast",
+        summary: c"Returns the number of fields",
+        complexity: c"O(1)",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+    ),
+    command!(
+        name: c"multimap.size", handler: size, arity: 2, flags: c"readonly fast",
+        summary: c"Returns the total number of values over all fields",
+        complexity: c"O(1)",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+    ),
+    command!(
+        name: c"multimap.fields", handler: fields, arity: 2, flags: c"readonly",
+        summary: c"Returns every field name",
+        complexity: c"O(F) where F is the number of fields",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+    ),
+    command!(
+        name: c"multimap.getall", handler: getall, arity: 2, flags: c"readonly",
+        summary: c"Returns every field with its values",
+        complexity: c"O(F+N) where F is the number of fields and N the number of values",
+        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+    ),
+    command!(
+        name: c"multimap.scan", handler: scan, arity: -3, flags: c"readonly",
+        summary: c"Incrementally iterates over fields and their values",
+        complexity: c"O(1) for every call. O(F+N) for a complete iteration",
+        since: SINCE, key_access: KeyAccess::Read,
+        args: &[
+            KEY,
+            ArgDoc::new(c"cursor", ArgKind::Integer),
+            ArgDoc::new(c"pattern", ArgKind::Pattern).after_token(c"MATCH").optional(),
+            ArgDoc::new(c"count", ArgKind::Integer).after_token(c"COUNT").optional(),
+        ],
+    ),
 ];
+
+/// The module version that introduced the commands above.
+const SINCE: &CStr = c"0.1.0";
+const KEY: ArgDoc = ArgDoc::new(c"key", ArgKind::Key);
+const FIELD: ArgDoc = ArgDoc::new(c"field", ArgKind::String);
+const VALUE: ArgDoc = ArgDoc::new(c"value", ArgKind::String);
+const VALUES: ArgDoc = ArgDoc::new(c"value", ArgKind::String).multiple();
 
 /// Default number of fields one SCAN call visits, as for HSCAN.
 const DEFAULT_SCAN_COUNT: usize = 10;

@@ -891,6 +891,150 @@ fn command_info_declares_key_at_position_one() {
     assert_eq!(keys, ["mykey"]);
 }
 
+/// The key flags of `COMMAND GETKEYSANDFLAGS` for one call (Redis 7.0+).
+fn key_flags(con: &mut Connection, call: &[&str]) -> Vec<String> {
+    let reply: Vec<(String, Vec<String>)> = redis::cmd("COMMAND")
+        .arg("GETKEYSANDFLAGS")
+        .arg(call)
+        .query(con)
+        .unwrap_or_else(|error| panic!("GETKEYSANDFLAGS {call:?}: {error}"));
+    assert_eq!(reply.len(), 1, "{call:?}: {reply:?}");
+    assert_eq!(reply[0].0, call[1]);
+    reply[0].1.clone()
+}
+
+#[test]
+fn key_specs_mark_reads_read_only_and_writes_read_write() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let reads: [&[&str]; 11] = [
+        &["multimap.get", "k", "f"],
+        &["multimap.values", "k", "f"],
+        &["multimap.len", "k", "f"],
+        &["multimap.range", "k", "f", "0", "1"],
+        &["multimap.contains", "k", "f", "v"],
+        &["multimap.exists", "k", "f"],
+        &["multimap.card", "k"],
+        &["multimap.size", "k"],
+        &["multimap.fields", "k"],
+        &["multimap.getall", "k"],
+        &["multimap.scan", "k", "0"],
+    ];
+    for call in reads {
+        let flags = key_flags(&mut con, call);
+        assert!(flags.contains(&"RO".to_owned()), "{call:?}: {flags:?}");
+        assert!(!flags.contains(&"RW".to_owned()), "{call:?}: {flags:?}");
+    }
+    let writes: [&[&str]; 4] = [
+        &["multimap.insert", "k", "f", "v"],
+        &["multimap.remove", "k", "f", "v"],
+        &["multimap.replace", "k", "f", "v"],
+        &["multimap.del", "k", "f"],
+    ];
+    for call in writes {
+        let flags = key_flags(&mut con, call);
+        assert!(flags.contains(&"RW".to_owned()), "{call:?}: {flags:?}");
+    }
+}
+
+#[test]
+fn command_info_reports_each_command_arity() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let arities = [
+        ("multimap.insert", -4),
+        ("multimap.get", 3),
+        ("multimap.values", 3),
+        ("multimap.len", 3),
+        ("multimap.range", 5),
+        ("multimap.contains", 4),
+        ("multimap.exists", 3),
+        ("multimap.remove", -4),
+        ("multimap.replace", -4),
+        ("multimap.del", -3),
+        ("multimap.card", 2),
+        ("multimap.size", 2),
+        ("multimap.fields", 2),
+        ("multimap.getall", 2),
+        ("multimap.scan", -3),
+    ];
+    for (name, arity) in arities {
+        let reply: Vec<Vec<Value>> = redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg(name)
+            .query(&mut con)
+            .unwrap();
+        let reported: i64 = redis::from_redis_value_ref(&reply[0][1]).unwrap();
+        assert_eq!(reported, arity, "{name}");
+    }
+}
+
+#[test]
+fn command_docs_describe_every_command() {
+    let server = Server::start();
+    let mut con = server.connect();
+    for name in ALL_COMMANDS {
+        let reply: Value = redis::cmd("COMMAND")
+            .arg("DOCS")
+            .arg(name)
+            .query(&mut con)
+            .unwrap();
+        // RESP2: [name, [field, value, field, value, ...]]
+        let Value::Array(outer) = &reply else {
+            panic!("COMMAND DOCS {name}: {reply:?}");
+        };
+        assert_eq!(outer.len(), 2, "COMMAND DOCS {name}: {reply:?}");
+        let Value::Array(doc) = &outer[1] else {
+            panic!("COMMAND DOCS {name}: {reply:?}");
+        };
+        let entry = |field: &str| -> Option<&Value> {
+            doc.chunks(2)
+                .find(|pair| pair[0] == bulk(field))
+                .map(|pair| &pair[1])
+        };
+        for field in ["summary", "since", "complexity"] {
+            let text: String = entry(field)
+                .map(|value| redis::from_redis_value_ref(value).unwrap())
+                .unwrap_or_default();
+            assert!(!text.is_empty(), "{name} has no {field}: {doc:?}");
+        }
+        let arguments = entry("arguments");
+        assert!(
+            matches!(arguments, Some(Value::Array(arguments)) if !arguments.is_empty()),
+            "{name} documents no arguments: {doc:?}"
+        );
+    }
+}
+
+#[test]
+fn acl_read_only_key_permission_allows_reads_and_refuses_writes() {
+    let server = Server::start();
+    let mut admin = server.connect();
+    insert(&mut admin, "ro:k", "f", &["v"]);
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "reader", "on", "nopass", "%R~ro:*", "+@all"])
+        .query(&mut admin)
+        .unwrap();
+    let mut reader = server.connect();
+    let _: () = redis::cmd("AUTH")
+        .arg("reader")
+        .arg("any")
+        .query(&mut reader)
+        .unwrap();
+    assert_eq!(get(&mut reader, "ro:k", "f"), ["v"]);
+    assert_eq!(integer(&mut reader, "MULTIMAP.CARD", &["ro:k"]), 1);
+    for write in [
+        vec!["MULTIMAP.INSERT", "ro:k", "f", "w"],
+        vec!["MULTIMAP.REMOVE", "ro:k", "f", "v"],
+        vec!["MULTIMAP.REPLACE", "ro:k", "f", "w"],
+        vec!["MULTIMAP.DEL", "ro:k", "f"],
+    ] {
+        let error = common::query_error(redis::cmd(write[0]).arg(&write[1..]), &mut reader);
+        assert!(error.starts_with("NOPERM"), "{write:?}: {error}");
+    }
+    assert_eq!(get(&mut admin, "ro:k", "f"), ["v"]);
+}
+
 // ---------------------------------------------------------------- transactions and scripts
 
 #[test]

@@ -11,23 +11,104 @@ use crate::error::Error;
 pub type Handler = fn(&Context, &[Arg]) -> Result<(), Error>;
 pub type RawCommand = raw::RedisModuleCmdFunc;
 
-/// One row of the command table.
+/// One row of the command table: what Redis needs to dispatch the command and
+/// what `COMMAND INFO/DOCS`, ACL key permissions and cluster routing read.
 pub struct Command {
     pub name: &'static CStr,
     pub flags: &'static CStr,
+    /// Redis's convention: N means exactly N arguments (name included), -N at least N.
+    pub arity: i32,
     pub first_key: i32,
     pub last_key: i32,
     pub key_step: i32,
     pub entry: RawCommand,
+    pub summary: &'static CStr,
+    pub complexity: &'static CStr,
+    /// The module version that introduced the command.
+    pub since: &'static CStr,
+    /// What the command does to its one key (argument 1).
+    pub key_access: KeyAccess,
+    /// The arguments after the command name, in order.
+    pub args: &'static [ArgDoc],
+}
+
+/// How a command touches its key, as Redis 7 key specs classify it.
+#[derive(Clone, Copy)]
+pub enum KeyAccess {
+    /// Reads the value, never changes it.
+    Read,
+    /// Only adds data.
+    Insert,
+    /// Changes data in ways that depend on what is there.
+    Update,
+    /// Only removes data.
+    Delete,
+}
+
+#[derive(Clone, Copy)]
+pub enum ArgKind {
+    Key,
+    String,
+    Integer,
+    Pattern,
+}
+
+/// One documented argument.
+pub struct ArgDoc {
+    pub name: &'static CStr,
+    pub kind: ArgKind,
+    /// A keyword that precedes the value, like `MATCH` in SCAN.
+    pub token: Option<&'static CStr>,
+    pub optional: bool,
+    pub multiple: bool,
+}
+
+impl ArgDoc {
+    pub const fn new(name: &'static CStr, kind: ArgKind) -> ArgDoc {
+        ArgDoc {
+            name,
+            kind,
+            token: None,
+            optional: false,
+            multiple: false,
+        }
+    }
+
+    pub const fn after_token(self, token: &'static CStr) -> ArgDoc {
+        ArgDoc {
+            token: Some(token),
+            ..self
+        }
+    }
+
+    pub const fn optional(self) -> ArgDoc {
+        ArgDoc {
+            optional: true,
+            ..self
+        }
+    }
+
+    pub const fn multiple(self) -> ArgDoc {
+        ArgDoc {
+            multiple: true,
+            ..self
+        }
+    }
 }
 
 /// Builds a command table row, generating the `extern "C"` entry Redis calls.
 /// Redis passes no user data to a command, so each command needs its own entry.
 macro_rules! command {
-    (name: $name:literal, handler: $handler:path, arity: $arity:literal, flags: $flags:literal $(,)?) => {
+    (
+        name: $name:literal,
+        handler: $handler:path,
+        arity: $arity:literal,
+        $($field:ident: $value:expr),* $(,)?
+    ) => {
         $crate::ffi::Command {
             name: $name,
-            flags: $flags,
+            arity: $arity,
+            $($field: $value,)*
             first_key: 1,
             last_key: 1,
             key_step: 1,
