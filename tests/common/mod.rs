@@ -81,6 +81,7 @@ pub struct Server {
 }
 
 pub struct ServerBuilder {
+    config_file: Option<PathBuf>,
     args: Vec<String>,
     load_module: bool,
     dir: Option<TempDir>,
@@ -91,6 +92,12 @@ impl ServerBuilder {
     pub fn config(mut self, name: &str, value: &str) -> Self {
         self.args.push(format!("--{name}"));
         self.args.push(value.to_owned());
+        self
+    }
+
+    /// Starts from a redis.conf (command-line settings still apply on top).
+    pub fn config_file(mut self, path: &Path) -> Self {
+        self.config_file = Some(path.to_owned());
         self
     }
 
@@ -115,6 +122,9 @@ impl ServerBuilder {
             let port = free_port();
             let log = dir.path().join(format!("redis-{port}.log"));
             let mut command = Command::new(server_binary());
+            if let Some(config_file) = &self.config_file {
+                command.arg(config_file);
+            }
             command
                 .arg("--port")
                 .arg(port.to_string())
@@ -153,6 +163,7 @@ impl ServerBuilder {
 impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
+            config_file: None,
             args: Vec::new(),
             load_module: true,
             dir: None,
