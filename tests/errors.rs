@@ -21,11 +21,10 @@ fn error_of(con: &mut Connection, args: &[&str]) -> String {
     query_error(&command(args), con)
 }
 
+/// Redis's arity error. Redis 7 names the command in lower case; 6.2 echoes
+/// it as the client typed it, so the calls below use the lower-case name.
 fn arity_error(name: &str) -> String {
-    format!(
-        "ERR wrong number of arguments for '{}' command",
-        name.to_lowercase()
-    )
+    format!("ERR wrong number of arguments for '{name}' command")
 }
 
 /// One well-formed call of every command on key `key`.
@@ -164,8 +163,10 @@ fn every_command_with_too_few_arguments_gets_redis_arity_error() {
         .unwrap();
     for (call, _) in MINIMAL_CALLS {
         for len in 1..call.len() {
-            let short = &call[..len];
-            assert_eq!(error_of(&mut con, short), arity_error(call[0]), "{short:?}");
+            let mut short = call[..len].to_vec();
+            let name = call[0].to_lowercase();
+            short[0] = &name;
+            assert_eq!(error_of(&mut con, &short), arity_error(&name), "{short:?}");
         }
     }
     let values: Vec<String> = command(&["MULTIMAP.GET", "k", "f"])
@@ -187,9 +188,11 @@ fn fixed_arity_commands_with_too_many_arguments_get_redis_arity_error() {
             continue;
         }
         for extra in [&["x"][..], &["x", "y", "z"]] {
+            let name = call[0].to_lowercase();
             let mut long = call.to_vec();
+            long[0] = &name;
             long.extend_from_slice(extra);
-            assert_eq!(error_of(&mut con, &long), arity_error(call[0]), "{long:?}");
+            assert_eq!(error_of(&mut con, &long), arity_error(&name), "{long:?}");
         }
     }
     assert!(server.is_alive());

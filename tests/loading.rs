@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{module_path, query_error, Server};
+use common::{module_path, query_error, Server, ServerBuilder};
 
 fn module_command() -> redis::Cmd {
     redis::cmd("MODULE")
@@ -10,10 +10,16 @@ fn module_command() -> redis::Cmd {
 
 /// A server without the module, allowing MODULE LOAD from clients.
 fn bare_server() -> Server {
-    Server::builder()
-        .without_module()
-        .config("enable-module-command", "yes")
-        .start()
+    allowing_module_command(Server::builder().without_module()).start()
+}
+
+/// Redis 7.0 refuses MODULE from clients unless configured; 6.2 always allows it.
+fn allowing_module_command(builder: ServerBuilder) -> ServerBuilder {
+    if common::is_redis_7() {
+        builder.config("enable-module-command", "yes")
+    } else {
+        builder
+    }
 }
 
 #[test]
@@ -76,9 +82,7 @@ fn unknown_module_argument_fails_the_load_with_a_log_line() {
 
 #[test]
 fn module_unload_is_refused_with_redis_own_error() {
-    let server = Server::builder()
-        .config("enable-module-command", "yes")
-        .start();
+    let server = allowing_module_command(Server::builder()).start();
     let mut con = server.connect();
     let error = query_error(module_command().arg("UNLOAD").arg("multimap"), &mut con);
     assert_eq!(

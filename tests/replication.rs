@@ -37,7 +37,7 @@ fn master() -> Server {
 
 fn start_replica_of(master: &Server) -> Server {
     Server::builder()
-        .config("replicaof", &format!("127.0.0.1 {}", master.port))
+        .config_values("replicaof", &["127.0.0.1", &master.port.to_string()])
         .start()
 }
 

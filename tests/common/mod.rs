@@ -6,6 +6,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -65,6 +66,30 @@ fn newest_modification(path: &Path) -> Option<SystemTime> {
         .max()
 }
 
+/// The (major, minor) version of `server_binary()`, read once from `--version`.
+pub fn server_version() -> (u32, u32) {
+    static VERSION: OnceLock<(u32, u32)> = OnceLock::new();
+    *VERSION.get_or_init(|| {
+        let output = Command::new(server_binary())
+            .arg("--version")
+            .output()
+            .expect("redis-server --version");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let version = text
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("v="))
+            .unwrap_or_else(|| panic!("no version in {text:?}"));
+        let mut parts = version.split('.').map(|part| part.parse().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    })
+}
+
+/// Redis 7.0 added command docs, key specs, ACL key permissions and RESP3 map
+/// replies for modules; tests of those skip older servers.
+pub fn is_redis_7() -> bool {
+    server_version().0 >= 7
+}
+
 /// The redis-server binary: `REDIS_SERVER` if set (e.g. a Redis 6.2 build),
 /// else the one on PATH.
 pub fn server_binary() -> PathBuf {
@@ -92,6 +117,14 @@ impl ServerBuilder {
     pub fn config(mut self, name: &str, value: &str) -> Self {
         self.args.push(format!("--{name}"));
         self.args.push(value.to_owned());
+        self
+    }
+
+    /// A `--name value value...` configuration with several values.
+    pub fn config_values(mut self, name: &str, values: &[&str]) -> Self {
+        self.args.push(format!("--{name}"));
+        self.args
+            .extend(values.iter().map(|value| (*value).to_owned()));
         self
     }
 
@@ -133,10 +166,13 @@ impl ServerBuilder {
                 .arg(dir.path())
                 .arg("--logfile")
                 .arg(&log)
-                .args(["--enable-debug-command", "yes"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
+            if is_redis_7() {
+                // DEBUG (RELOAD, DIGEST...) is off by default since Redis 7.0.
+                command.args(["--enable-debug-command", "yes"]);
+            }
             if self.load_module {
                 command.arg("--loadmodule").arg(module_path());
             }
