@@ -106,6 +106,7 @@ pub struct Server {
 }
 
 pub struct ServerBuilder {
+    cluster_node: bool,
     config_file: Option<PathBuf>,
     args: Vec<String>,
     load_module: bool,
@@ -126,6 +127,14 @@ impl ServerBuilder {
         self.args
             .extend(values.iter().map(|value| (*value).to_owned()));
         self
+    }
+
+    /// A Redis Cluster node (not yet part of any cluster), on a port whose
+    /// cluster bus port (+10000) is free too.
+    pub fn cluster_node(mut self) -> Self {
+        self.cluster_node = true;
+        self.config("cluster-enabled", "yes")
+            .config("cluster-node-timeout", "5000")
     }
 
     /// Starts from a redis.conf (command-line settings still apply on top).
@@ -152,7 +161,11 @@ impl ServerBuilder {
         // A port can be taken between probing and binding; retry a few times.
         let mut last_log = String::new();
         for _ in 0..5 {
-            let port = free_port();
+            let port = if self.cluster_node {
+                free_cluster_port()
+            } else {
+                free_port()
+            };
             let log = dir.path().join(format!("redis-{port}.log"));
             let mut command = Command::new(server_binary());
             if let Some(config_file) = &self.config_file {
@@ -199,6 +212,7 @@ impl ServerBuilder {
 impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
+            cluster_node: false,
             config_file: None,
             args: Vec::new(),
             load_module: true,
@@ -291,6 +305,16 @@ pub fn query_error(command: &redis::Cmd, connection: &mut redis::Connection) -> 
     match command.query::<redis::Value>(connection) {
         Ok(value) => panic!("expected an error reply, got {value:?}"),
         Err(error) => error_text(&error),
+    }
+}
+
+/// A free port at most 55535 whose cluster bus port (port + 10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= 55535 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
     }
 }
 
