@@ -9,13 +9,9 @@ use redis::{Connection, Value};
 
 type Bytes = Vec<u8>;
 
+/// Byte-string arguments, so literals of different lengths mix in one call.
 fn insert(con: &mut Connection, key: &str, field: &[u8], values: &[&[u8]]) -> i64 {
-    redis::cmd("MULTIMAP.INSERT")
-        .arg(key)
-        .arg(field)
-        .arg(values)
-        .query(con)
-        .expect("MULTIMAP.INSERT")
+    common::insert(con, key, field, values)
 }
 
 fn get(con: &mut Connection, key: &str, field: &[u8]) -> Vec<Bytes> {

@@ -4,25 +4,8 @@
 
 mod common;
 
-use common::Server;
+use common::{get, insert, Rng, Server};
 use redis::{Connection, Value};
-
-fn insert(con: &mut Connection, key: &str, field: &str, values: &[&str]) -> i64 {
-    redis::cmd("MULTIMAP.INSERT")
-        .arg(key)
-        .arg(field)
-        .arg(values)
-        .query(con)
-        .expect("MULTIMAP.INSERT")
-}
-
-fn get(con: &mut Connection, key: &str, field: &str) -> Vec<String> {
-    redis::cmd("MULTIMAP.GET")
-        .arg(key)
-        .arg(field)
-        .query(con)
-        .expect("MULTIMAP.GET")
-}
 
 fn range(con: &mut Connection, key: &str, field: &str, start: i64, stop: i64) -> Vec<String> {
     redis::cmd("MULTIMAP.RANGE")
@@ -1193,23 +1176,6 @@ fn del_of_thousands_of_fields_in_one_call_deletes_the_key() {
         .unwrap();
     assert_eq!(deleted, 1);
     assert!(!key_exists(&mut con, "k"));
-}
-
-/// Deterministic pseudo-random numbers (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[test]

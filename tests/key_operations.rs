@@ -10,8 +10,8 @@ use std::fmt::Debug;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::Server;
-use redis::{Connection, ToRedisArgs, Value};
+use common::{get, insert, Server};
+use redis::{Connection, Value};
 
 type Bytes = Vec<u8>;
 /// A key's whole content, independent of field order.
@@ -19,23 +19,6 @@ type Content = BTreeMap<Bytes, Vec<Bytes>>;
 
 /// How long a poll may wait for something the server does by itself.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15);
-
-fn insert<V: ToRedisArgs>(con: &mut Connection, key: &str, field: &str, values: &[V]) -> i64 {
-    redis::cmd("MULTIMAP.INSERT")
-        .arg(key)
-        .arg(field)
-        .arg(values)
-        .query(con)
-        .expect("MULTIMAP.INSERT")
-}
-
-fn get(con: &mut Connection, key: &str, field: &str) -> Vec<String> {
-    redis::cmd("MULTIMAP.GET")
-        .arg(key)
-        .arg(field)
-        .query(con)
-        .expect("MULTIMAP.GET")
-}
 
 /// A command that replies with an integer.
 fn integer(con: &mut Connection, args: &[&str]) -> i64 {

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use common::Server;
+use common::{Rng, Server};
 use redis::{Connection, Value};
 
 type Bytes = Vec<u8>;
@@ -567,19 +567,6 @@ fn scan_match_works_on_binary_fields() {
 }
 
 // ---------------------------------------------------------------- changes between calls
-
-/// Deterministic pseudo-random numbers (SplitMix64) for reproducible churn.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 /// Runs a full iteration, calling `between` after every call, and returns
 /// every field seen. `between` gets the call number.

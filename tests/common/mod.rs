@@ -324,3 +324,44 @@ fn free_port() -> u16 {
         .map(|address| address.port())
         .expect("a free port")
 }
+
+/// MULTIMAP.INSERT; panics on an error reply.
+pub fn insert<F, V>(con: &mut redis::Connection, key: &str, field: F, values: &[V]) -> i64
+where
+    F: redis::ToRedisArgs,
+    V: redis::ToRedisArgs,
+{
+    redis::cmd("MULTIMAP.INSERT")
+        .arg(key)
+        .arg(field)
+        .arg(values)
+        .query(con)
+        .expect("MULTIMAP.INSERT")
+}
+
+/// MULTIMAP.GET as text; panics on an error reply.
+pub fn get(con: &mut redis::Connection, key: &str, field: &str) -> Vec<String> {
+    redis::cmd("MULTIMAP.GET")
+        .arg(key)
+        .arg(field)
+        .query(con)
+        .expect("MULTIMAP.GET")
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64), so a failing random test
+/// replays exactly.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
