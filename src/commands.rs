@@ -150,7 +150,7 @@ fn get(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
 fn len(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
     let key = ctx.open_read(&args[1]);
     let values = key.multimap()?.and_then(|map| map.get(args[2].as_bytes()));
-    ctx.reply_count(values.map_or(0, Values::len));
+    ctx.reply_count(values.map_or(0, |values| values.len()));
     Ok(())
 }
 
@@ -294,7 +294,7 @@ fn scan(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
     let cursor = parse_cursor(&args[2])?;
     let options = ScanOptions::parse(&args[3..])?;
 
-    let mut found: Vec<(&[u8], &Values)> = Vec::new();
+    let mut found: Vec<(&[u8], Values)> = Vec::new();
     let next_cursor = match map {
         Some(map) => map.scan(cursor, options.count, |field, values| {
             if options

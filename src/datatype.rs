@@ -9,11 +9,14 @@
 //!   unsigned value count (V >= 1)
 //!   buffer+  value chunks, until V values were read: each chunk holds one or
 //!            more whole values back to back, each as an unsigned LEB128
-//!            length followed by that many bytes
+//!            length, that many bytes, then the size of those two as a LEB128
+//!            number written back to front (the in-memory encoding of
+//!            `multimap::Values`)
 //! ```
 //!
-//! Chunks keep RDB saving and loading to a few calls per field instead of one
-//! per value, while bounding how much one call buffers.
+//! Chunks are slices of what is in memory, so saving copies nothing and loading
+//! appends each chunk once it is checked; they keep RDB work to a few calls per
+//! field instead of one per value, while bounding how much one call buffers.
 //!
 //! # RDB encoding, version 0 (the original redis-multi-map module)
 //!
@@ -52,21 +55,11 @@ impl From<IoError> for Rejection {
 
 pub fn rdb_save(map: &MultiMap, io: &mut RdbWriter) {
     io.save_unsigned(map.field_count() as u64);
-    let mut chunk = Vec::new();
     for (field, values) in map.iter() {
         io.save_buffer(field);
         io.save_unsigned(values.len() as u64);
-        for value in values.iter() {
-            write_varint(&mut chunk, value.len() as u64);
-            chunk.extend_from_slice(value);
-            if chunk.len() >= CHUNK_TARGET_BYTES {
-                io.save_buffer(&chunk);
-                chunk.clear();
-            }
-        }
-        if !chunk.is_empty() {
-            io.save_buffer(&chunk);
-            chunk.clear();
+        for chunk in values.packed_chunks(CHUNK_TARGET_BYTES) {
+            io.save_buffer(chunk);
         }
     }
 }
@@ -110,22 +103,15 @@ fn load_v1(io: &mut RdbReader) -> Result<MultiMap, Rejection> {
         }
         while remaining > 0 {
             let chunk = io.load_buffer()?;
-            let mut rest = chunk.as_bytes();
-            if rest.is_empty() {
+            let added = map
+                .insert_packed(field, chunk.as_bytes())
+                .map_err(|_| Rejection::Corrupt(c"a malformed value chunk"))?;
+            if added == 0 {
                 return Err(Rejection::Corrupt(c"an empty value chunk"));
             }
-            let mut values: Vec<&[u8]> = Vec::new();
-            while !rest.is_empty() {
-                if remaining == 0 {
-                    return Err(Rejection::Corrupt(c"more values than the field's count"));
-                }
-                let (value, tail) =
-                    split_value(rest).ok_or(Rejection::Corrupt(c"a truncated value"))?;
-                values.push(value);
-                remaining -= 1;
-                rest = tail;
-            }
-            map.insert(field, values.iter().copied());
+            remaining = remaining
+                .checked_sub(added as u64)
+                .ok_or(Rejection::Corrupt(c"more values than the field's count"))?;
         }
     }
     Ok(map)
@@ -205,79 +191,9 @@ pub fn free_effort(map: &MultiMap) -> usize {
     map.field_count() + map.value_count()
 }
 
-fn write_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8 & 0x7f) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut value = 0u64;
-    for (index, &byte) in bytes.iter().enumerate().take(10) {
-        let bits = u64::from(byte & 0x7f);
-        let shift = 7 * index as u32;
-        if shift == 63 && bits > 1 {
-            return None;
-        }
-        value |= bits << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, &bytes[index + 1..]));
-        }
-    }
-    None
-}
-
-/// Splits one length-prefixed value off the front of a chunk.
-fn split_value(chunk: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (len, rest) = read_varint(chunk)?;
-    let len = usize::try_from(len).ok()?;
-    (len <= rest.len()).then(|| rest.split_at(len))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varint_round_trips_boundaries() {
-        for value in [
-            0,
-            1,
-            127,
-            128,
-            16_383,
-            16_384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            let mut buffer = Vec::new();
-            write_varint(&mut buffer, value);
-            assert_eq!(read_varint(&buffer), Some((value, &[][..])), "{value}");
-        }
-    }
-
-    #[test]
-    fn varint_rejects_truncation_and_overflow() {
-        assert_eq!(read_varint(&[]), None);
-        assert_eq!(read_varint(&[0x80]), None);
-        assert_eq!(read_varint(&[0xff; 10]), None);
-        assert_eq!(
-            read_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]),
-            None
-        );
-    }
-
-    #[test]
-    fn split_value_refuses_a_length_past_the_chunk() {
-        assert_eq!(split_value(&[3, b'a', b'b']), None);
-        assert_eq!(
-            split_value(&[2, b'a', b'b', 9]),
-            Some((&b"ab"[..], &[9][..]))
-        );
-        assert_eq!(split_value(&[0]), Some((&b""[..], &[][..])));
-    }
 
     #[test]
     fn strip_trailing_nul_removes_one_terminator_only() {

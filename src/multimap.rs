@@ -7,6 +7,12 @@
 //! Keeping entries dense makes full iteration a plain slice walk and keeps per-field overhead
 //! small; bucket-wise cursors (`scan`) follow the Redis `dictScan` reverse-binary scheme so that a
 //! cursor survives the table being resized between calls.
+//!
+//! Each field is one allocation holding its name and all its values packed back to back, the
+//! way Redis's listpack packs a small list: per value, its length (LEB128), its bytes, and the
+//! size of those two written back to front so the values can be walked from either end. A
+//! 16-byte value costs 18 bytes, and a field one block plus a 32-byte slot however many values
+//! it holds.
 
 #![forbid(unsafe_code)]
 
@@ -38,66 +44,188 @@ fn heap_alloc(bytes: usize) -> usize {
     }
 }
 
-/// The ordered values of one field. Duplicates are kept, in insertion order.
-#[derive(Clone)]
-pub struct Values(Vec<Box<[u8]>>);
-
-impl Values {
-    fn from_slices<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Self {
-        Values(values.into_iter().map(Box::from).collect())
+/// Grows `vec` to hold `extra` more elements, straight to the size class the
+/// allocator would round the request up to: the rounding costs that memory
+/// anyway, and class-sized steps (a quarter of a doubling at most) keep
+/// appends amortised O(1) without Vec's doubling slack.
+fn reserve_in_size_classes<T>(vec: &mut Vec<T>, extra: usize) {
+    if vec.capacity() - vec.len() >= extra {
+        return;
     }
+    let element = size_of::<T>().max(1);
+    let wanted = heap_alloc((vec.len() + extra) * element) / element;
+    vec.reserve_exact(wanted.max(vec.len() + extra) - vec.len());
+}
 
-    /// Returns how many values were appended.
-    fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
-        let before = self.0.len();
-        self.0.extend(values.into_iter().map(Box::from));
-        self.0.len() - before
+/// Gives back capacity beyond the size class of what `vec` holds.
+fn fit_to_size_class(vec: &mut Vec<u8>) {
+    let class = heap_alloc(vec.len());
+    if vec.capacity() > class {
+        vec.shrink_to(class);
     }
+}
 
-    /// Removes every occurrence of each of `values`; returns how many values were removed.
-    fn remove_all(&mut self, values: &[&[u8]]) -> usize {
-        let before = self.0.len();
-        if values.len() > REMOVE_SET_THRESHOLD {
-            let set: HashSet<&[u8]> = values.iter().copied().collect();
-            self.0.retain(|v| !set.contains(&**v));
-        } else {
-            self.0.retain(|v| !values.contains(&&**v));
+fn varint_len(mut value: u64) -> usize {
+    let mut len = 1;
+    while value >= 0x80 {
+        value >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Unsigned LEB128.
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Decodes a LEB128 number at the start of `bytes`: `(value, bytes used)`.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (index, &byte) in bytes.iter().enumerate().take(10) {
+        let bits = u64::from(byte & 0x7f);
+        let shift = 7 * index as u32;
+        if shift == 63 && bits > 1 {
+            return None;
         }
-        // A field that shrank a lot should not keep its peak-sized allocation alive.
-        if self.0.capacity() > 4 * self.0.len() {
-            self.0.shrink_to(2 * self.0.len());
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, index + 1));
         }
-        before - self.0.len()
     }
+    None
+}
 
-    fn heap_bytes(&self) -> usize {
-        heap_alloc(self.0.capacity() * size_of::<Box<[u8]>>())
-            + self.0.iter().map(|v| heap_alloc(v.len())).sum::<usize>()
+/// LEB128 stored back to front, so it can be read walking backwards.
+fn write_back_varint(out: &mut Vec<u8>, value: u64) {
+    let start = out.len();
+    write_varint(out, value);
+    out[start..].reverse();
+}
+
+/// Decodes a back-to-front LEB128 number ending at `end`: `(value, bytes used)`.
+fn read_back_varint(bytes: &[u8], end: usize) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for index in 0..end.min(10) {
+        let byte = bytes[end - 1 - index];
+        let bits = u64::from(byte & 0x7f);
+        let shift = 7 * index as u32;
+        if shift == 63 && bits > 1 {
+            return None;
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some((value, index + 1));
+        }
     }
+    None
+}
 
+/// Appends one value in the packed encoding: length, bytes, then the size of
+/// those two as a back-to-front number, which is what lets readers step
+/// backwards from the end of a field.
+fn encode_value(out: &mut Vec<u8>, value: &[u8]) {
+    let start = out.len();
+    write_varint(out, value.len() as u64);
+    out.extend_from_slice(value);
+    write_back_varint(out, (out.len() - start) as u64);
+}
+
+fn encoded_value_len(value: &[u8]) -> usize {
+    let body = varint_len(value.len() as u64) + value.len();
+    body + varint_len(body as u64)
+}
+
+/// The value starting at `offset` of packed values, and the offset after it.
+/// Only called on validated encodings, so it cannot run off the end.
+fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
+    let (len, header) = read_varint(&bytes[offset..]).expect("validated encoding");
+    let start = offset + header;
+    let end = start + len as usize;
+    (
+        &bytes[start..end],
+        end + varint_len((header + len as usize) as u64),
+    )
+}
+
+/// The offset where the value ending at `end` starts.
+fn value_start_before(bytes: &[u8], end: usize) -> usize {
+    let (body, trailer) = read_back_varint(bytes, end).expect("validated encoding");
+    end - trailer - body as usize
+}
+
+/// The encoding is invalid: a RDB payload that does not hold what it claims.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InvalidEncoding;
+
+/// Counts the values of untrusted packed bytes, checking every length and
+/// back-length, so that nothing built from them can ever read out of bounds.
+pub fn count_packed_values(bytes: &[u8]) -> Result<usize, InvalidEncoding> {
+    let mut offset = 0;
+    let mut count = 0;
+    while offset < bytes.len() {
+        let (len, header) = read_varint(&bytes[offset..]).ok_or(InvalidEncoding)?;
+        let body = usize::try_from(len)
+            .ok()
+            .and_then(|len| len.checked_add(header))
+            .ok_or(InvalidEncoding)?;
+        let trailer = varint_len(body as u64);
+        let next = offset
+            .checked_add(body)
+            .and_then(|end| end.checked_add(trailer))
+            .filter(|&next| next <= bytes.len())
+            .ok_or(InvalidEncoding)?;
+        if read_back_varint(bytes, next) != Some((body as u64, trailer)) {
+            return Err(InvalidEncoding);
+        }
+        offset = next;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// The ordered values of one field, borrowed from the map. Duplicates are kept,
+/// in insertion order.
+#[derive(Clone, Copy)]
+pub struct Values<'a> {
+    count: usize,
+    packed: &'a [u8],
+}
+
+impl<'a> Values<'a> {
     /// Number of values, O(1).
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.count == 0
     }
 
     /// The values in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + DoubleEndedIterator {
-        self.0.iter().map(|v| &**v)
+    pub fn iter(&self) -> ValuesIter<'a> {
+        ValuesIter {
+            packed: self.packed,
+            front: 0,
+            back: self.packed.len(),
+            remaining: self.count,
+        }
     }
 
     pub fn contains(&self, value: &[u8]) -> bool {
-        self.0.iter().any(|v| **v == *value)
+        self.iter().any(|candidate| candidate == value)
     }
 
     /// The values from `start` to `stop` inclusive, with Redis `LRANGE` semantics: negative
     /// indices count from the end, `start` is clamped to 0 and `stop` to the last index, and the
-    /// result is empty when `start > stop` or `start` is past the end.
-    pub fn range(&self, start: i64, stop: i64) -> impl ExactSizeIterator<Item = &[u8]> {
-        let len = i64::try_from(self.0.len()).unwrap_or(i64::MAX);
+    /// result is empty when `start > stop` or `start` is past the end. O(S+N), S being the
+    /// distance of `start` from the nearer end.
+    pub fn range(&self, start: i64, stop: i64) -> ValuesIter<'a> {
+        let len = i64::try_from(self.count).unwrap_or(i64::MAX);
         // Adding a non-negative `len` to a negative index cannot overflow.
         let start = if start < 0 {
             (start + len).max(0)
@@ -109,29 +237,195 @@ impl Values {
         } else {
             stop.min(len - 1)
         };
-        let slice = if start > stop || start >= len {
-            &self.0[..0]
+        if start > stop || start >= len {
+            return ValuesIter {
+                packed: self.packed,
+                front: 0,
+                back: 0,
+                remaining: 0,
+            };
+        }
+        let (start, taken) = (start as usize, (stop - start + 1) as usize);
+        let front = self.offset_of(start);
+        let mut back = front;
+        for _ in 0..taken {
+            back = value_at(self.packed, back).1;
+        }
+        ValuesIter {
+            packed: self.packed,
+            front,
+            back,
+            remaining: taken,
+        }
+    }
+
+    /// The packed encoding of all values, as stored and as saved to RDB.
+    pub fn packed(&self) -> &'a [u8] {
+        self.packed
+    }
+
+    /// The packed encoding split at value boundaries into slices of about
+    /// `target` bytes (a larger single value makes a slice of its own).
+    pub fn packed_chunks(&self, target: usize) -> impl Iterator<Item = &'a [u8]> {
+        let packed = self.packed;
+        let mut offset = 0;
+        std::iter::from_fn(move || {
+            let start = offset;
+            while offset < packed.len() && (offset == start || offset - start < target) {
+                offset = value_at(packed, offset).1;
+            }
+            (offset > start).then(|| &packed[start..offset])
+        })
+    }
+
+    /// Byte offset of value `index`, walking from whichever end is nearer.
+    fn offset_of(&self, index: usize) -> usize {
+        if index <= self.count / 2 {
+            (0..index).fold(0, |offset, _| value_at(self.packed, offset).1)
         } else {
-            &self.0[start as usize..=stop as usize]
-        };
-        slice.iter().map(|v| &**v)
+            (index..self.count).fold(self.packed.len(), |end, _| {
+                value_start_before(self.packed, end)
+            })
+        }
     }
 }
 
+/// Walks packed values from both ends.
+pub struct ValuesIter<'a> {
+    packed: &'a [u8],
+    front: usize,
+    back: usize,
+    remaining: usize,
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (value, next) = value_at(self.packed, self.front);
+        self.front = next;
+        self.remaining -= 1;
+        Some(value)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl DoubleEndedIterator for ValuesIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let start = value_start_before(self.packed, self.back);
+        self.back = start;
+        self.remaining -= 1;
+        Some(value_at(self.packed, start).0)
+    }
+}
+
+impl ExactSizeIterator for ValuesIter<'_> {}
+
+/// One field: its name and its values packed in a single allocation
+/// (`[name length][name][value]...`), so a field costs one block however many
+/// values it has.
 #[derive(Clone)]
 struct Entry {
-    field: Box<[u8]>,
-    values: Values,
-    hash: u64,
+    data: Vec<u8>,
+    /// Number of values; fields are capped at u32::MAX values.
+    count: u32,
     /// Next entry in the same bucket chain, or `NIL`.
     next: u32,
+}
+
+impl Entry {
+    fn new<'v>(field: &[u8], values: impl IntoIterator<Item = &'v [u8]>) -> Entry {
+        let mut data = Vec::new();
+        write_varint(&mut data, field.len() as u64);
+        data.extend_from_slice(field);
+        let mut entry = Entry {
+            data,
+            count: 0,
+            next: NIL,
+        };
+        entry.append(values);
+        fit_to_size_class(&mut entry.data);
+        entry
+    }
+
+    fn values_offset(&self) -> usize {
+        let (len, header) = read_varint(&self.data).expect("field header");
+        header + len as usize
+    }
+
+    fn field(&self) -> &[u8] {
+        let (len, header) = read_varint(&self.data).expect("field header");
+        &self.data[header..header + len as usize]
+    }
+
+    fn values(&self) -> Values<'_> {
+        Values {
+            count: self.count as usize,
+            packed: &self.data[self.values_offset()..],
+        }
+    }
+
+    /// Appends values; returns how many.
+    fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
+        let mut appended = 0;
+        for value in values {
+            reserve_in_size_classes(&mut self.data, encoded_value_len(value));
+            encode_value(&mut self.data, value);
+            appended += 1;
+        }
+        self.add_to_count(appended);
+        appended
+    }
+
+    fn add_to_count(&mut self, added: usize) {
+        self.count = u32::try_from(self.count as usize + added)
+            .expect("a MultiMap field holds at most u32::MAX values");
+    }
+
+    /// Removes every occurrence of each of `unwanted`; returns how many values went.
+    fn remove_all(&mut self, unwanted: &[&[u8]]) -> usize {
+        let set: Option<HashSet<&[u8]>> =
+            (unwanted.len() > REMOVE_SET_THRESHOLD).then(|| unwanted.iter().copied().collect());
+        let is_unwanted = |value: &[u8]| match &set {
+            Some(set) => set.contains(value),
+            None => unwanted.contains(&value),
+        };
+        let values = self.values();
+        if !values.iter().any(is_unwanted) {
+            return 0;
+        }
+        let offset = self.values_offset();
+        let mut kept = Vec::with_capacity(self.data.len());
+        kept.extend_from_slice(&self.data[..offset]);
+        let mut removed = 0;
+        for value in values.iter() {
+            if is_unwanted(value) {
+                removed += 1;
+            } else {
+                encode_value(&mut kept, value);
+            }
+        }
+        fit_to_size_class(&mut kept);
+        self.data = kept;
+        self.count -= removed as u32;
+        removed
+    }
 }
 
 /// A map from fields to non-empty ordered lists of values.
 ///
 /// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
 /// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
-/// `hash & mask`; `total_values` is the sum of all value counts.
+/// `hash(field) & mask`; `total_values` is the sum of all value counts.
 #[derive(Clone, Default)]
 pub struct MultiMap {
     entries: Vec<Entry>,
@@ -159,34 +453,58 @@ impl MultiMap {
         self.entries.is_empty()
     }
 
-    pub fn get(&self, field: &[u8]) -> Option<&Values> {
-        self.find(field, self.hasher.hash_one(field))
-            .map(|i| &self.entries[i].values)
+    pub fn get(&self, field: &[u8]) -> Option<Values<'_>> {
+        self.find(field, self.hash(field))
+            .map(|i| self.entries[i].values())
     }
 
     /// Appends values (in order) to `field`, creating it; returns values in the field afterwards.
-    /// Inserting zero values into a missing field must not create it (returns 0).
+    /// Inserting zero values into a missing field does not create it (returns 0).
     pub fn insert<'v>(
         &mut self,
         field: &[u8],
         values: impl IntoIterator<Item = &'v [u8]>,
     ) -> usize {
-        let hash = self.hasher.hash_one(field);
+        let hash = self.hash(field);
         match self.find(field, hash) {
             Some(i) => {
-                let values_of_field = &mut self.entries[i].values;
-                self.total_values += values_of_field.append(values);
-                values_of_field.len()
+                let entry = &mut self.entries[i];
+                self.total_values += entry.append(values);
+                entry.count as usize
             }
             None => {
-                let values = Values::from_slices(values);
-                let len = values.len();
-                if len > 0 {
-                    self.push_entry(field, hash, values);
+                let entry = Entry::new(field, values);
+                let count = entry.count as usize;
+                if count > 0 {
+                    self.push_entry(hash, entry);
                 }
-                len
+                count
             }
         }
+    }
+
+    /// Appends values given in the packed encoding (as `Values::packed` returns
+    /// and RDB stores them), after checking every byte of it. Returns how many
+    /// values were appended; on error the map is unchanged.
+    pub fn insert_packed(&mut self, field: &[u8], packed: &[u8]) -> Result<usize, InvalidEncoding> {
+        let added = count_packed_values(packed)?;
+        if added == 0 {
+            return Ok(0);
+        }
+        let hash = self.hash(field);
+        let i = match self.find(field, hash) {
+            Some(i) => i,
+            None => {
+                self.push_entry(hash, Entry::new(field, []));
+                self.entries.len() - 1
+            }
+        };
+        let entry = &mut self.entries[i];
+        reserve_in_size_classes(&mut entry.data, packed.len());
+        entry.data.extend_from_slice(packed);
+        entry.add_to_count(added);
+        self.total_values += added;
+        Ok(added)
     }
 
     /// The field holds exactly these values afterwards (an empty iterator removes the field);
@@ -196,30 +514,32 @@ impl MultiMap {
         field: &[u8],
         values: impl IntoIterator<Item = &'v [u8]>,
     ) -> usize {
-        let hash = self.hasher.hash_one(field);
-        let values = Values::from_slices(values);
-        let len = values.len();
+        let hash = self.hash(field);
+        let mut replacement = Entry::new(field, values);
+        let count = replacement.count as usize;
         match self.find(field, hash) {
-            Some(i) if len == 0 => self.remove_entry(i),
+            Some(i) if count == 0 => self.remove_entry(i),
             Some(i) => {
-                let old = std::mem::replace(&mut self.entries[i].values, values);
-                self.total_values = self.total_values - old.len() + len;
+                let entry = &mut self.entries[i];
+                replacement.next = entry.next;
+                self.total_values = self.total_values - entry.count as usize + count;
+                *entry = replacement;
             }
-            None if len == 0 => {}
-            None => self.push_entry(field, hash, values),
+            None if count == 0 => {}
+            None => self.push_entry(hash, replacement),
         }
-        len
+        count
     }
 
     /// Removes every occurrence of each given value; drops the field when it empties; returns how
     /// many values were removed.
     pub fn remove_values(&mut self, field: &[u8], values: &[&[u8]]) -> usize {
-        let Some(i) = self.find(field, self.hasher.hash_one(field)) else {
+        let Some(i) = self.find(field, self.hash(field)) else {
             return 0;
         };
-        let removed = self.entries[i].values.remove_all(values);
+        let removed = self.entries[i].remove_all(values);
         self.total_values -= removed;
-        if self.entries[i].values.is_empty() {
+        if self.entries[i].count == 0 {
             self.remove_entry(i);
         }
         removed
@@ -227,7 +547,7 @@ impl MultiMap {
 
     /// Removes the field with all its values; true if it existed.
     pub fn remove_field(&mut self, field: &[u8]) -> bool {
-        match self.find(field, self.hasher.hash_one(field)) {
+        match self.find(field, self.hash(field)) {
             Some(i) => {
                 self.remove_entry(i);
                 true
@@ -237,8 +557,8 @@ impl MultiMap {
     }
 
     /// Every field once, in an unspecified order that is stable while the map is unchanged.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], &Values)> {
-        self.entries.iter().map(|e| (&*e.field, &e.values))
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], Values<'_>)> {
+        self.entries.iter().map(|e| (e.field(), e.values()))
     }
 
     /// Redis-dictScan-style cursor iteration: visits whole buckets in reverse-binary order of the
@@ -254,7 +574,7 @@ impl MultiMap {
         &'a self,
         cursor: u64,
         count: usize,
-        mut visit: impl FnMut(&'a [u8], &'a Values),
+        mut visit: impl FnMut(&'a [u8], Values<'a>),
     ) -> u64 {
         if self.buckets.is_empty() {
             return 0;
@@ -269,7 +589,7 @@ impl MultiMap {
             let mut idx = self.buckets[(cursor & mask) as usize];
             while idx != NIL {
                 let entry = &self.entries[idx as usize];
-                visit(&entry.field, &entry.values);
+                visit(entry.field(), entry.values());
                 fields_visited += 1;
                 idx = entry.next;
             }
@@ -285,7 +605,7 @@ impl MultiMap {
         }
     }
 
-    /// Approximate bytes this map holds on the heap plus its own struct (for MEMORY USAGE).
+    /// Bytes this map holds on the heap plus its own struct (for MEMORY USAGE).
     pub fn mem_usage(&self) -> usize {
         heap_alloc(size_of::<Self>())
             + heap_alloc(self.buckets.capacity() * size_of::<u32>())
@@ -293,8 +613,12 @@ impl MultiMap {
             + self
                 .entries
                 .iter()
-                .map(|e| heap_alloc(e.field.len()) + e.values.heap_bytes())
+                .map(|e| heap_alloc(e.data.capacity()))
                 .sum::<usize>()
+    }
+
+    fn hash(&self, field: &[u8]) -> u64 {
+        self.hasher.hash_one(field)
     }
 
     fn bucket_of(&self, hash: u64) -> usize {
@@ -308,7 +632,7 @@ impl MultiMap {
         let mut idx = self.buckets[self.bucket_of(hash)];
         while idx != NIL {
             let entry = &self.entries[idx as usize];
-            if entry.hash == hash && *entry.field == *field {
+            if entry.field() == field {
                 return Some(idx as usize);
             }
             idx = entry.next;
@@ -316,8 +640,8 @@ impl MultiMap {
         None
     }
 
-    /// Adds a field known to be absent, with a non-empty value list.
-    fn push_entry(&mut self, field: &[u8], hash: u64, values: Values) {
+    /// Adds an entry for a field known to be absent.
+    fn push_entry(&mut self, hash: u64, mut entry: Entry) {
         if self.buckets.is_empty() {
             self.buckets = vec![NIL; MIN_BUCKETS];
         }
@@ -326,13 +650,10 @@ impl MultiMap {
             .filter(|&i| i != NIL)
             .expect("a MultiMap holds at most u32::MAX - 1 fields");
         let bucket = self.bucket_of(hash);
-        self.total_values += values.len();
-        self.entries.push(Entry {
-            field: field.into(),
-            values,
-            hash,
-            next: self.buckets[bucket],
-        });
+        self.total_values += entry.count as usize;
+        entry.next = self.buckets[bucket];
+        reserve_in_size_classes(&mut self.entries, 1);
+        self.entries.push(entry);
         self.buckets[bucket] = idx;
         if self.entries.len() > self.buckets.len() {
             self.resize(self.buckets.len() * 2);
@@ -341,16 +662,16 @@ impl MultiMap {
 
     /// Removes entry `i`, moving the last entry into its slot so `entries` stays dense.
     fn remove_entry(&mut self, i: usize) {
-        let bucket = self.bucket_of(self.entries[i].hash);
+        let bucket = self.bucket_of(self.hash(self.entries[i].field()));
         let next = self.entries[i].next;
         self.relink(bucket, i as u32, next);
         let last = self.entries.len() - 1;
         if i != last {
-            let last_bucket = self.bucket_of(self.entries[last].hash);
+            let last_bucket = self.bucket_of(self.hash(self.entries[last].field()));
             self.relink(last_bucket, last as u32, i as u32);
         }
         let removed = self.entries.swap_remove(i);
-        self.total_values -= removed.values.len();
+        self.total_values -= removed.count as usize;
 
         let mut target = self.buckets.len();
         while target > MIN_BUCKETS && self.entries.len() < target / 8 {
@@ -376,17 +697,19 @@ impl MultiMap {
         self.entries[idx].next = to;
     }
 
-    /// Rebuilds the table with `new_len` buckets (a power of two) from the cached hashes.
+    /// Rebuilds the table with `new_len` buckets (a power of two), rehashing every field: no
+    /// hash is cached per field, which keeps small fields small.
     fn resize(&mut self, new_len: usize) {
         debug_assert!(new_len.is_power_of_two() && new_len >= MIN_BUCKETS);
-        self.buckets = vec![NIL; new_len];
+        let mut buckets = vec![NIL; new_len];
         let mask = new_len - 1;
-        for (i, entry) in self.entries.iter_mut().enumerate() {
-            let bucket = entry.hash as usize & mask;
-            entry.next = self.buckets[bucket];
+        for i in 0..self.entries.len() {
+            let bucket = self.hash(self.entries[i].field()) as usize & mask;
+            self.entries[i].next = buckets[bucket];
             // `i` fits in u32: `push_entry` refuses to index past NIL.
-            self.buckets[bucket] = i as u32;
+            buckets[bucket] = i as u32;
         }
+        self.buckets = buckets;
     }
 }
 
@@ -412,7 +735,7 @@ mod tests {
         }
     }
 
-    fn collect(values: &Values) -> Vec<Vec<u8>> {
+    fn collect(values: Values) -> Vec<Vec<u8>> {
         values.iter().map(<[u8]>::to_vec).collect()
     }
 
@@ -424,18 +747,28 @@ mod tests {
         values.iter().map(|v| v.to_vec()).collect()
     }
 
-    fn range_vec(values: &Values, start: i64, stop: i64) -> Vec<Vec<u8>> {
+    fn range_vec(values: Values, start: i64, stop: i64) -> Vec<Vec<u8>> {
         values.range(start, stop).map(<[u8]>::to_vec).collect()
     }
 
     /// Checks every structural invariant the public behaviour relies on.
     fn check_invariants(m: &MultiMap) {
-        let total: usize = m.entries.iter().map(|e| e.values.len()).sum();
+        let total: usize = m.entries.iter().map(|e| e.values().len()).sum();
         assert_eq!(m.total_values, total, "running total drifted");
         assert!(
-            m.entries.iter().all(|e| !e.values.is_empty()),
+            m.entries.iter().all(|e| !e.values().is_empty()),
             "empty field kept"
         );
+        for e in &m.entries {
+            assert_eq!(
+                count_packed_values(e.values().packed()),
+                Ok(e.count as usize)
+            );
+            assert!(
+                e.data.capacity() <= heap_alloc(e.data.len()),
+                "slack beyond the size class"
+            );
+        }
         if m.buckets.is_empty() {
             assert!(m.entries.is_empty());
             return;
@@ -454,14 +787,17 @@ mod tests {
                 let entry = &m.entries[idx as usize];
                 assert!(!seen[idx as usize], "entry linked twice");
                 seen[idx as usize] = true;
-                assert_eq!(entry.hash, m.hasher.hash_one(&*entry.field));
-                assert_eq!(m.bucket_of(entry.hash), bucket);
+                assert_eq!(m.bucket_of(m.hash(entry.field())), bucket);
                 idx = entry.next;
             }
         }
         assert!(seen.iter().all(|&s| s), "entry not linked");
         for (i, e) in m.entries.iter().enumerate() {
-            assert_eq!(m.find(&e.field, e.hash), Some(i), "duplicate field");
+            assert_eq!(
+                m.find(e.field(), m.hash(e.field())),
+                Some(i),
+                "duplicate field"
+            );
         }
     }
 
@@ -1006,6 +1342,130 @@ mod tests {
                 assert!(owed.is_subset(&seen), "scan missed a field (count {count})");
             }
         }
+    }
+
+    #[test]
+    fn varints_round_trip_both_ways() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut forward = Vec::new();
+            write_varint(&mut forward, value);
+            assert_eq!(forward.len(), varint_len(value));
+            assert_eq!(
+                read_varint(&forward),
+                Some((value, forward.len())),
+                "{value}"
+            );
+            let mut backward = vec![0xff];
+            write_back_varint(&mut backward, value);
+            let end = backward.len();
+            assert_eq!(
+                read_back_varint(&backward, end),
+                Some((value, end - 1)),
+                "{value}"
+            );
+        }
+        assert_eq!(read_varint(&[0x80]), None);
+        assert_eq!(read_varint(&[0xff; 10]), None);
+    }
+
+    #[test]
+    fn packed_values_of_a_field_count_and_reload_exactly() {
+        let mut m = MultiMap::new();
+        let big = vec![7u8; 300];
+        let values: [&[u8]; 5] = [b"", b"a", b"\0\xff", &big, b"a"];
+        m.insert(b"f", values);
+        let packed = m.get(b"f").unwrap().packed().to_vec();
+        assert_eq!(count_packed_values(&packed), Ok(5));
+        let mut copy = MultiMap::new();
+        assert_eq!(copy.insert_packed(b"f", &packed), Ok(5));
+        assert_eq!(copy.insert_packed(b"f", &packed), Ok(5));
+        assert_eq!(copy.get(b"f").unwrap().len(), 10);
+        assert_eq!(copy.value_count(), 10);
+        assert_eq!(get_vec(&copy, b"f").unwrap()[5..], vecs(&values)[..]);
+        check_invariants(&copy);
+    }
+
+    #[test]
+    fn insert_packed_refuses_any_damage_and_changes_nothing() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"hello"[..], b"world"]);
+        let packed = m.get(b"f").unwrap().packed().to_vec();
+        let mut damaged: Vec<Vec<u8>> = (0..packed.len()).map(|n| packed[..n].to_vec()).collect();
+        for i in 0..packed.len() {
+            let mut flipped = packed.clone();
+            flipped[i] ^= 0x01;
+            damaged.push(flipped);
+        }
+        damaged.push([&packed[..], &[0x00][..]].concat());
+        let mut target = MultiMap::new();
+        target.insert(b"f", [&b"kept"[..]]);
+        for bytes in damaged {
+            let before = target.value_count();
+            match target.insert_packed(b"f", &bytes) {
+                Err(InvalidEncoding) => assert_eq!(target.value_count(), before),
+                // Prefixes ending at a value boundary, and flips inside a value's
+                // bytes, are still valid encodings of at most the two values.
+                Ok(added) => {
+                    assert!(added <= 2);
+                    assert_eq!(target.value_count(), before + added);
+                }
+            }
+            check_invariants(&target);
+        }
+        assert_eq!(
+            count_packed_values(&packed[..packed.len() - 1]),
+            Err(InvalidEncoding)
+        );
+    }
+
+    #[test]
+    fn packed_chunks_split_at_value_boundaries_and_cover_everything() {
+        let mut m = MultiMap::new();
+        let values: Vec<Vec<u8>> = (0..1000u32)
+            .map(|i| i.to_le_bytes().repeat(i as usize % 7))
+            .collect();
+        m.insert(b"f", values.iter().map(Vec::as_slice));
+        let field = m.get(b"f").unwrap();
+        let chunks: Vec<&[u8]> = field.packed_chunks(100).collect();
+        assert!(chunks.len() > 10);
+        assert_eq!(chunks.concat(), field.packed());
+        let mut rebuilt = MultiMap::new();
+        for chunk in &chunks {
+            assert!(rebuilt.insert_packed(b"f", chunk).unwrap() > 0);
+        }
+        assert_eq!(get_vec(&rebuilt, b"f").unwrap(), values);
+        let huge = vec![1u8; 1000];
+        m.replace(b"g", [&huge[..], b"x"]);
+        let g: Vec<&[u8]> = m.get(b"g").unwrap().packed_chunks(10).collect();
+        assert_eq!(
+            g.len(),
+            2,
+            "a value larger than the target is a chunk of its own"
+        );
+    }
+
+    #[test]
+    fn range_near_the_tail_of_a_long_field_walks_backwards_correctly() {
+        let mut m = MultiMap::new();
+        let values: Vec<Vec<u8>> = (0..5000u32)
+            .map(|i| i.to_string().repeat(1 + i as usize % 40).into_bytes())
+            .collect();
+        m.insert(b"f", values.iter().map(Vec::as_slice));
+        let field = m.get(b"f").unwrap();
+        assert_eq!(range_vec(field, -3, -1), values[4997..]);
+        assert_eq!(range_vec(field, 4000, 4001), values[4000..4002]);
+        assert_eq!(range_vec(field, 2499, 2501), values[2499..2502]);
+        let reversed: Vec<&[u8]> = field.iter().rev().take(2).collect();
+        assert_eq!(reversed, [&values[4999][..], &values[4998][..]]);
     }
 
     #[test]
