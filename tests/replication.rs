@@ -6,22 +6,13 @@ mod common;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{info_field, Server};
 use redis::Connection;
-
-fn info_field(con: &mut Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(con).unwrap();
-    info.lines()
-        .find_map(|line| line.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO {section} has no {field}"))
-        .trim()
-        .to_owned()
-}
 
 fn master_offset(con: &mut Connection) -> i64 {
     info_field(con, "replication", "master_repl_offset")
-        .parse()
-        .unwrap()
+        .and_then(|offset| offset.parse().ok())
+        .expect("master_repl_offset")
 }
 
 fn digest(con: &mut Connection) -> String {
@@ -45,9 +36,10 @@ fn start_replica_of(master: &Server) -> Server {
 fn wait_in_sync(master: &mut Connection, replica: &mut Connection) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let linked = info_field(replica, "replication", "master_link_status") == "up";
+        let linked =
+            info_field(replica, "replication", "master_link_status").as_deref() == Some("up");
         let applied: i64 = info_field(replica, "replication", "slave_repl_offset")
-            .parse()
+            .and_then(|offset| offset.parse().ok())
             .unwrap_or(-1);
         if linked && applied == master_offset(master) {
             return;

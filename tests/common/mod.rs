@@ -365,3 +365,28 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// One `name:value` line of `INFO <section>`, e.g.
+/// `info_field(con, "persistence", "aof_rewrite_in_progress")`.
+pub fn info_field(connection: &mut redis::Connection, section: &str, name: &str) -> Option<String> {
+    let text: String = redis::cmd("INFO")
+        .arg(section)
+        .query(connection)
+        .expect("INFO");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .map(|value| value.trim().to_owned())
+}
+
+/// Polls `condition` every few milliseconds until it holds; panics naming
+/// `what` once `timeout` has passed.
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,857 @@
+//! Persistence keeps every MultiMap byte for byte: the original module's
+//! encoding-version-0 RDB files, `DEBUG RELOAD`, `SAVE` and restart,
+//! `DUMP`/`RESTORE` (to another key and another server), and the AOF, rewritten
+//! with or without an RDB preamble and replayed on restart, in bounded commands.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{info_field, query_error, wait_until, Server};
+use redis::{Connection, ToRedisArgs, Value};
+use tempfile::TempDir;
+
+type Bytes = Vec<u8>;
+
+/// A MultiMap's content: (field, values) pairs sorted by field.
+type Fields = Vec<(Bytes, Vec<Bytes>)>;
+
+/// What a key holds, read back through the commands of its type.
+#[derive(Debug, PartialEq, Eq)]
+enum Stored {
+    MultiMap(Fields),
+    String(Bytes),
+    List(Vec<Bytes>),
+    Hash(Vec<(Bytes, Bytes)>),
+}
+
+/// Every key of the current database and its content.
+type Dataset = BTreeMap<Bytes, Stored>;
+
+const MIB: usize = 1024 * 1024;
+
+/// How long a background AOF rewrite may take.
+const REWRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------- helpers
+
+fn insert<V: ToRedisArgs>(con: &mut Connection, key: &[u8], field: &[u8], values: &[V]) -> i64 {
+    redis::cmd("MULTIMAP.INSERT")
+        .arg(key)
+        .arg(field)
+        .arg(values)
+        .query(con)
+        .expect("MULTIMAP.INSERT")
+}
+
+fn integer(con: &mut Connection, command: &str, args: &[&[u8]]) -> i64 {
+    redis::cmd(command)
+        .arg(args)
+        .query(con)
+        .unwrap_or_else(|error| panic!("{command}: {error}"))
+}
+
+/// GETALL as (field, values) pairs, sorted by field.
+fn getall(con: &mut Connection, key: &[u8]) -> Fields {
+    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
+        .arg(key)
+        .query(con)
+        .expect("MULTIMAP.GETALL");
+    assert_eq!(flat.len() % 2, 0, "GETALL replies field/values pairs");
+    let mut pairs: Fields = flat
+        .chunks(2)
+        .map(|pair| {
+            (
+                redis::from_redis_value_ref(&pair[0]).expect("a field"),
+                redis::from_redis_value_ref(&pair[1]).expect("its values"),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn key_type(con: &mut Connection, key: &[u8]) -> String {
+    redis::cmd("TYPE").arg(key).query(con).expect("TYPE")
+}
+
+/// Reads every key back, through the commands of its type.
+fn dataset(con: &mut Connection) -> Dataset {
+    let keys: Vec<Bytes> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+    let mut dataset = Dataset::new();
+    for key in keys {
+        let stored = match key_type(con, &key).as_str() {
+            "rmultimap" => Stored::MultiMap(getall(con, &key)),
+            "string" => Stored::String(redis::cmd("GET").arg(&key).query(con).expect("GET")),
+            "list" => Stored::List(
+                redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(-1)
+                    .query(con)
+                    .expect("LRANGE"),
+            ),
+            "hash" => {
+                let hash: BTreeMap<Bytes, Bytes> =
+                    redis::cmd("HGETALL").arg(&key).query(con).expect("HGETALL");
+                Stored::Hash(hash.into_iter().collect())
+            }
+            other => panic!("key {} has unexpected type {other}", show(&key)),
+        };
+        dataset.insert(key, stored);
+    }
+    dataset
+}
+
+/// `DEBUG DIGEST`: one hash over every key and value of the server.
+fn server_digest(con: &mut Connection) -> String {
+    redis::cmd("DEBUG")
+        .arg("DIGEST")
+        .query(con)
+        .expect("DEBUG DIGEST")
+}
+
+/// `DEBUG DIGEST-VALUE`: the hash of one key's value.
+fn value_digest(con: &mut Connection, key: &[u8]) -> String {
+    let digests: Vec<String> = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg(key)
+        .query(con)
+        .expect("DEBUG DIGEST-VALUE");
+    digests.into_iter().next().expect("one digest per key")
+}
+
+/// Bytes for a failure message: escaped, and cut short when long.
+fn show(bytes: &[u8]) -> String {
+    const SHOWN: usize = 48;
+    let mut text: String = bytes
+        .iter()
+        .take(SHOWN)
+        .flat_map(|&byte| std::ascii::escape_default(byte))
+        .map(char::from)
+        .collect();
+    if bytes.len() > SHOWN {
+        let _ = write!(text, "... ({} bytes)", bytes.len());
+    }
+    format!("\"{text}\"")
+}
+
+/// Where two MultiMaps first differ, told briefly (values can be a MiB long).
+fn first_field_difference(expected: &Fields, actual: &Fields) -> String {
+    let expected_names: Vec<String> = expected.iter().map(|(field, _)| show(field)).collect();
+    let actual_names: Vec<String> = actual.iter().map(|(field, _)| show(field)).collect();
+    if expected_names.len() != actual_names.len()
+        || expected.iter().zip(actual).any(|(e, a)| e.0 != a.0)
+    {
+        let missing: Vec<&String> = expected_names
+            .iter()
+            .filter(|name| !actual_names.contains(name))
+            .take(5)
+            .collect();
+        let extra: Vec<&String> = actual_names
+            .iter()
+            .filter(|name| !expected_names.contains(name))
+            .take(5)
+            .collect();
+        return format!(
+            "{} fields expected, {} found; missing {missing:?}, unexpected {extra:?}",
+            expected.len(),
+            actual.len()
+        );
+    }
+    for ((field, want), (_, got)) in expected.iter().zip(actual) {
+        if want.len() != got.len() {
+            return format!(
+                "field {}: {} values expected, {} found",
+                show(field),
+                want.len(),
+                got.len()
+            );
+        }
+        if let Some(index) = want.iter().zip(got).position(|(w, g)| w != g) {
+            return format!(
+                "field {}, value {index}: expected {}, found {}",
+                show(field),
+                show(&want[index]),
+                show(&got[index])
+            );
+        }
+    }
+    "no difference".to_owned()
+}
+
+/// Asserts two datasets are equal, naming the first difference briefly.
+fn assert_same_dataset(expected: &Dataset, actual: &Dataset) {
+    let expected_keys: Vec<String> = expected.keys().map(|key| show(key)).collect();
+    let actual_keys: Vec<String> = actual.keys().map(|key| show(key)).collect();
+    assert_eq!(actual_keys, expected_keys, "the keys differ");
+    for (key, want) in expected {
+        let got = &actual[key];
+        if want == got {
+            continue;
+        }
+        let detail = match (want, got) {
+            (Stored::MultiMap(want), Stored::MultiMap(got)) => first_field_difference(want, got),
+            _ => format!("expected {want:?}, found {got:?}"),
+        };
+        panic!("key {} differs: {detail}", show(key));
+    }
+}
+
+/// Deterministic bytes covering all 256 values (xorshift64).
+fn pseudo_random_bytes(len: usize, mut state: u64) -> Bytes {
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Writes keys with every awkward shape persistence must keep: binary key,
+/// field and value bytes (NUL, 0xff, empty strings, a trailing NUL that is
+/// data, not a terminator), integer-looking fields, lengths at the encoding's
+/// boundaries, a 1 MiB value, thousands of fields, a field of many values, and
+/// keys of native types beside them.
+fn write_awkward_keys(con: &mut Connection) {
+    let binary_key: &[u8] = b"bin\0key\xff";
+    insert(
+        con,
+        binary_key,
+        b"",
+        &[&b""[..], b"\0", b"", b"\xff\xfe\xfd"],
+    );
+    insert(con, binary_key, b"\0", &[&b"\0\0"[..], b"plain"]);
+    insert(
+        con,
+        binary_key,
+        b"\xff\xff",
+        &[&b"*1\r\n$3\r\nDEL\r\n"[..], b"a\0b"],
+    );
+    insert(con, binary_key, b"ends-with-nul\0", &[&b"x\0"[..], b"\0"]);
+    let all_bytes: Bytes = (0..=255).collect();
+    let all_bytes_reversed: Bytes = (0..=255).rev().collect();
+    insert(con, binary_key, &all_bytes, &[&all_bytes_reversed]);
+    // Integer-looking strings, which RDB stores in its integer encodings.
+    insert(con, binary_key, b"12345", &[&b"-1"[..], b"0", b"12345"]);
+    insert(con, binary_key, b"-7", &[&b"9223372036854775807"[..]]);
+
+    // Value lengths around the LEB128 and 64 KiB chunk boundaries.
+    let lengths = [
+        0, 1, 127, 128, 129, 255, 256, 16_383, 16_384, 16_385, 65_535, 65_536, 65_537,
+    ];
+    let sized: Vec<Bytes> = lengths
+        .iter()
+        .map(|&len| pseudo_random_bytes(len, len as u64 + 1))
+        .collect();
+    insert(con, b"lengths", b"sized", &sized);
+
+    insert(
+        con,
+        b"big",
+        b"blob",
+        &[pseudo_random_bytes(MIB, 7), b"after".to_vec()],
+    );
+    insert(con, b"big", b"small", &["s"]);
+
+    // Compressible values, which RDB stores LZF-compressed.
+    insert(con, b"compressible", b"f", &vec!["abcd".repeat(500); 20]);
+
+    let mut pipe = redis::pipe();
+    for i in 0..5_000usize {
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("wide")
+            .arg(format!("field:{i}"))
+            .arg(format!("{i}"))
+            .arg(vec![i as u8; i % 7])
+            .ignore();
+    }
+    pipe.query::<()>(con).expect("pipelined INSERTs");
+
+    let long: Vec<String> = (0..20_000).map(|i| format!("value-{i:06}")).collect();
+    insert(con, b"long", b"l", &long);
+
+    insert(con, b"dups", b"f", &["x", "x", "x", "y", "x"]);
+    insert(con, b"dups", b"g", &["x"]);
+
+    let _: () = redis::cmd("SET")
+        .arg("plain:string")
+        .arg(b"str\0ing")
+        .query(con)
+        .unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg("plain:list")
+        .arg("a")
+        .arg(b"\xff")
+        .query(con)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("plain:hash")
+        .arg("h")
+        .arg(b"\0v")
+        .query(con)
+        .unwrap();
+}
+
+/// The MultiMap keys `write_awkward_keys` writes.
+const AWKWARD_MULTIMAPS: [&[u8]; 7] = [
+    b"bin\0key\xff",
+    b"lengths",
+    b"big",
+    b"compressible",
+    b"wide",
+    b"long",
+    b"dups",
+];
+
+fn assert_no_rejection_logged(server: &Server) {
+    let log = server.log_text();
+    assert!(
+        !log.contains("multimap: rejected"),
+        "the module rejected stored data:\n{log}"
+    );
+}
+
+fn seed_v0_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/seed-v0.rdb")
+}
+
+/// A fresh server that loaded `rdb` as its dump.rdb at startup.
+fn start_from_rdb(rdb: &Path) -> Server {
+    let dir = TempDir::new().expect("temp dir");
+    let dump = dir.path().join("dump.rdb");
+    std::fs::copy(rdb, &dump).unwrap_or_else(|error| panic!("copying {}: {error}", rdb.display()));
+    // The fixture is read-only; its copy is the server's to replace.
+    std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o644)).unwrap();
+    Server::builder().in_dir(dir).start()
+}
+
+fn bytes_of(items: &[&str]) -> Vec<Bytes> {
+    items.iter().map(|item| item.as_bytes().to_vec()).collect()
+}
+
+/// What seed-v0.rdb holds, per its README.
+fn seed_v0_content() -> Dataset {
+    let mut user_tags: Fields = vec![
+        (b"colors".to_vec(), bytes_of(&["red", "green", "blue"])),
+        (b"sizes".to_vec(), bytes_of(&["S", "M", "L", "XL"])),
+        (b"empty-ish".to_vec(), bytes_of(&[""])),
+    ];
+    user_tags.sort();
+    Dataset::from([
+        (b"user:1:tags".to_vec(), Stored::MultiMap(user_tags)),
+        (
+            "ключ".as_bytes().to_vec(),
+            Stored::MultiMap(vec![(
+                "поле".as_bytes().to_vec(),
+                bytes_of(&["значение", "ünïcødé ✓"]),
+            )]),
+        ),
+        (
+            b"dup".to_vec(),
+            Stored::MultiMap(vec![(b"f".to_vec(), bytes_of(&["x", "x", "x", "y"]))]),
+        ),
+        (b"plain:string".to_vec(), Stored::String(b"hello".to_vec())),
+        (b"plain:list".to_vec(), Stored::List(bytes_of(&["a", "b"]))),
+    ])
+}
+
+/// The encoding version inside a DUMP payload of a module value: the low 10
+/// bits of the 64-bit module id that follows the object type.
+fn dump_encoding_version(payload: &[u8]) -> u64 {
+    const RDB_TYPE_MODULE_2: u8 = 7;
+    const RDB_64BITLEN: u8 = 0x81;
+    assert_eq!(payload[0], RDB_TYPE_MODULE_2, "a module value");
+    assert_eq!(payload[1], RDB_64BITLEN, "a 64-bit module id");
+    let id = u64::from_be_bytes(payload[2..10].try_into().unwrap());
+    id & 1023
+}
+
+fn dump(con: &mut Connection, key: &[u8]) -> Bytes {
+    let payload: Option<Bytes> = redis::cmd("DUMP").arg(key).query(con).expect("DUMP");
+    payload.unwrap_or_else(|| panic!("DUMP {}: no such key", show(key)))
+}
+
+fn restore(con: &mut Connection, key: &[u8], payload: &[u8]) -> redis::RedisResult<()> {
+    redis::cmd("RESTORE")
+        .arg(key)
+        .arg(0)
+        .arg(payload)
+        .query(con)
+}
+
+fn restore_replace(con: &mut Connection, key: &[u8], payload: &[u8]) {
+    let _: () = redis::cmd("RESTORE")
+        .arg(key)
+        .arg(0)
+        .arg(payload)
+        .arg("REPLACE")
+        .query(con)
+        .expect("RESTORE ... REPLACE");
+}
+
+/// Waits until no AOF rewrite runs or waits to run.
+fn wait_for_aof_rewrite_idle(con: &mut Connection) {
+    wait_until("the AOF rewrite to finish", REWRITE_TIMEOUT, || {
+        info_field(con, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
+            && info_field(con, "persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
+    });
+}
+
+/// `BGREWRITEAOF`, waited for, and checked to have succeeded.
+fn rewrite_aof(con: &mut Connection) {
+    wait_for_aof_rewrite_idle(con);
+    let _: String = redis::cmd("BGREWRITEAOF").query(con).expect("BGREWRITEAOF");
+    wait_for_aof_rewrite_idle(con);
+    assert_eq!(
+        info_field(con, "persistence", "aof_last_bgrewrite_status").as_deref(),
+        Some("ok")
+    );
+}
+
+/// The AOF files Redis 7 keeps in `<dir>/appendonlydir/`, from its manifest:
+/// (file name, type) where type is `b` (base), `i` (incremental) or `h` (history).
+fn aof_manifest(dir: &Path) -> Vec<(String, String)> {
+    let appendonlydir = dir.join("appendonlydir");
+    let manifest = std::fs::read_dir(&appendonlydir)
+        .expect("appendonlydir")
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.to_string_lossy().ends_with(".manifest"))
+        .expect("an AOF manifest");
+    let text = std::fs::read_to_string(manifest).expect("manifest text");
+    text.lines()
+        .filter_map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let value = |name: &str| {
+                let at = words.iter().position(|word| *word == name)?;
+                words.get(at + 1).map(|value| value.to_string())
+            };
+            Some((value("file")?, value("type")?))
+        })
+        .collect()
+}
+
+/// The file a rewrite writes: Redis 7's base file, or Redis 6.2's single
+/// appendonly.aof (which later writes then extend).
+fn base_aof_path(dir: &Path) -> PathBuf {
+    if !dir.join("appendonlydir").exists() {
+        return dir.join("appendonly.aof");
+    }
+    let base = aof_manifest(dir)
+        .into_iter()
+        .find(|(_, kind)| kind == "b")
+        .map(|(name, _)| name)
+        .expect("a base AOF file in the manifest");
+    dir.join("appendonlydir").join(base)
+}
+
+/// Splits an AOF in RESP form into its commands' arguments.
+fn parse_aof_commands(aof: &[u8]) -> Vec<Vec<&[u8]>> {
+    fn number(aof: &[u8], pos: &mut usize, prefix: u8) -> usize {
+        assert_eq!(aof[*pos], prefix, "expected '{}' at {pos}", prefix as char);
+        let end = *pos
+            + aof[*pos..]
+                .windows(2)
+                .position(|pair| pair == b"\r\n")
+                .expect("a CRLF-terminated header");
+        let digits = std::str::from_utf8(&aof[*pos + 1..end]).expect("ASCII digits");
+        *pos = end + 2;
+        digits.parse().expect("a decimal count")
+    }
+    let mut commands = Vec::new();
+    let mut pos = 0;
+    while pos < aof.len() {
+        if aof[pos] == b'#' {
+            // An annotation line.
+            pos += aof[pos..].iter().position(|&b| b == b'\n').expect("EOL") + 1;
+            continue;
+        }
+        let argc = number(aof, &mut pos, b'*');
+        let mut args = Vec::with_capacity(argc);
+        for _ in 0..argc {
+            let len = number(aof, &mut pos, b'$');
+            args.push(&aof[pos..pos + len]);
+            assert_eq!(&aof[pos + len..pos + len + 2], b"\r\n", "CRLF after a bulk");
+            pos += len + 2;
+        }
+        commands.push(args);
+    }
+    commands
+}
+
+// ---------------------------------------------------------------- RDB from the original module
+
+#[test]
+fn original_module_v0_rdb_loads_with_trailing_nul_stripped() {
+    if !common::is_redis_7() {
+        return; // the fixture is an RDB of Redis 7.0 (format 10), which 6.2 cannot read
+    }
+    let mut server = start_from_rdb(&seed_v0_fixture());
+    let mut con = server.connect();
+    assert_same_dataset(&seed_v0_content(), &dataset(&mut con));
+    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &[b"user:1:tags"]), 3);
+    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &[b"user:1:tags"]), 8);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.LEN", &[b"user:1:tags", b"empty-ish"]),
+        1
+    );
+    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &[b"dup", b"f"]), 4);
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.EXISTS", &[b"user:1:tags", b"colors\0"]),
+        0
+    );
+    assert!(server.is_alive());
+    assert_no_rejection_logged(&server);
+}
+
+#[test]
+fn keys_loaded_from_v0_rdb_are_saved_back_as_v1() {
+    if !common::is_redis_7() {
+        return; // the fixture is an RDB of Redis 7.0 (format 10), which 6.2 cannot read
+    }
+    let server = start_from_rdb(&seed_v0_fixture());
+    let mut con = server.connect();
+    for key in [&b"user:1:tags"[..], "ключ".as_bytes(), b"dup"] {
+        assert_eq!(
+            dump_encoding_version(&dump(&mut con, key)),
+            1,
+            "{}",
+            show(key)
+        );
+    }
+    let digest = server_digest(&mut con);
+    let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    let server = Server::builder().in_dir(server.stop()).start();
+    let mut con = server.connect();
+    assert_same_dataset(&seed_v0_content(), &dataset(&mut con));
+    assert_eq!(server_digest(&mut con), digest);
+    assert_no_rejection_logged(&server);
+}
+
+// ---------------------------------------------------------------- DEBUG RELOAD, SAVE + restart
+
+#[test]
+fn debug_reload_keeps_every_key_byte_for_byte() {
+    let mut server = Server::start();
+    let mut con = server.connect();
+    write_awkward_keys(&mut con);
+    let before = dataset(&mut con);
+    let digest = server_digest(&mut con);
+    let _: () = redis::cmd("DEBUG")
+        .arg("RELOAD")
+        .query(&mut con)
+        .expect("DEBUG RELOAD");
+    assert_same_dataset(&before, &dataset(&mut con));
+    assert_eq!(server_digest(&mut con), digest);
+    assert!(server.is_alive());
+    assert_no_rejection_logged(&server);
+}
+
+#[test]
+fn save_and_restart_restores_every_key_byte_for_byte() {
+    let server = Server::start();
+    let mut con = server.connect();
+    write_awkward_keys(&mut con);
+    let before = dataset(&mut con);
+    let digest = server_digest(&mut con);
+    let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    let dir = server.stop();
+    assert!(dir.path().join("dump.rdb").exists());
+    let server = Server::builder().in_dir(dir).start();
+    let mut con = server.connect();
+    assert_same_dataset(&before, &dataset(&mut con));
+    assert_eq!(server_digest(&mut con), digest);
+    assert_no_rejection_logged(&server);
+}
+
+// ---------------------------------------------------------------- DUMP / RESTORE
+
+#[test]
+fn dump_and_restore_copies_a_key_to_another_key() {
+    let server = Server::start();
+    let mut con = server.connect();
+    write_awkward_keys(&mut con);
+    for key in AWKWARD_MULTIMAPS {
+        let payload = dump(&mut con, key);
+        assert_eq!(dump_encoding_version(&payload), 1);
+        let copy = [key, b":copy"].concat();
+        restore(&mut con, &copy, &payload).expect("RESTORE");
+        assert_eq!(key_type(&mut con, &copy), "rmultimap");
+        let original = getall(&mut con, key);
+        let restored = getall(&mut con, &copy);
+        if original != restored {
+            panic!(
+                "{} restored differently: {}",
+                show(key),
+                first_field_difference(&original, &restored)
+            );
+        }
+        assert_eq!(value_digest(&mut con, &copy), value_digest(&mut con, key));
+        assert_eq!(dump(&mut con, &copy), payload, "{}", show(key));
+    }
+}
+
+#[test]
+fn dump_and_restore_copies_every_key_to_another_server() {
+    let source = Server::start();
+    let mut from = source.connect();
+    write_awkward_keys(&mut from);
+    let target = Server::start();
+    let mut to = target.connect();
+    let keys: Vec<Bytes> = redis::cmd("KEYS").arg("*").query(&mut from).unwrap();
+    for key in &keys {
+        restore(&mut to, key, &dump(&mut from, key)).expect("RESTORE");
+    }
+    assert_same_dataset(&dataset(&mut from), &dataset(&mut to));
+    assert_eq!(server_digest(&mut to), server_digest(&mut from));
+}
+
+#[test]
+fn restore_onto_an_existing_key_needs_replace() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, b"source", b"f", &["a", "b"]);
+    insert(&mut con, b"target", b"g", &["old"]);
+    let payload = dump(&mut con, b"source");
+    let refused = query_error(
+        redis::cmd("RESTORE").arg("target").arg(0).arg(&payload),
+        &mut con,
+    );
+    assert_eq!(refused, "BUSYKEY Target key name already exists.");
+    assert_eq!(
+        getall(&mut con, b"target"),
+        [(b"g".to_vec(), bytes_of(&["old"]))]
+    );
+}
+
+#[test]
+fn restore_replace_overwrites_a_multimap_or_another_type() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, b"source", b"f", &["a", "b"]);
+    insert(&mut con, b"source", b"\0", &["\0"]);
+    let expected = getall(&mut con, b"source");
+    let payload = dump(&mut con, b"source");
+
+    insert(&mut con, b"multimap", b"f", &["old", "older"]);
+    insert(&mut con, b"multimap", b"other", &["gone"]);
+    restore_replace(&mut con, b"multimap", &payload);
+    assert_eq!(getall(&mut con, b"multimap"), expected);
+
+    let _: () = redis::cmd("SET")
+        .arg("string")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    restore_replace(&mut con, b"string", &payload);
+    assert_eq!(key_type(&mut con, b"string"), "rmultimap");
+    assert_eq!(getall(&mut con, b"string"), expected);
+
+    restore_replace(&mut con, b"absent", &payload);
+    assert_eq!(getall(&mut con, b"absent"), expected);
+}
+
+#[test]
+fn restored_key_is_independent_of_its_source() {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, b"source", b"f", &["a", "b"]);
+    insert(&mut con, b"source", b"g", &["c"]);
+    let original = getall(&mut con, b"source");
+    let payload = dump(&mut con, b"source");
+    restore(&mut con, b"copy", &payload).expect("RESTORE");
+
+    insert(&mut con, b"source", b"f", &["new"]);
+    integer(&mut con, "MULTIMAP.REMOVE", &[b"source", b"g", b"c"]);
+    assert_eq!(getall(&mut con, b"copy"), original);
+
+    integer(&mut con, "MULTIMAP.REPLACE", &[b"copy", b"f", b"z"]);
+    integer(&mut con, "MULTIMAP.DEL", &[b"copy", b"g"]);
+    assert_eq!(
+        getall(&mut con, b"source"),
+        [(b"f".to_vec(), bytes_of(&["a", "b", "new"]))]
+    );
+    assert_eq!(
+        getall(&mut con, b"copy"),
+        [(b"f".to_vec(), bytes_of(&["z"]))]
+    );
+
+    let _: () = redis::cmd("DEL").arg("source").query(&mut con).unwrap();
+    assert_eq!(
+        getall(&mut con, b"copy"),
+        [(b"f".to_vec(), bytes_of(&["z"]))]
+    );
+}
+
+// ---------------------------------------------------------------- AOF
+
+/// Writes after a rewrite that touch every write command, so the restarted
+/// server must replay the incremental AOF on top of the rewritten base.
+fn write_after_rewrite(con: &mut Connection) {
+    let binary_key: &[u8] = b"bin\0key\xff";
+    insert(con, binary_key, b"\0", &[&b"later\0"[..], b""]);
+    insert(con, binary_key, b"new\xfffield", &[&b"\xff"[..]]);
+    insert(con, b"new key\0", b"f", &[&b"\0"[..], b"\r\n"]);
+    assert_eq!(integer(con, "MULTIMAP.REMOVE", &[b"dups", b"f", b"x"]), 4);
+    // Removing the last value of the last field deletes the key.
+    assert_eq!(integer(con, "MULTIMAP.REMOVE", &[b"dups", b"f", b"y"]), 1);
+    assert_eq!(integer(con, "MULTIMAP.REMOVE", &[b"dups", b"g", b"x"]), 1);
+    integer(
+        con,
+        "MULTIMAP.REPLACE",
+        &[b"big", b"blob", b"\0replaced\xff", b""],
+    );
+    let wide_fields: Vec<Bytes> = (0..100)
+        .map(|i| format!("field:{i}").into_bytes())
+        .collect();
+    let mut del: Vec<&[u8]> = vec![b"wide"];
+    del.extend(wide_fields.iter().map(Vec::as_slice));
+    assert_eq!(integer(con, "MULTIMAP.DEL", &del), 100);
+    let _: () = redis::cmd("DEL").arg("lengths").query(con).unwrap();
+}
+
+fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: &str) {
+    let configure = |builder: common::ServerBuilder| {
+        builder
+            .config("appendonly", "yes")
+            .config("aof-use-rdb-preamble", rdb_preamble)
+            // Every write reaches the file before its reply, so killing the
+            // server loses nothing.
+            .config("appendfsync", "always")
+    };
+    let server = configure(Server::builder()).start();
+    let mut con = server.connect();
+    write_awkward_keys(&mut con);
+    rewrite_aof(&mut con);
+    let base_path = base_aof_path(server.dir.path());
+    let base = std::fs::read(&base_path).expect("base AOF");
+    assert_eq!(
+        base.starts_with(b"REDIS"),
+        rdb_preamble == "yes",
+        "{} should start with an RDB preamble exactly when configured",
+        base_path.display()
+    );
+    if rdb_preamble == "no" {
+        // The base is commands, binary-safe: the NUL and 0xff bytes survive.
+        let commands = parse_aof_commands(&base);
+        assert!(commands.iter().any(|args| args[0] == b"MULTIMAP.INSERT"
+            && args[1] == b"bin\0key\xff"
+            && args[2] == b"\xff\xff"));
+    }
+    write_after_rewrite(&mut con);
+    assert!(!key_exists(&mut con, b"dups"));
+    assert!(!key_exists(&mut con, b"lengths"));
+    let expected = dataset(&mut con);
+    let digest = server_digest(&mut con);
+
+    let dir = server.stop();
+    // Only the AOF can bring the data back.
+    assert!(!dir.path().join("dump.rdb").exists());
+    let server = configure(Server::builder().in_dir(dir)).start();
+    let mut con = server.connect();
+    assert_same_dataset(&expected, &dataset(&mut con));
+    assert_eq!(server_digest(&mut con), digest);
+    assert_no_rejection_logged(&server);
+}
+
+fn key_exists(con: &mut Connection, key: &[u8]) -> bool {
+    redis::cmd("EXISTS").arg(key).query(con).expect("EXISTS")
+}
+
+#[test]
+fn aof_rewrite_with_rdb_preamble_then_later_writes_survive_restart() {
+    aof_rewrite_then_later_writes_survive_restart("yes");
+}
+
+#[test]
+fn aof_rewrite_without_rdb_preamble_then_later_writes_survive_restart() {
+    aof_rewrite_then_later_writes_survive_restart("no");
+}
+
+#[test]
+fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
+    const VALUES: usize = 1_000_000;
+    const PER_INSERT: usize = 1_000;
+    const MAX_ARGS: usize = 5_000;
+    let value = |i: usize| format!("{i:07}");
+
+    let server = Server::builder()
+        .config("appendonly", "yes")
+        .config("aof-use-rdb-preamble", "no")
+        .start();
+    let mut con = server.connect();
+    for batch in (0..VALUES).step_by(PER_INSERT * 100) {
+        let mut pipe = redis::pipe();
+        for start in (batch..batch + PER_INSERT * 100).step_by(PER_INSERT) {
+            let values: Vec<String> = (start..start + PER_INSERT).map(value).collect();
+            pipe.cmd("MULTIMAP.INSERT")
+                .arg("huge")
+                .arg("field")
+                .arg(values)
+                .ignore();
+        }
+        pipe.query::<()>(&mut con).expect("pipelined INSERTs");
+    }
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.LEN", &[b"huge", b"field"]),
+        VALUES as i64
+    );
+    let digest = value_digest(&mut con, b"huge");
+    rewrite_aof(&mut con);
+
+    let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
+    let commands = parse_aof_commands(&base);
+    let longest = commands.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(
+        longest <= MAX_ARGS,
+        "a rewritten command has {longest} arguments"
+    );
+    let inserts: Vec<&Vec<&[u8]>> = commands
+        .iter()
+        .filter(|args| args[0].eq_ignore_ascii_case(b"MULTIMAP.INSERT"))
+        .collect();
+    assert!(
+        inserts.len() >= VALUES / MAX_ARGS,
+        "only {} MULTIMAP.INSERT commands",
+        inserts.len()
+    );
+    // The commands rebuild the field's values, all of them, in order.
+    let mut next = 0;
+    for args in &inserts {
+        assert_eq!((args[1], args[2]), (&b"huge"[..], &b"field"[..]));
+        for rebuilt in &args[3..] {
+            assert_eq!(*rebuilt, value(next).as_bytes(), "value {next}");
+            next += 1;
+        }
+    }
+    assert_eq!(next, VALUES);
+
+    let server = Server::builder()
+        .config("appendonly", "yes")
+        .config("aof-use-rdb-preamble", "no")
+        .in_dir(server.stop())
+        .start();
+    let mut con = server.connect();
+    assert_eq!(
+        integer(&mut con, "MULTIMAP.LEN", &[b"huge", b"field"]),
+        VALUES as i64
+    );
+    for index in [0, 1, 999, 1_000, 1_023, 1_024, 123_456, 999_998, 999_999] {
+        let got: Vec<String> = redis::cmd("MULTIMAP.RANGE")
+            .arg("huge")
+            .arg("field")
+            .arg(index)
+            .arg(index)
+            .query(&mut con)
+            .expect("MULTIMAP.RANGE");
+        assert_eq!(got, [value(index)], "value {index}");
+    }
+    assert_eq!(value_digest(&mut con, b"huge"), digest);
+}

@@ -1,0 +1,970 @@
+//! `RESTORE` payloads are hostile input. Mutated `DUMP` payloads of MultiMap
+//! keys, re-framed with a valid CRC so that Redis hands them to the module's
+//! loader, must never take the server down, must be rejected with an error or
+//! give a coherent key, and must not leak memory when rejected.
+//!
+//! The fuzz seed changes from run to run and is printed on failure; set
+//! `MULTIMAP_FUZZ_SEED` to replay a run, and `MULTIMAP_FUZZ_ITERATIONS` to run
+//! longer than the default.
+
+mod common;
+
+use std::fmt;
+use std::ops::Range;
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{error_text, info_field, Server};
+use redis::{Connection, Value};
+
+type Bytes = Vec<u8>;
+
+/// The object type of a module value in RDB (`RDB_TYPE_MODULE_2`).
+const RDB_TYPE_MODULE_2: u8 = 7;
+/// Opcodes that precede each element of a module value (`RDB_MODULE_OPCODE_*`).
+const OPCODE_EOF: u64 = 0;
+const OPCODE_UINT: u64 = 2;
+const OPCODE_STRING: u64 = 5;
+/// RDB string encodings flagged by a length byte 0b11xxxxxx.
+const ENC_INT8: u8 = 0;
+const ENC_INT16: u8 = 1;
+const ENC_INT32: u8 = 2;
+const ENC_LZF: u8 = 3;
+
+/// What a rejected payload gets: RESTORE's reply when loading fails.
+const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+
+const FUZZ_WARMUP: usize = 500;
+/// Payloads after the warm-up, unless `MULTIMAP_FUZZ_ITERATIONS` says otherwise.
+const FUZZ_ITERATIONS: usize = 3_500;
+/// How much `used_memory` may grow over the fuzz run after the warm-up.
+const MEMORY_GROWTH_BOUND: i64 = 256 * 1024;
+
+// ---------------------------------------------------------------- CRC-64 and framing
+
+/// CRC-64/Jones as Redis computes it: reflected, polynomial
+/// 0xad93d23594c935a9, initial value 0, no final xor.
+struct Crc64 {
+    table: [u64; 256],
+}
+
+impl Crc64 {
+    fn new() -> Crc64 {
+        const REFLECTED_POLY: u64 = 0x95ac_9329_ac4b_c9b5;
+        let mut table = [0u64; 256];
+        for (byte, entry) in table.iter_mut().enumerate() {
+            let mut crc = byte as u64;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ REFLECTED_POLY
+                } else {
+                    crc >> 1
+                };
+            }
+            *entry = crc;
+        }
+        Crc64 { table }
+    }
+
+    fn checksum(&self, data: &[u8]) -> u64 {
+        data.iter().fold(0, |crc, &byte| {
+            self.table[((crc ^ u64::from(byte)) & 0xff) as usize] ^ (crc >> 8)
+        })
+    }
+}
+
+/// A DUMP payload is the serialized value, the RDB version (2 bytes, little
+/// endian), then the CRC-64 of both (8 bytes, little endian).
+fn frame(crc: &Crc64, body: &[u8], rdb_version: [u8; 2]) -> Bytes {
+    let mut payload = Vec::with_capacity(body.len() + 10);
+    payload.extend_from_slice(body);
+    payload.extend_from_slice(&rdb_version);
+    let checksum = crc.checksum(&payload);
+    payload.extend_from_slice(&checksum.to_le_bytes());
+    payload
+}
+
+/// Splits a genuine DUMP payload into its body and RDB version, checking its CRC.
+fn unframe(crc: &Crc64, payload: &[u8]) -> (Bytes, [u8; 2]) {
+    assert!(payload.len() > 10, "a DUMP payload has a 10-byte footer");
+    let (covered, checksum) = payload.split_at(payload.len() - 8);
+    assert_eq!(
+        crc.checksum(covered),
+        u64::from_le_bytes(checksum.try_into().unwrap()),
+        "the CRC of a genuine DUMP payload"
+    );
+    let (body, version) = covered.split_at(covered.len() - 2);
+    (body.to_vec(), version.try_into().unwrap())
+}
+
+// ---------------------------------------------------------------- RDB encoding
+
+enum Length {
+    Plain(u64),
+    /// A special string encoding (`ENC_*`).
+    Encoded(u8),
+}
+
+/// Reads an RDB length at `pos`: (length, bytes it took).
+fn read_length(bytes: &[u8], pos: usize) -> (Length, usize) {
+    let first = bytes[pos];
+    match first >> 6 {
+        0 => (Length::Plain(u64::from(first & 0x3f)), 1),
+        1 => (
+            Length::Plain(u64::from(first & 0x3f) << 8 | u64::from(bytes[pos + 1])),
+            2,
+        ),
+        2 if first == 0x80 => {
+            let value = u32::from_be_bytes(bytes[pos + 1..pos + 5].try_into().unwrap());
+            (Length::Plain(u64::from(value)), 5)
+        }
+        2 if first == 0x81 => {
+            let value = u64::from_be_bytes(bytes[pos + 1..pos + 9].try_into().unwrap());
+            (Length::Plain(value), 9)
+        }
+        3 => (Length::Encoded(first & 0x3f), 1),
+        _ => panic!("invalid RDB length byte {first:#x} at {pos}"),
+    }
+}
+
+fn plain_length(bytes: &[u8], pos: usize) -> (u64, usize) {
+    match read_length(bytes, pos) {
+        (Length::Plain(value), width) => (value, width),
+        (Length::Encoded(_), _) => panic!("a plain length expected at {pos}"),
+    }
+}
+
+/// The shortest RDB encoding of a length.
+fn encode_length(value: u64) -> Bytes {
+    match value {
+        0..=0x3f => vec![value as u8],
+        0x40..=0x3fff => vec![0x40 | (value >> 8) as u8, value as u8],
+        0x4000..=0xffff_ffff => [&[0x80][..], &(value as u32).to_be_bytes()].concat(),
+        _ => encode_length_64(value),
+    }
+}
+
+/// The 64-bit form of an RDB length, whatever its value.
+fn encode_length_64(value: u64) -> Bytes {
+    [&[0x81][..], &value.to_be_bytes()].concat()
+}
+
+/// A plain RDB string: its length, then its bytes.
+fn encode_string(bytes: &[u8]) -> Bytes {
+    [encode_length(bytes.len() as u64), bytes.to_vec()].concat()
+}
+
+fn leb128(mut value: u64) -> Bytes {
+    let mut out = Vec::new();
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+    out
+}
+
+/// Where the parts of a serialized module value sit, to forge them.
+#[derive(Default)]
+struct Layout {
+    /// The 64-bit module id (type name and encoding version).
+    module_id: Range<usize>,
+    /// Unsigned integers: field and value counts.
+    counts: Vec<Range<usize>>,
+    /// The length fields of strings (for LZF, both of its lengths).
+    string_lengths: Vec<Range<usize>>,
+    /// Whole strings (length and bytes) that hold values or value chunks.
+    value_strings: Vec<Range<usize>>,
+}
+
+/// Walks a serialized MultiMap: object type, module id, then opcode-tagged
+/// unsigned integers and strings up to the EOF opcode.
+fn layout(body: &[u8]) -> Layout {
+    assert_eq!(body[0], RDB_TYPE_MODULE_2);
+    let mut layout = Layout::default();
+    let (_, width) = plain_length(body, 1);
+    layout.module_id = 1..1 + width;
+    let mut pos = 1 + width;
+    let mut strings = Vec::new();
+    // Whether each element is a string, to tell field names (a string followed
+    // by a count) from values.
+    let mut kinds = Vec::new();
+    loop {
+        let (opcode, width) = plain_length(body, pos);
+        pos += width;
+        match opcode {
+            OPCODE_EOF => break,
+            OPCODE_UINT => {
+                let (_, width) = plain_length(body, pos);
+                layout.counts.push(pos..pos + width);
+                kinds.push(false);
+                pos += width;
+            }
+            OPCODE_STRING => {
+                let start = pos;
+                let (length, width) = read_length(body, pos);
+                pos += width;
+                match length {
+                    Length::Plain(len) => {
+                        layout.string_lengths.push(start..pos);
+                        pos += len as usize;
+                    }
+                    Length::Encoded(ENC_INT8) => pos += 1,
+                    Length::Encoded(ENC_INT16) => pos += 2,
+                    Length::Encoded(ENC_INT32) => pos += 4,
+                    Length::Encoded(ENC_LZF) => {
+                        let (compressed, width) = plain_length(body, pos);
+                        layout.string_lengths.push(pos..pos + width);
+                        pos += width;
+                        let (_, width) = plain_length(body, pos);
+                        layout.string_lengths.push(pos..pos + width);
+                        pos += width + compressed as usize;
+                    }
+                    Length::Encoded(other) => panic!("unknown string encoding {other}"),
+                }
+                strings.push(start..pos);
+                kinds.push(true);
+            }
+            other => panic!("unexpected module opcode {other} at {pos}"),
+        }
+    }
+    assert_eq!(pos, body.len(), "the EOF opcode ends the value");
+    let mut string_index = 0;
+    for (index, &is_string) in kinds.iter().enumerate() {
+        if is_string {
+            let is_field = kinds.get(index + 1) == Some(&false);
+            if !is_field {
+                layout.value_strings.push(strings[string_index].clone());
+            }
+            string_index += 1;
+        }
+    }
+    layout
+}
+
+// ---------------------------------------------------------------- mutations
+
+/// xorshift64*: small, seeded, good enough to pick mutations.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `range` (which must not be empty).
+    fn below(&mut self, range: Range<usize>) -> usize {
+        assert!(!range.is_empty());
+        range.start + (self.next() % (range.end - range.start) as u64) as usize
+    }
+
+    fn byte(&mut self) -> u8 {
+        self.next() as u8
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(0..items.len())]
+    }
+}
+
+/// Counts a forger puts where a count or length was.
+const FORGED_BIG: [u64; 6] = [1 << 60, 1 << 32, 1 << 31, 1 << 63, u64::MAX, 0xffff_ffff];
+
+/// Replaces the seed's structure in a meaningful place; returns what it did.
+fn structured_mutation(rng: &mut Rng, body: &mut Bytes, layout: &Layout) -> String {
+    loop {
+        match rng.below(0..5) {
+            0 if !layout.counts.is_empty() => {
+                let site = rng.pick(&layout.counts).clone();
+                let forged = *rng.pick(&FORGED_BIG);
+                body.splice(site.clone(), encode_length_64(forged));
+                return format!("forge count at {} to {forged:#x}", site.start);
+            }
+            1 if !layout.counts.is_empty() => {
+                let site = rng.pick(&layout.counts).clone();
+                let (old, _) = plain_length(body, site.start);
+                let new = *rng.pick(&[0, 1, old.wrapping_sub(1), old + 1, old + 2, old * 2]);
+                let encoded = if rng.below(0..4) == 0 {
+                    encode_length_64(new)
+                } else {
+                    encode_length(new)
+                };
+                body.splice(site.clone(), encoded);
+                return format!("count at {} from {old} to {new}", site.start);
+            }
+            2 if !layout.string_lengths.is_empty() => {
+                let site = rng.pick(&layout.string_lengths).clone();
+                let forged = *rng.pick(&FORGED_BIG);
+                body.splice(site.clone(), encode_length_64(forged));
+                return format!("forge string length at {} to {forged:#x}", site.start);
+            }
+            3 if !layout.value_strings.is_empty() => {
+                let site = rng.pick(&layout.value_strings).clone();
+                let (content, what) = forged_chunk(rng);
+                body.splice(site.clone(), encode_string(&content));
+                return format!("replace value string at {} with {what}", site.start);
+            }
+            4 => {
+                let (id, _) = plain_length(body, layout.module_id.start);
+                let version = *rng.pick(&[0, 0, 2, 1023]);
+                let forged = (id & !1023) | version;
+                body.splice(layout.module_id.clone(), encode_length_64(forged));
+                return format!("set encoding version {version}");
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// A value chunk (encoding version 1: LEB128 length, bytes, repeated) that lies.
+fn forged_chunk(rng: &mut Rng) -> (Bytes, String) {
+    match rng.below(0..7) {
+        0 => (
+            [leb128(1 << 60), b"abc".to_vec()].concat(),
+            "a 2^60 value length".into(),
+        ),
+        1 => (
+            [vec![0xff; 10], b"x".to_vec()].concat(),
+            "an endless LEB128".into(),
+        ),
+        2 => {
+            // 2^63 fits in 64 bits; 2^64 does not.
+            let mut overflow = vec![0x80; 9];
+            overflow.push(*rng.pick(&[0x01, 0x02, 0x7f]));
+            (overflow, "a 64-bit-overflowing LEB128".into())
+        }
+        3 => (Vec::new(), "an empty chunk".into()),
+        4 => {
+            let value_len = rng.below(0..20);
+            let mut chunk = leb128(value_len as u64 + 1);
+            chunk.extend((0..value_len).map(|_| rng.byte()));
+            (chunk, "a value one byte short".into())
+        }
+        5 => {
+            let values = rng.below(1..6);
+            let mut chunk = Vec::new();
+            for _ in 0..values {
+                let len = rng.below(0..8);
+                chunk.extend(leb128(len as u64));
+                chunk.extend((0..len).map(|_| rng.byte()));
+            }
+            (chunk, format!("{values} well-formed values"))
+        }
+        _ => {
+            let len = rng.below(0..16);
+            let chunk = (0..len).map(|_| rng.byte()).collect();
+            (chunk, format!("{len} random bytes"))
+        }
+    }
+}
+
+/// Damages bytes anywhere after the object type; returns what it did.
+fn raw_mutation(rng: &mut Rng, body: &mut Bytes) -> String {
+    let len = body.len();
+    if len < 2 {
+        let byte = rng.byte();
+        body.push(byte);
+        return format!("append {byte:#x}");
+    }
+    match rng.below(0..7) {
+        0 => {
+            let pos = rng.below(1..len);
+            let bit = rng.below(0..8);
+            body[pos] ^= 1 << bit;
+            format!("flip bit {bit} at {pos}")
+        }
+        1 => {
+            let pos = rng.below(1..len);
+            body[pos] = rng.byte();
+            format!("set byte {pos} to {:#x}", body[pos])
+        }
+        2 => {
+            let new_len = rng.below(1..len);
+            body.truncate(new_len);
+            format!("truncate to {new_len}")
+        }
+        3 => {
+            let pos = rng.below(1..len + 1);
+            let count = rng.below(1..9);
+            let inserted: Bytes = (0..count).map(|_| rng.byte()).collect();
+            body.splice(pos..pos, inserted);
+            format!("insert {count} bytes at {pos}")
+        }
+        4 => {
+            let start = rng.below(1..len);
+            let end = rng.below(start + 1..(start + 64).min(len) + 1);
+            let at = rng.below(1..len + 1);
+            let copy = body[start..end].to_vec();
+            body.splice(at..at, copy);
+            format!("duplicate {start}..{end} at {at}")
+        }
+        5 => {
+            let start = rng.below(1..len);
+            let end = rng.below(start + 1..(start + 16).min(len) + 1);
+            body.drain(start..end);
+            format!("delete {start}..{end}")
+        }
+        _ => {
+            let (a, b) = (rng.below(1..len), rng.below(1..len));
+            body.swap(a, b);
+            format!("swap bytes {a} and {b}")
+        }
+    }
+}
+
+// ---------------------------------------------------------------- server helpers
+
+fn fuzz_server() -> Server {
+    Server::builder()
+        .config("sanitize-dump-payload", "yes")
+        .start()
+}
+
+fn insert(con: &mut Connection, key: &str, field: &[u8], values: &[&[u8]]) {
+    let _: i64 = redis::cmd("MULTIMAP.INSERT")
+        .arg(key)
+        .arg(field)
+        .arg(values)
+        .query(con)
+        .expect("MULTIMAP.INSERT");
+}
+
+fn dump(con: &mut Connection, key: &str) -> Bytes {
+    let payload: Option<Bytes> = redis::cmd("DUMP").arg(key).query(con).expect("DUMP");
+    payload.unwrap_or_else(|| panic!("DUMP {key}: no such key"))
+}
+
+fn restore(con: &mut Connection, key: &str, payload: &[u8]) -> redis::RedisResult<()> {
+    redis::cmd("RESTORE")
+        .arg(key)
+        .arg(0)
+        .arg(payload)
+        .query(con)
+}
+
+fn delete(con: &mut Connection, keys: &[&str]) {
+    let _: i64 = redis::cmd("DEL").arg(keys).query(con).expect("DEL");
+}
+
+fn ping(con: &mut Connection) {
+    let pong: String = redis::cmd("PING").query(con).expect("PING");
+    assert_eq!(pong, "PONG");
+}
+
+/// GETALL as (field, values) pairs, sorted by field.
+fn getall(con: &mut Connection, key: &str) -> Result<Vec<(Bytes, Vec<Bytes>)>, String> {
+    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
+        .arg(key)
+        .query(con)
+        .map_err(|error| format!("GETALL: {error}"))?;
+    if !flat.len().is_multiple_of(2) {
+        return Err(format!("GETALL replied {} elements", flat.len()));
+    }
+    let mut pairs = Vec::new();
+    for pair in flat.chunks(2) {
+        let field = redis::from_redis_value_ref(&pair[0]).map_err(|e| format!("field: {e}"))?;
+        let values = redis::from_redis_value_ref(&pair[1]).map_err(|e| format!("values: {e}"))?;
+        pairs.push((field, values));
+    }
+    pairs.sort();
+    Ok(pairs)
+}
+
+fn value_digest(con: &mut Connection, key: &str) -> Result<String, String> {
+    let digests: Vec<String> = redis::cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg(key)
+        .query(con)
+        .map_err(|error| format!("DEBUG DIGEST-VALUE: {error}"))?;
+    digests
+        .into_iter()
+        .next()
+        .ok_or_else(|| "no digest".to_owned())
+}
+
+/// `used_memory` less the clients' buffers, which follow the size of the
+/// last payload sent rather than what the server keeps.
+fn kept_memory(con: &mut Connection) -> i64 {
+    let number = |name: &str, con: &mut Connection| -> i64 {
+        info_field(con, "memory", name)
+            .unwrap_or_else(|| panic!("INFO memory lacks {name}"))
+            .parse()
+            .unwrap()
+    };
+    number("used_memory", con) - number("mem_clients_normal", con)
+}
+
+/// Checks that a restored key is a coherent MultiMap: every read command agrees
+/// with the others, no field is empty, a full SCAN visits each field once, and
+/// it survives DUMP/RESTORE unchanged. Leaves the key in place.
+fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
+    let key_type: String = redis::cmd("TYPE")
+        .arg(key)
+        .query(con)
+        .map_err(|e| e.to_string())?;
+    if key_type != "rmultimap" {
+        return Err(format!("TYPE is {key_type}"));
+    }
+    let query = |command: &mut redis::Cmd, con: &mut Connection| -> Result<i64, String> {
+        command.query(con).map_err(|e| e.to_string())
+    };
+    let card = query(redis::cmd("MULTIMAP.CARD").arg(key), con)?;
+    let size = query(redis::cmd("MULTIMAP.SIZE").arg(key), con)?;
+    let mut fields: Vec<Bytes> = redis::cmd("MULTIMAP.FIELDS")
+        .arg(key)
+        .query(con)
+        .map_err(|e| format!("FIELDS: {e}"))?;
+    fields.sort();
+    let pairs = getall(con, key)?;
+    if card < 1 || card as usize != fields.len() || pairs.len() != fields.len() {
+        return Err(format!(
+            "CARD {card}, {} FIELDS, {} GETALL fields",
+            fields.len(),
+            pairs.len()
+        ));
+    }
+    if fields.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err("FIELDS lists a field twice".into());
+    }
+    if pairs.iter().map(|(field, _)| field).ne(fields.iter()) {
+        return Err("FIELDS and GETALL name different fields".into());
+    }
+    if pairs.iter().any(|(_, values)| values.is_empty()) {
+        return Err("a field without values".into());
+    }
+    let total: usize = pairs.iter().map(|(_, values)| values.len()).sum();
+    if total as i64 != size {
+        return Err(format!("SIZE {size}, but GETALL holds {total} values"));
+    }
+
+    let mut pipe = redis::pipe();
+    for (field, _) in &pairs {
+        pipe.cmd("MULTIMAP.LEN").arg(key).arg(field);
+        pipe.cmd("MULTIMAP.EXISTS").arg(key).arg(field);
+        pipe.cmd("MULTIMAP.GET").arg(key).arg(field);
+    }
+    let replies: Vec<Value> = pipe
+        .query(con)
+        .map_err(|e| format!("LEN/EXISTS/GET: {e}"))?;
+    for ((field, values), replies) in pairs.iter().zip(replies.chunks(3)) {
+        let len: i64 = redis::from_redis_value_ref(&replies[0]).map_err(|e| e.to_string())?;
+        let exists: i64 = redis::from_redis_value_ref(&replies[1]).map_err(|e| e.to_string())?;
+        let got: Vec<Bytes> =
+            redis::from_redis_value_ref(&replies[2]).map_err(|e| e.to_string())?;
+        if len as usize != values.len() || exists != 1 || &got != values {
+            return Err(format!(
+                "field {field:?}: LEN {len}, EXISTS {exists}, GET {} values, GETALL {}",
+                got.len(),
+                values.len()
+            ));
+        }
+    }
+
+    let mut scanned = Vec::new();
+    let mut cursor = "0".to_owned();
+    loop {
+        let (next, items): (String, Vec<Value>) = redis::cmd("MULTIMAP.SCAN")
+            .arg(key)
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(50)
+            .query(con)
+            .map_err(|e| format!("SCAN: {e}"))?;
+        for pair in items.chunks(2) {
+            let field: Bytes = redis::from_redis_value_ref(&pair[0]).map_err(|e| e.to_string())?;
+            scanned.push(field);
+        }
+        if next == "0" {
+            break;
+        }
+        cursor = next;
+    }
+    scanned.sort();
+    if scanned != fields {
+        return Err(format!(
+            "a full SCAN returned {} fields, the key has {}",
+            scanned.len(),
+            fields.len()
+        ));
+    }
+
+    let again = format!("{key}:again");
+    let payload = dump(con, key);
+    restore(con, &again, &payload).map_err(|e| format!("RESTORE of its own DUMP: {e}"))?;
+    let round_trip = getall(con, &again)?;
+    let digests = (value_digest(con, key)?, value_digest(con, &again)?);
+    delete(con, &[&again]);
+    if round_trip != pairs {
+        return Err("DUMP/RESTORE changed the content".into());
+    }
+    if digests.0 != digests.1 {
+        return Err(format!("digests differ after DUMP/RESTORE: {digests:?}"));
+    }
+    Ok(())
+}
+
+/// Hex of the first bytes of a payload, for failure messages.
+fn hex(bytes: &[u8]) -> String {
+    let shown: String = bytes.iter().take(200).map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > 200 {
+        format!("{shown}... ({} bytes)", bytes.len())
+    } else {
+        shown
+    }
+}
+
+/// MultiMap keys whose DUMP payloads seed the fuzzer: (name, genuine payload).
+fn seed_payloads(con: &mut Connection) -> Vec<(&'static str, Bytes)> {
+    insert(con, "seed:small", b"f", &[b"a"]);
+
+    insert(con, "seed:binary", b"", &[b"", b"\0", b"\xff\xfe"]);
+    insert(con, "seed:binary", b"\0\xff", &[b"x\0", b"\r\n"]);
+    // An integer-looking field, which RDB stores in an integer encoding.
+    insert(con, "seed:binary", b"42", &[b"-1"]);
+
+    for (field, values) in [
+        (&b"a"[..], &[&b"1"[..], b"2", b"2"][..]),
+        (b"b", &[b"x"]),
+        (b"c", &[b"p", b"q", b"r", b"p"]),
+        (b"d", &[b"long value ".repeat(4).as_slice()]),
+        (b"e", &[b"", b""]),
+    ] {
+        insert(con, "seed:several", field, values);
+    }
+
+    // Repetitive values, which RDB stores LZF-compressed.
+    let repetitive = b"ab".repeat(100);
+    insert(con, "seed:compressible", b"f", &[&repetitive, &repetitive]);
+
+    // Two value chunks (they close at 64 KiB) and a few hundred fields.
+    let values: Vec<Bytes> = (0..6_000)
+        .map(|i| format!("v{i:05}-x").into_bytes())
+        .collect();
+    let value_refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    insert(con, "seed:larger", b"many", &value_refs);
+    let mut pipe = redis::pipe();
+    for i in 0..300 {
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("seed:larger")
+            .arg(format!("field{i}"))
+            .arg(format!("{i}"))
+            .arg(vec![b'z'; i % 5])
+            .ignore();
+    }
+    pipe.query::<()>(con).expect("pipelined INSERTs");
+
+    let mut seeds: Vec<(&'static str, Bytes)> = [
+        "seed:small",
+        "seed:binary",
+        "seed:several",
+        "seed:compressible",
+        "seed:larger",
+    ]
+    .into_iter()
+    .map(|key| (key, dump(con, key)))
+    .collect();
+    let v0 = v0_payload(&seeds[0].1, &v0_sample());
+    seeds.push(("v0 (hand-built)", v0));
+    seeds
+}
+
+/// Content in the original module's layout: field → values.
+type V0Content = Vec<(&'static [u8], Vec<&'static [u8]>)>;
+
+fn v0_sample() -> V0Content {
+    vec![
+        (b"colors", vec![b"red", b"green", b"blue"]),
+        (b"empty-ish", vec![b""]),
+        (b"bin\0ary", vec![b"\0", b"\xff"]),
+    ]
+}
+
+/// A payload as the original module wrote it (encoding version 0): the field
+/// count; per field the field with a trailing NUL, the value count, and each
+/// value with a trailing NUL. The module id comes from a genuine payload.
+fn v0_payload(genuine: &[u8], content: &V0Content) -> Bytes {
+    let crc = Crc64::new();
+    let (body, version) = unframe(&crc, genuine);
+    let (id, _) = plain_length(&body, 1);
+    let with_nul = |bytes: &[u8]| [bytes, b"\0"].concat();
+    let mut v0 = vec![RDB_TYPE_MODULE_2];
+    v0.extend(encode_length_64(id & !1023));
+    v0.extend(encode_length(OPCODE_UINT));
+    v0.extend(encode_length(content.len() as u64));
+    for (field, values) in content {
+        v0.extend(encode_length(OPCODE_STRING));
+        v0.extend(encode_string(&with_nul(field)));
+        v0.extend(encode_length(OPCODE_UINT));
+        v0.extend(encode_length(values.len() as u64));
+        for value in values {
+            v0.extend(encode_length(OPCODE_STRING));
+            v0.extend(encode_string(&with_nul(value)));
+        }
+    }
+    v0.extend(encode_length(OPCODE_EOF));
+    frame(&crc, &v0, version)
+}
+
+/// Why one RESTORE went wrong, with everything needed to replay it.
+struct Case<'a> {
+    fuzz_seed: u64,
+    iteration: usize,
+    seed_name: &'a str,
+    mutations: &'a [String],
+    payload: &'a [u8],
+}
+
+impl fmt::Display for Case<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "MULTIMAP_FUZZ_SEED={} iteration {}: seed {} mutated by {:?}; payload {}",
+            self.fuzz_seed,
+            self.iteration,
+            self.seed_name,
+            self.mutations,
+            hex(self.payload)
+        )
+    }
+}
+
+fn fuzz_iterations() -> usize {
+    std::env::var("MULTIMAP_FUZZ_ITERATIONS")
+        .map(|text| text.parse().expect("MULTIMAP_FUZZ_ITERATIONS is a count"))
+        .unwrap_or(FUZZ_ITERATIONS)
+}
+
+fn fuzz_seed() -> u64 {
+    match std::env::var("MULTIMAP_FUZZ_SEED") {
+        Ok(text) => text.parse().expect("MULTIMAP_FUZZ_SEED is a u64"),
+        Err(_) => SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+#[test]
+fn crc64_matches_redis_check_value() {
+    assert_eq!(Crc64::new().checksum(b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    assert_eq!(Crc64::new().checksum(b""), 0);
+}
+
+#[test]
+fn reframed_dump_payload_is_unchanged_and_accepted() {
+    let server = fuzz_server();
+    let mut con = server.connect();
+    let crc = Crc64::new();
+    for (name, payload) in seed_payloads(&mut con) {
+        let (body, version) = unframe(&crc, &payload);
+        assert_eq!(frame(&crc, &body, version), payload, "{name}");
+        let layout = layout(&body);
+        assert!(!layout.counts.is_empty(), "{name}");
+        restore(&mut con, "copy", &payload).unwrap_or_else(|e| panic!("{name}: {e}"));
+        check_coherent(&mut con, "copy").unwrap_or_else(|e| panic!("{name}: {e}"));
+        delete(&mut con, &["copy"]);
+    }
+}
+
+#[test]
+fn hand_built_v0_payload_restores_with_trailing_nul_stripped() {
+    let server = fuzz_server();
+    let mut con = server.connect();
+    insert(&mut con, "genuine", b"f", &[b"v"]);
+    let payload = v0_payload(&dump(&mut con, "genuine"), &v0_sample());
+    restore(&mut con, "restored", &payload).expect("RESTORE of a v0 payload");
+    let mut expected: Vec<(Bytes, Vec<Bytes>)> = v0_sample()
+        .into_iter()
+        .map(|(field, values)| {
+            let values = values.into_iter().map(<[u8]>::to_vec).collect();
+            (field.to_vec(), values)
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(getall(&mut con, "restored").unwrap(), expected);
+    check_coherent(&mut con, "restored").unwrap();
+}
+
+/// RESTORE reads the value from the whole payload, footer included, so a value
+/// cut short can be completed by the footer's first bytes (the RDB version,
+/// `0a 00`): such a payload loads, as a coherent key. Every other truncation is
+/// rejected.
+#[test]
+fn truncated_payloads_are_rejected_unless_the_footer_completes_them() {
+    let mut server = fuzz_server();
+    let mut con = server.connect();
+    let crc = Crc64::new();
+    for (name, payload) in seed_payloads(&mut con) {
+        if name == "seed:larger" {
+            continue;
+        }
+        let (body, version) = unframe(&crc, &payload);
+        let mut completed_by_footer = 0;
+        for len in 1..body.len() {
+            let truncated = frame(&crc, &body[..len], version);
+            match restore(&mut con, "truncated", &truncated) {
+                Ok(()) => {
+                    completed_by_footer += 1;
+                    check_coherent(&mut con, "truncated")
+                        .unwrap_or_else(|problem| panic!("{name} cut to {len}: {problem}"));
+                    delete(&mut con, &["truncated"]);
+                }
+                Err(error) => assert_eq!(error_text(&error), BAD_DATA_FORMAT, "{name} at {len}"),
+            }
+        }
+        assert!(
+            completed_by_footer <= 1,
+            "{name}: {completed_by_footer} truncations accepted"
+        );
+    }
+    assert!(server.is_alive());
+    ping(&mut con);
+}
+
+#[test]
+fn forged_huge_counts_and_lengths_are_rejected() {
+    let mut server = fuzz_server();
+    let mut con = server.connect();
+    let crc = Crc64::new();
+    for (name, payload) in seed_payloads(&mut con) {
+        let (body, version) = unframe(&crc, &payload);
+        let layout = layout(&body);
+        for site in layout.counts.iter().chain(&layout.string_lengths) {
+            for forged in FORGED_BIG {
+                let mut body = body.clone();
+                body.splice(site.clone(), encode_length_64(forged));
+                let forged_payload = frame(&crc, &body, version);
+                match restore(&mut con, "forged", &forged_payload) {
+                    Ok(()) => panic!("{name}: {forged:#x} at {} was accepted", site.start),
+                    Err(error) => assert_eq!(
+                        error_text(&error),
+                        BAD_DATA_FORMAT,
+                        "{name}: {forged:#x} at {}",
+                        site.start
+                    ),
+                }
+            }
+        }
+        assert!(server.is_alive(), "{name}");
+    }
+    ping(&mut con);
+}
+
+#[test]
+fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
+    let fuzz_seed = fuzz_seed();
+    let iterations = fuzz_iterations();
+    eprintln!("fuzz seed {fuzz_seed} (set MULTIMAP_FUZZ_SEED={fuzz_seed} to replay)");
+    let mut rng = Rng::new(fuzz_seed);
+    let mut server = fuzz_server();
+    let mut con = server.connect();
+    let crc = Crc64::new();
+    let seeds: Vec<(&str, Bytes, [u8; 2], Layout)> = seed_payloads(&mut con)
+        .into_iter()
+        .map(|(name, payload)| {
+            let (body, version) = unframe(&crc, &payload);
+            let layout = layout(&body);
+            (name, body, version, layout)
+        })
+        .collect();
+
+    let (mut accepted, mut rejected) = (0, 0);
+    let mut baseline = None;
+    for iteration in 0..FUZZ_WARMUP + iterations {
+        if iteration == FUZZ_WARMUP {
+            baseline = Some(kept_memory(&mut con));
+        }
+        let (seed_name, seed_body, version, layout) = rng.pick(&seeds);
+        let mut body = seed_body.clone();
+        let mut mutations = Vec::new();
+        if rng.below(0..2) == 0 {
+            mutations.push(structured_mutation(&mut rng, &mut body, layout));
+        }
+        for _ in 0..rng.below(usize::from(mutations.is_empty())..3) {
+            mutations.push(raw_mutation(&mut rng, &mut body));
+        }
+        assert_eq!(body[0], RDB_TYPE_MODULE_2);
+        let payload = frame(&crc, &body, *version);
+        let case = Case {
+            fuzz_seed,
+            iteration,
+            seed_name,
+            mutations: &mutations,
+            payload: &payload,
+        };
+
+        let key = format!("fuzz:{iteration}");
+        match restore(&mut con, &key, &payload) {
+            Ok(()) => {
+                accepted += 1;
+                if let Err(problem) = check_coherent(&mut con, &key) {
+                    panic!("{case}\nthe restored key is incoherent: {problem}");
+                }
+                delete(&mut con, &[&key]);
+            }
+            Err(error) => {
+                rejected += 1;
+                assert!(
+                    error.code().is_some(),
+                    "{case}\nno reply from the server: {error}"
+                );
+                assert_eq!(error_text(&error), BAD_DATA_FORMAT, "{case}");
+            }
+        }
+        assert!(server.is_alive(), "{case}\nthe server died");
+        if iteration % 100 == 0 {
+            ping(&mut con);
+        }
+    }
+    ping(&mut con);
+    assert!(server.is_alive());
+    eprintln!("{accepted} payloads accepted, {rejected} rejected");
+    let log = server.log_text();
+    let mut reasons: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.split_once("multimap: rejected a stored value: "))
+        .map(|(_, reason)| reason)
+        .collect();
+    reasons.sort_unstable();
+    reasons.dedup();
+    eprintln!("the module's loader rejected: {reasons:?}");
+    // Some payloads must get past Redis's own checks into the module's.
+    assert!(
+        !reasons.is_empty(),
+        "the module's loader never rejected a payload"
+    );
+    assert!(
+        rejected >= iterations / 4,
+        "too few rejections ({rejected}): the mutations miss the loader"
+    );
+    assert!(
+        accepted > 0,
+        "no mutated payload loaded: the checks never ran"
+    );
+
+    let baseline = baseline.unwrap();
+    let keys: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(keys, 5, "only the seed keys remain");
+    // Values freed on the lazy-free thread may leave memory a moment later.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut growth = kept_memory(&mut con) - baseline;
+    while growth > MEMORY_GROWTH_BOUND && Instant::now() < deadline {
+        sleep(Duration::from_millis(50));
+        growth = kept_memory(&mut con) - baseline;
+    }
+    eprintln!("memory kept after the warm-up grew by {growth} bytes");
+    assert!(
+        growth <= MEMORY_GROWTH_BOUND,
+        "MULTIMAP_FUZZ_SEED={fuzz_seed}: memory grew by {growth} bytes over \
+         {iterations} payloads ({rejected} rejected in all)"
+    );
+}
