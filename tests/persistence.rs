@@ -319,7 +319,7 @@ fn assert_no_rejection_logged(server: &Server) {
 }
 
 fn seed_v0_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/seed-v0.rdb")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-v0.rdb")
 }
 
 /// A fresh server that loaded `rdb` as its dump.rdb at startup.
