@@ -5,18 +5,15 @@
 //! ```text
 //! unsigned   field count (F >= 1)
 //! F times:
-//!   buffer   field name
 //!   unsigned value count (V >= 1)
-//!   buffer+  value chunks, until V values were read: each chunk holds one or
-//!            more whole values back to back, each as an unsigned LEB128
-//!            length, that many bytes, then the size of those two as a LEB128
-//!            number written back to front (the in-memory encoding of
-//!            `multimap::Values`)
+//!   buffer   the field's record: its name's length (LEB128), the name, then
+//!            V values, each as its length (LEB128), its bytes, and the size
+//!            of those two as a LEB128 number written back to front
 //! ```
 //!
-//! Chunks are slices of what is in memory, so saving copies nothing and loading
-//! appends each chunk once it is checked; they keep RDB work to a few calls per
-//! field instead of one per value, while bounding how much one call buffers.
+//! The record is exactly how a field sits in memory (see `multimap`), so saving
+//! a field is one write of its one allocation, and loading checks the buffer
+//! Redis read and adopts it as the field's storage, copying nothing.
 //!
 //! # RDB encoding, version 0 (the original redis-multi-map module)
 //!
@@ -29,10 +26,6 @@ use std::ffi::CStr;
 
 use crate::ffi::{AofWriter, Digest, IoError, RdbReader, RdbWriter};
 use crate::multimap::MultiMap;
-
-/// Chunks close once they reach this size (a larger single value makes a
-/// larger chunk of its own).
-const CHUNK_TARGET_BYTES: usize = 64 * 1024;
 
 /// A rewritten AOF command carries at most this many values...
 const AOF_BATCH_VALUES: usize = 1024;
@@ -55,12 +48,9 @@ impl From<IoError> for Rejection {
 
 pub fn rdb_save(map: &MultiMap, io: &mut RdbWriter) {
     io.save_unsigned(map.field_count() as u64);
-    for (field, values) in map.iter() {
-        io.save_buffer(field);
-        io.save_unsigned(values.len() as u64);
-        for chunk in values.packed_chunks(CHUNK_TARGET_BYTES) {
-            io.save_buffer(chunk);
-        }
+    for (record, value_count) in map.records() {
+        io.save_unsigned(value_count as u64);
+        io.save_buffer(record);
     }
 }
 
@@ -92,27 +82,10 @@ fn load_v1(io: &mut RdbReader) -> Result<MultiMap, Rejection> {
     // Every iteration reads from the stream, so a forged count ends at the
     // stream's end with an IO error rather than spinning.
     for _ in 0..field_count {
-        let field = io.load_buffer()?;
-        let field = field.as_bytes();
-        if map.get(field).is_some() {
-            return Err(Rejection::Corrupt(c"a field stored twice"));
-        }
-        let mut remaining = io.load_unsigned()?;
-        if remaining == 0 {
-            return Err(Rejection::Corrupt(c"a field without values"));
-        }
-        while remaining > 0 {
-            let chunk = io.load_buffer()?;
-            let added = map
-                .insert_packed(field, chunk.as_bytes())
-                .map_err(|_| Rejection::Corrupt(c"a malformed value chunk"))?;
-            if added == 0 {
-                return Err(Rejection::Corrupt(c"an empty value chunk"));
-            }
-            remaining = remaining
-                .checked_sub(added as u64)
-                .ok_or(Rejection::Corrupt(c"more values than the field's count"))?;
-        }
+        let value_count = io.load_unsigned()?;
+        let record = io.load_buffer()?.into_vec();
+        map.insert_record(record, value_count)
+            .map_err(|_| Rejection::Corrupt(c"a malformed or repeated field"))?;
     }
     Ok(map)
 }

@@ -168,6 +168,18 @@ pub fn count_packed_values(bytes: &[u8]) -> Result<usize, InvalidEncoding> {
     let mut offset = 0;
     let mut count = 0;
     while offset < bytes.len() {
+        // Values under 127 bytes (most of them) have one-byte length and
+        // back-length: check those without the general decoding.
+        let first = bytes[offset];
+        if first < 0x7f {
+            let back = offset + 1 + usize::from(first);
+            if bytes.get(back) != Some(&(first + 1)) {
+                return Err(InvalidEncoding);
+            }
+            offset = back + 1;
+            count += 1;
+            continue;
+        }
         let (len, header) = read_varint(&bytes[offset..]).ok_or(InvalidEncoding)?;
         let body = usize::try_from(len)
             .ok()
@@ -257,25 +269,6 @@ impl<'a> Values<'a> {
             back,
             remaining: taken,
         }
-    }
-
-    /// The packed encoding of all values, as stored and as saved to RDB.
-    pub fn packed(&self) -> &'a [u8] {
-        self.packed
-    }
-
-    /// The packed encoding split at value boundaries into slices of about
-    /// `target` bytes (a larger single value makes a slice of its own).
-    pub fn packed_chunks(&self, target: usize) -> impl Iterator<Item = &'a [u8]> {
-        let packed = self.packed;
-        let mut offset = 0;
-        std::iter::from_fn(move || {
-            let start = offset;
-            while offset < packed.len() && (offset == start || offset - start < target) {
-                offset = value_at(packed, offset).1;
-            }
-            (offset > start).then(|| &packed[start..offset])
-        })
     }
 
     /// Byte offset of value `index`, walking from whichever end is nearer.
@@ -483,28 +476,43 @@ impl MultiMap {
         }
     }
 
-    /// Appends values given in the packed encoding (as `Values::packed` returns
-    /// and RDB stores them), after checking every byte of it. Returns how many
-    /// values were appended; on error the map is unchanged.
-    pub fn insert_packed(&mut self, field: &[u8], packed: &[u8]) -> Result<usize, InvalidEncoding> {
-        let added = count_packed_values(packed)?;
-        if added == 0 {
-            return Ok(0);
+    /// Each field as its record (the field's single allocation: name length,
+    /// name, packed values) with its number of values. RDB stores exactly this.
+    pub fn records(&self) -> impl ExactSizeIterator<Item = (&[u8], usize)> {
+        self.entries.iter().map(|e| (&e.data[..], e.count as usize))
+    }
+
+    /// Adds a field from a record as `records` returns it, taking the buffer
+    /// over as the field's storage, after checking every byte of it: the name
+    /// must be new, the values well-formed and `value_count` of them, at least
+    /// one. On error the map is unchanged.
+    pub fn insert_record(
+        &mut self,
+        record: Vec<u8>,
+        value_count: u64,
+    ) -> Result<(), InvalidEncoding> {
+        let (name_len, header) = read_varint(&record).ok_or(InvalidEncoding)?;
+        let values_offset = usize::try_from(name_len)
+            .ok()
+            .and_then(|len| len.checked_add(header))
+            .filter(|&offset| offset <= record.len())
+            .ok_or(InvalidEncoding)?;
+        let count = count_packed_values(&record[values_offset..])?;
+        if count == 0 || count as u64 != value_count {
+            return Err(InvalidEncoding);
         }
-        let hash = self.hash(field);
-        let i = match self.find(field, hash) {
-            Some(i) => i,
-            None => {
-                self.push_entry(hash, Entry::new(field, []));
-                self.entries.len() - 1
-            }
+        let mut entry = Entry {
+            data: record,
+            count: 0,
+            next: NIL,
         };
-        let entry = &mut self.entries[i];
-        reserve_in_size_classes(&mut entry.data, packed.len());
-        entry.data.extend_from_slice(packed);
-        entry.add_to_count(added);
-        self.total_values += added;
-        Ok(added)
+        entry.add_to_count(count);
+        let hash = self.hash(entry.field());
+        if self.find(entry.field(), hash).is_some() {
+            return Err(InvalidEncoding);
+        }
+        self.push_entry(hash, entry);
+        Ok(())
     }
 
     /// The field holds exactly these values afterwards (an empty iterator removes the field);
@@ -760,10 +768,7 @@ mod tests {
             "empty field kept"
         );
         for e in &m.entries {
-            assert_eq!(
-                count_packed_values(e.values().packed()),
-                Ok(e.count as usize)
-            );
+            assert_eq!(count_packed_values(e.values().packed), Ok(e.count as usize));
             assert!(
                 e.data.capacity() <= heap_alloc(e.data.len()),
                 "slack beyond the size class"
@@ -1377,80 +1382,77 @@ mod tests {
         assert_eq!(read_varint(&[0xff; 10]), None);
     }
 
-    #[test]
-    fn packed_values_of_a_field_count_and_reload_exactly() {
-        let mut m = MultiMap::new();
-        let big = vec![7u8; 300];
-        let values: [&[u8]; 5] = [b"", b"a", b"\0\xff", &big, b"a"];
-        m.insert(b"f", values);
-        let packed = m.get(b"f").unwrap().packed().to_vec();
-        assert_eq!(count_packed_values(&packed), Ok(5));
-        let mut copy = MultiMap::new();
-        assert_eq!(copy.insert_packed(b"f", &packed), Ok(5));
-        assert_eq!(copy.insert_packed(b"f", &packed), Ok(5));
-        assert_eq!(copy.get(b"f").unwrap().len(), 10);
-        assert_eq!(copy.value_count(), 10);
-        assert_eq!(get_vec(&copy, b"f").unwrap()[5..], vecs(&values)[..]);
-        check_invariants(&copy);
+    fn records_of(m: &MultiMap) -> Vec<(Vec<u8>, usize)> {
+        m.records()
+            .map(|(record, count)| (record.to_vec(), count))
+            .collect()
     }
 
     #[test]
-    fn insert_packed_refuses_any_damage_and_changes_nothing() {
+    fn records_rebuild_an_identical_map() {
+        let mut m = MultiMap::new();
+        let big = vec![7u8; 300];
+        m.insert(b"f", [&b""[..], b"a", b"\0\xff", &big, b"a"]);
+        m.insert(b"", [&b"empty name"[..]]);
+        for i in 0..100u32 {
+            m.insert(&i.to_le_bytes(), [&i.to_be_bytes()[..]]);
+        }
+        let mut copy = MultiMap::new();
+        for (record, count) in records_of(&m) {
+            copy.insert_record(record, count as u64).unwrap();
+        }
+        check_invariants(&copy);
+        assert_eq!(copy.field_count(), m.field_count());
+        assert_eq!(copy.value_count(), m.value_count());
+        for (field, values) in m.iter() {
+            assert_eq!(get_vec(&copy, field), Some(collect(values)));
+        }
+    }
+
+    #[test]
+    fn insert_record_refuses_any_damage_and_changes_nothing() {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"hello"[..], b"world"]);
-        let packed = m.get(b"f").unwrap().packed().to_vec();
-        let mut damaged: Vec<Vec<u8>> = (0..packed.len()).map(|n| packed[..n].to_vec()).collect();
-        for i in 0..packed.len() {
-            let mut flipped = packed.clone();
+        let (record, count) = records_of(&m).remove(0);
+        let mut damaged: Vec<Vec<u8>> = (0..record.len()).map(|n| record[..n].to_vec()).collect();
+        for i in 0..record.len() {
+            let mut flipped = record.clone();
             flipped[i] ^= 0x01;
             damaged.push(flipped);
         }
-        damaged.push([&packed[..], &[0x00][..]].concat());
-        let mut target = MultiMap::new();
-        target.insert(b"f", [&b"kept"[..]]);
+        damaged.push([&record[..], &[0x00][..]].concat());
         for bytes in damaged {
-            let before = target.value_count();
-            match target.insert_packed(b"f", &bytes) {
-                Err(InvalidEncoding) => assert_eq!(target.value_count(), before),
-                // Prefixes ending at a value boundary, and flips inside a value's
-                // bytes, are still valid encodings of at most the two values.
-                Ok(added) => {
-                    assert!(added <= 2);
-                    assert_eq!(target.value_count(), before + added);
-                }
+            let mut target = MultiMap::new();
+            target.insert(b"kept", [&b"v"[..]]);
+            match target.insert_record(bytes.clone(), count as u64) {
+                Err(InvalidEncoding) => assert_eq!(target.value_count(), 1),
+                // A flip inside the name or a value's bytes keeps the record valid.
+                Ok(()) => assert_eq!(target.value_count(), 3, "{bytes:?}"),
             }
             check_invariants(&target);
         }
+        let mut target = MultiMap::new();
         assert_eq!(
-            count_packed_values(&packed[..packed.len() - 1]),
+            target.insert_record(record.clone(), 3),
             Err(InvalidEncoding)
         );
-    }
-
-    #[test]
-    fn packed_chunks_split_at_value_boundaries_and_cover_everything() {
-        let mut m = MultiMap::new();
-        let values: Vec<Vec<u8>> = (0..1000u32)
-            .map(|i| i.to_le_bytes().repeat(i as usize % 7))
-            .collect();
-        m.insert(b"f", values.iter().map(Vec::as_slice));
-        let field = m.get(b"f").unwrap();
-        let chunks: Vec<&[u8]> = field.packed_chunks(100).collect();
-        assert!(chunks.len() > 10);
-        assert_eq!(chunks.concat(), field.packed());
-        let mut rebuilt = MultiMap::new();
-        for chunk in &chunks {
-            assert!(rebuilt.insert_packed(b"f", chunk).unwrap() > 0);
-        }
-        assert_eq!(get_vec(&rebuilt, b"f").unwrap(), values);
-        let huge = vec![1u8; 1000];
-        m.replace(b"g", [&huge[..], b"x"]);
-        let g: Vec<&[u8]> = m.get(b"g").unwrap().packed_chunks(10).collect();
         assert_eq!(
-            g.len(),
-            2,
-            "a value larger than the target is a chunk of its own"
+            target.insert_record(record.clone(), 0),
+            Err(InvalidEncoding)
         );
+        assert_eq!(target.insert_record(record.clone(), 2), Ok(()));
+        assert_eq!(
+            target.insert_record(record, 2),
+            Err(InvalidEncoding),
+            "a field twice"
+        );
+        let empty_field = Entry::new(b"g", []).data;
+        assert_eq!(
+            target.insert_record(empty_field, 0),
+            Err(InvalidEncoding),
+            "no values"
+        );
+        check_invariants(&target);
     }
 
     #[test]

@@ -128,6 +128,21 @@ impl Digest {
 }
 
 impl LoadedBuffer {
+    /// Takes the buffer over as a `Vec`, without copying it.
+    pub fn into_vec(self) -> Vec<u8> {
+        if self.len == 0 {
+            return Vec::new(); // Drop frees the block; an empty Vec never would
+        }
+        let buffer = std::mem::ManuallyDrop::new(self);
+        // SAFETY: Redis allocated these `len` bytes with zmalloc, which is
+        // what RedisModule_Alloc is; inside Redis our global allocator serves
+        // byte-aligned layouts straight from RedisModule_Alloc and frees them
+        // with RedisModule_Free, whatever size the layout claims, so the Vec
+        // may own and later free or grow the block. ManuallyDrop keeps our own
+        // Drop from freeing it too.
+        unsafe { Vec::from_raw_parts(buffer.ptr.as_ptr(), buffer.len, buffer.len) }
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         // SAFETY: Redis allocated `len` readable bytes at `ptr`, owned by us
         // until Drop.
