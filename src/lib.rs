@@ -9,6 +9,7 @@ mod error;
 mod ffi;
 pub mod glob;
 pub mod multimap;
+pub mod rdb;
 
 use std::ffi::CStr;
 
@@ -17,9 +18,6 @@ use ffi::{Arg, Context};
 /// The data type's name as `TYPE` shows it: the original redis-multi-map
 /// module's, so RDB files it wrote still load. Redis requires exactly 9 chars.
 const TYPE_NAME: &CStr = c"rmultimap";
-
-/// Bumped whenever the RDB layout changes; older versions stay loadable.
-const ENCODING_VERSION: i32 = 1;
 
 /// Registers the data type and every command. The shim has already registered
 /// the module itself under the name `multimap`.
@@ -31,7 +29,7 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
         ));
     }
     ffi::load::set_module_options(ctx);
-    ffi::module_type::register(ctx, TYPE_NAME, ENCODING_VERSION)?;
+    ffi::module_type::register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
     for command in commands::COMMANDS {
         ffi::load::register_command(ctx, command)?;
     }

@@ -5,10 +5,7 @@ use std::ptr::NonNull;
 
 use super::context::RedisStr;
 use super::raw;
-
-/// The RDB stream is truncated or unreadable; the loader must give up.
-#[derive(Debug, PartialEq, Eq)]
-pub struct IoError;
+use crate::rdb::{RdbInput, RdbOutput, ReadError};
 
 pub struct RdbWriter {
     io: NonNull<raw::RedisModuleIO>,
@@ -40,13 +37,15 @@ impl RdbWriter {
     pub(crate) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbWriter> {
         NonNull::new(io).map(|io| RdbWriter { io })
     }
+}
 
-    pub fn save_unsigned(&mut self, value: u64) {
+impl RdbOutput for RdbWriter {
+    fn save_unsigned(&mut self, value: u64) {
         // SAFETY: the handle is live for this callback.
         unsafe { api!(RedisModule_SaveUnsigned)(self.io.as_ptr(), value) };
     }
 
-    pub fn save_buffer(&mut self, bytes: &[u8]) {
+    fn save_buffer(&mut self, bytes: &[u8]) {
         // SAFETY: the buffer is valid for its length; Redis copies it.
         unsafe {
             api!(RedisModule_SaveStringBuffer)(self.io.as_ptr(), bytes.as_ptr().cast(), bytes.len())
@@ -63,32 +62,35 @@ impl RdbReader {
         NonNull::new(io).map(|io| RdbReader { io })
     }
 
-    fn check(&self) -> Result<(), IoError> {
+    fn check(&self) -> Result<(), ReadError> {
         // SAFETY: the handle is live for this callback.
         match unsafe { api!(RedisModule_IsIOError)(self.io.as_ptr()) } {
             0 => Ok(()),
-            _ => Err(IoError),
+            _ => Err(ReadError),
         }
     }
+}
 
-    pub fn load_unsigned(&mut self) -> Result<u64, IoError> {
+impl RdbInput for RdbReader {
+    type Buffer = LoadedBuffer;
+
+    fn load_unsigned(&mut self) -> Result<u64, ReadError> {
         // SAFETY: the handle is live for this callback.
         let value = unsafe { api!(RedisModule_LoadUnsigned)(self.io.as_ptr()) };
         self.check().map(|()| value)
     }
 
-    pub fn load_buffer(&mut self) -> Result<LoadedBuffer, IoError> {
+    fn load_buffer(&mut self) -> Result<LoadedBuffer, ReadError> {
         let mut len = 0usize;
         // SAFETY: the handle is live; `len` is a valid out-pointer.
         let ptr = unsafe { api!(RedisModule_LoadStringBuffer)(self.io.as_ptr(), &mut len) };
         // Wrap first so the buffer is freed even when the read failed half way.
         let buffer = NonNull::new(ptr.cast::<u8>()).map(|ptr| LoadedBuffer { ptr, len });
         self.check()?;
-        buffer.ok_or(IoError)
+        buffer.ok_or(ReadError)
     }
 
-    /// Leaves a line in the server log explaining why a value was rejected.
-    pub fn log_rejection(&mut self, reason: &CStr) {
+    fn log_rejection(&mut self, reason: &'static CStr) {
         // SAFETY: the format consumes exactly one NUL-terminated string.
         unsafe {
             api!(RedisModule_LogIOError)(
@@ -127,13 +129,21 @@ impl Digest {
     }
 }
 
-impl LoadedBuffer {
-    /// Takes the buffer over as a `Vec`, without copying it.
-    pub fn into_vec(self) -> Vec<u8> {
-        if self.len == 0 {
+impl AsRef<[u8]> for LoadedBuffer {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: Redis allocated `len` readable bytes at `ptr`, owned by us
+        // until Drop.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl From<LoadedBuffer> for Vec<u8> {
+    /// Takes the buffer over without copying it.
+    fn from(buffer: LoadedBuffer) -> Vec<u8> {
+        if buffer.len == 0 {
             return Vec::new(); // Drop frees the block; an empty Vec never would
         }
-        let buffer = std::mem::ManuallyDrop::new(self);
+        let buffer = std::mem::ManuallyDrop::new(buffer);
         // SAFETY: Redis allocated these `len` bytes with zmalloc, which is
         // what RedisModule_Alloc is; inside Redis our global allocator serves
         // byte-aligned layouts straight from RedisModule_Alloc and frees them
@@ -141,12 +151,6 @@ impl LoadedBuffer {
         // may own and later free or grow the block. ManuallyDrop keeps our own
         // Drop from freeing it too.
         unsafe { Vec::from_raw_parts(buffer.ptr.as_ptr(), buffer.len, buffer.len) }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        // SAFETY: Redis allocated `len` readable bytes at `ptr`, owned by us
-        // until Drop.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 

@@ -26,4 +26,4 @@ pub mod raw;
 
 pub use command::Command;
 pub use context::{Arg, Context};
-pub use io::{AofWriter, Digest, IoError, RdbReader, RdbWriter};
+pub use io::{AofWriter, Digest};

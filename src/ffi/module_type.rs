@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use super::context::{log, Context};
 use super::io::{AofWriter, Digest, RdbReader, RdbWriter};
 use super::raw;
-use crate::datatype;
 use crate::multimap::MultiMap;
+use crate::{datatype, rdb};
 
 static MULTIMAP_TYPE: AtomicPtr<raw::RedisModuleType> = AtomicPtr::new(ptr::null_mut());
 
@@ -48,7 +48,7 @@ extern "C" fn rdb_load(io: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_voi
         let Some(mut reader) = (unsafe { RdbReader::from_raw(io) }) else {
             return ptr::null_mut();
         };
-        match datatype::rdb_load(&mut reader, encver) {
+        match rdb::load(&mut reader, encver) {
             Some(map) => Box::into_raw(Box::new(map)).cast(),
             None => ptr::null_mut(),
         }
@@ -61,7 +61,7 @@ extern "C" fn rdb_save(io: *mut raw::RedisModuleIO, value: *mut c_void) {
         let (Some(mut writer), map) = (unsafe { (RdbWriter::from_raw(io), borrow(value)) }) else {
             return;
         };
-        datatype::rdb_save(map, &mut writer);
+        rdb::save(map, &mut writer);
     })
 }
 

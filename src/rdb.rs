@@ -1,0 +1,327 @@
+//! The MultiMap's RDB format: what `rdb_save` writes and `rdb_load` accepts,
+//! over any stream of unsigned numbers and byte buffers (Redis's RDB, or bytes
+//! in memory for tests and fuzzing). Loading is hostile input.
+//!
+//! # Encoding version 1
+//!
+//! ```text
+//! unsigned   field count (F >= 1)
+//! F times:
+//!   unsigned value count (V >= 1)
+//!   buffer   the field's record: its name's length (LEB128), the name, then
+//!            V values, each as its length (LEB128), its bytes, and the size
+//!            of those two as a LEB128 number written back to front
+//! ```
+//!
+//! The record is exactly how a field sits in memory (see `multimap`), so saving
+//! a field is one write of its one allocation, and loading checks the buffer
+//! Redis read and adopts it as the field's storage, copying nothing.
+//!
+//! # Encoding version 0 (the original redis-multi-map module)
+//!
+//! ```text
+//! unsigned   field count
+//! per field: buffer field + NUL, unsigned value count, value count x (buffer value + NUL)
+//! ```
+#![forbid(unsafe_code)]
+
+use std::ffi::CStr;
+
+use crate::multimap::MultiMap;
+
+/// The version `save` writes; `load` also reads every older one.
+pub const ENCODING_VERSION: i32 = 1;
+
+/// The stream is truncated or unreadable; the loader must give up.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReadError;
+
+/// Where `load` reads from.
+pub trait RdbInput {
+    type Buffer: AsRef<[u8]> + Into<Vec<u8>>;
+    fn load_unsigned(&mut self) -> Result<u64, ReadError>;
+    fn load_buffer(&mut self) -> Result<Self::Buffer, ReadError>;
+    /// Tells the operator why a value was refused.
+    fn log_rejection(&mut self, reason: &'static CStr);
+}
+
+/// Where `save` writes to.
+pub trait RdbOutput {
+    fn save_unsigned(&mut self, value: u64);
+    fn save_buffer(&mut self, bytes: &[u8]);
+}
+
+/// Why a stored value was refused.
+enum Rejection {
+    Read,
+    Corrupt(&'static CStr),
+}
+
+impl From<ReadError> for Rejection {
+    fn from(_: ReadError) -> Self {
+        Rejection::Read
+    }
+}
+
+pub fn save(map: &MultiMap, out: &mut impl RdbOutput) {
+    out.save_unsigned(map.field_count() as u64);
+    for (record, value_count) in map.records() {
+        out.save_unsigned(value_count as u64);
+        out.save_buffer(record);
+    }
+}
+
+/// Rebuilds a MultiMap, or returns `None` (after logging why) for a truncated or
+/// inconsistent payload. Nothing is trusted: every count is checked against
+/// what is actually read, so a forged count cannot make us allocate or loop.
+pub fn load(input: &mut impl RdbInput, encoding_version: i32) -> Option<MultiMap> {
+    let loaded = match encoding_version {
+        1 => load_v1(input),
+        0 => load_v0(input),
+        _ => Err(Rejection::Corrupt(c"unknown encoding version")),
+    };
+    match loaded {
+        Ok(map) => Some(map),
+        Err(Rejection::Read) => None,
+        Err(Rejection::Corrupt(reason)) => {
+            input.log_rejection(reason);
+            None
+        }
+    }
+}
+
+fn load_v1(input: &mut impl RdbInput) -> Result<MultiMap, Rejection> {
+    let field_count = input.load_unsigned()?;
+    if field_count == 0 {
+        return Err(Rejection::Corrupt(c"a key without fields"));
+    }
+    let mut map = MultiMap::new();
+    // Every iteration reads from the stream, so a forged count ends at the
+    // stream's end with a read error rather than spinning.
+    for _ in 0..field_count {
+        let value_count = input.load_unsigned()?;
+        let record = input.load_buffer()?.into();
+        map.insert_record(record, value_count)
+            .map_err(|_| Rejection::Corrupt(c"a malformed or repeated field"))?;
+    }
+    Ok(map)
+}
+
+fn load_v0(input: &mut impl RdbInput) -> Result<MultiMap, Rejection> {
+    let field_count = input.load_unsigned()?;
+    let mut map = MultiMap::new();
+    for _ in 0..field_count {
+        let field = input.load_buffer()?;
+        let field = strip_trailing_nul(field.as_ref());
+        if map.get(field).is_some() {
+            return Err(Rejection::Corrupt(c"a field stored twice"));
+        }
+        let value_count = input.load_unsigned()?;
+        for _ in 0..value_count {
+            let value = input.load_buffer()?;
+            map.insert(field, [strip_trailing_nul(value.as_ref())]);
+        }
+    }
+    if map.is_empty() {
+        return Err(Rejection::Corrupt(c"a key without values"));
+    }
+    Ok(map)
+}
+
+/// The original module stored C strings with their terminator.
+fn strip_trailing_nul(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\0").unwrap_or(bytes)
+}
+
+/// An RDB stream in memory, for tests and fuzzing: an unsigned is 8 bytes
+/// little-endian, a buffer a 4-byte little-endian length and its bytes.
+pub struct ByteStream<'a> {
+    pub bytes: &'a [u8],
+    pub rejections: Vec<&'static CStr>,
+}
+
+impl<'a> ByteStream<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        ByteStream {
+            bytes,
+            rejections: Vec::new(),
+        }
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], ReadError> {
+        if len > self.bytes.len() {
+            return Err(ReadError);
+        }
+        let (taken, rest) = self.bytes.split_at(len);
+        self.bytes = rest;
+        Ok(taken)
+    }
+}
+
+impl RdbInput for ByteStream<'_> {
+    type Buffer = Vec<u8>;
+
+    fn load_unsigned(&mut self) -> Result<u64, ReadError> {
+        let bytes = self.take(8)?;
+        Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ReadError)?))
+    }
+
+    fn load_buffer(&mut self) -> Result<Vec<u8>, ReadError> {
+        let len = self.take(4)?;
+        let len = u32::from_le_bytes(len.try_into().map_err(|_| ReadError)?);
+        Ok(self.take(len as usize)?.to_vec())
+    }
+
+    fn log_rejection(&mut self, reason: &'static CStr) {
+        self.rejections.push(reason);
+    }
+}
+
+/// Writes the same framing `ByteStream` reads.
+impl RdbOutput for Vec<u8> {
+    fn save_unsigned(&mut self, value: u64) {
+        self.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn save_buffer(&mut self, bytes: &[u8]) {
+        let len = u32::try_from(bytes.len()).expect("test buffers stay under 4 GiB");
+        self.extend_from_slice(&len.to_le_bytes());
+        self.extend_from_slice(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> MultiMap {
+        let mut map = MultiMap::new();
+        map.insert(b"colors", [&b"red"[..], b"", b"\0\xff", b"red"]);
+        map.insert(b"", [&[9u8; 70_000][..]]);
+        for i in 0..50u32 {
+            map.insert(&i.to_le_bytes(), [&i.to_be_bytes()[..]]);
+        }
+        map
+    }
+
+    fn content(map: &MultiMap) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+        let mut fields: Vec<_> = map
+            .iter()
+            .map(|(field, values)| (field.to_vec(), values.iter().map(<[u8]>::to_vec).collect()))
+            .collect();
+        fields.sort();
+        fields
+    }
+
+    fn saved(map: &MultiMap) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        save(map, &mut bytes);
+        bytes
+    }
+
+    /// A version 0 payload as the original module wrote it.
+    fn v0(fields: &[(&[u8], &[&[u8]])]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.save_unsigned(fields.len() as u64);
+        for (field, values) in fields {
+            bytes.save_buffer(&[*field, b"\0"].concat());
+            bytes.save_unsigned(values.len() as u64);
+            for value in *values {
+                bytes.save_buffer(&[*value, b"\0"].concat());
+            }
+        }
+        bytes
+    }
+
+    #[test]
+    fn save_then_load_gives_back_the_same_map() {
+        let map = sample();
+        let bytes = saved(&map);
+        let mut input = ByteStream::new(&bytes);
+        let loaded = load(&mut input, ENCODING_VERSION).expect("a valid payload");
+        assert_eq!(content(&loaded), content(&map));
+        assert_eq!(loaded.value_count(), map.value_count());
+        assert!(input.bytes.is_empty() && input.rejections.is_empty());
+    }
+
+    #[test]
+    fn version_0_loads_with_one_trailing_nul_stripped() {
+        let bytes = v0(&[(b"f", &[b"x", b"x\0", b""]), (b"g", &[b"y"])]);
+        let loaded = load(&mut ByteStream::new(&bytes), 0).expect("a valid v0 payload");
+        let f: Vec<&[u8]> = loaded.get(b"f").unwrap().iter().collect();
+        assert_eq!(f, [&b"x"[..], b"x\0", b""]);
+        assert_eq!(loaded.get(b"g").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn every_truncation_is_rejected() {
+        for (bytes, version) in [(saved(&sample()), 1), (v0(&[(b"f", &[b"x", b"y"])]), 0)] {
+            for len in 0..bytes.len() {
+                let mut input = ByteStream::new(&bytes[..len]);
+                assert!(load(&mut input, version).is_none(), "cut at {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn forged_counts_are_rejected_without_allocating_or_looping() {
+        let map = sample();
+        let good = saved(&map);
+        for forged in [0, 3, u64::from(u32::MAX), 1 << 60, u64::MAX] {
+            // The field count, then the first field's value count.
+            for offset in [0, 8] {
+                let mut bytes = good.clone();
+                bytes[offset..offset + 8].copy_from_slice(&forged.to_le_bytes());
+                let mut input = ByteStream::new(&bytes);
+                match load(&mut input, 1) {
+                    // Too small a field count reads a coherent prefix and leaves the
+                    // rest unread, which Redis rejects: a module value must end at
+                    // its EOF marker.
+                    Some(prefix) => {
+                        assert_eq!((forged, offset, prefix.field_count()), (3, 0, 3));
+                        assert!(!input.bytes.is_empty());
+                    }
+                    None => assert!(forged != 3 || offset != 0),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn inconsistent_payloads_are_rejected_with_a_reason() {
+        let mut twice = Vec::new();
+        twice.save_unsigned(2);
+        let mut one_field = MultiMap::new();
+        one_field.insert(b"f", [&b"v"[..]]);
+        let record = one_field.records().next().unwrap().0.to_vec();
+        for _ in 0..2 {
+            twice.save_unsigned(1);
+            twice.save_buffer(&record);
+        }
+        let mut empty_key = Vec::new();
+        empty_key.save_unsigned(0);
+        let cases: [(&[u8], i32, &CStr); 4] = [
+            (&twice, 1, c"a malformed or repeated field"),
+            (&empty_key, 1, c"a key without fields"),
+            (&empty_key, 0, c"a key without values"),
+            (&twice, 7, c"unknown encoding version"),
+        ];
+        for (bytes, version, reason) in cases {
+            let mut input = ByteStream::new(bytes);
+            assert!(load(&mut input, version).is_none());
+            assert_eq!(input.rejections, [reason]);
+        }
+        let repeated = v0(&[(b"f", &[b"x"]), (b"f", &[b"y"])]);
+        let mut input = ByteStream::new(&repeated);
+        assert!(load(&mut input, 0).is_none());
+        assert_eq!(input.rejections, [c"a field stored twice"]);
+    }
+
+    #[test]
+    fn strip_trailing_nul_removes_one_terminator_only() {
+        assert_eq!(strip_trailing_nul(b"red\0"), b"red");
+        assert_eq!(strip_trailing_nul(b"x\0\0"), b"x\0");
+        assert_eq!(strip_trailing_nul(b"plain"), b"plain");
+        assert_eq!(strip_trailing_nul(b""), b"");
+    }
+}
