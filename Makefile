@@ -1,5 +1,6 @@
 # Quick start:  make run   (build, then serve Redis on PORT with the module loaded)
 #               make test  (the whole test suite against real redis-server processes)
+#               make bench (the module against native lists and hashes; BENCH_SCALE=0 skips 10× data)
 
 PORT ?= 6379
 MODULE := $(CURDIR)/target/release/libredis_multimap.so
@@ -13,7 +14,7 @@ REDIS62 := $(REDIS62_VENV)/bin/redis-server
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test build deps lint
+.PHONY: run test build deps lint bench
 
 run: deps build
 	@if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
@@ -33,6 +34,11 @@ test: deps $(REDIS62)
 	cargo build
 	cargo test
 	REDIS_SERVER=$(REDIS62) cargo test --test '*'
+
+# Not part of `test`: it takes minutes and reports ratios rather than pass/fail.
+bench: deps
+	cargo build --release
+	MULTIMAP_MODULE=$(MODULE) cargo bench --bench compare
 
 $(REDIS62):
 	python3 -m venv $(REDIS62_VENV)
