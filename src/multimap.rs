@@ -598,20 +598,33 @@ impl MultiMap {
         values: impl IntoIterator<Item = &'v [u8]>,
     ) -> usize {
         let hash = self.hash(field);
-        let mut replacement = Entry::new(field, values);
-        let count = replacement.count as usize;
         match self.find(field, hash) {
-            Some(i) if count == 0 => self.remove_entry(i),
             Some(i) => {
+                // Rewrites the values in the field's own buffer: no allocation
+                // when the new values fit where the old ones were.
                 let entry = &mut self.entries[i];
-                replacement.next = entry.next;
-                self.total_values = self.total_values - entry.count as usize + count;
-                *entry = replacement;
+                let offset = entry.values_offset();
+                entry.data.truncate(offset);
+                self.total_values -= entry.count as usize;
+                entry.count = 0;
+                let count = entry.append(values);
+                self.total_values += count;
+                if count == 0 {
+                    self.remove_entry(i);
+                } else if entry.data.capacity() > 2 * heap_alloc(entry.data.len()) {
+                    fit_to_size_class(&mut entry.data);
+                }
+                count
             }
-            None if count == 0 => {}
-            None => self.push_entry(hash, replacement),
+            None => {
+                let entry = Entry::new(field, values);
+                let count = entry.count as usize;
+                if count > 0 {
+                    self.push_entry(hash, entry);
+                }
+                count
+            }
         }
-        count
     }
 
     /// Removes every occurrence of each given value; drops the field when it empties; returns how

@@ -35,15 +35,15 @@ unsafe fn stored_multimap(key: *mut raw::RedisModuleKey) -> Result<*mut MultiMap
     if key.is_null() {
         return Ok(std::ptr::null_mut());
     }
-    // SAFETY: `key` is an open handle.
+    // SAFETY: `key` is an open handle. Asking for the module type first
+    // answers the common case (one of our keys) in one call; only other keys
+    // need KeyType to tell empty from wrong type.
     unsafe {
+        if api!(RedisModule_ModuleTypeGetType)(key) == multimap_type() {
+            return Ok(api!(RedisModule_ModuleTypeGetValue)(key).cast());
+        }
         match api!(RedisModule_KeyType)(key) {
             raw::REDISMODULE_KEYTYPE_EMPTY => Ok(std::ptr::null_mut()),
-            raw::REDISMODULE_KEYTYPE_MODULE
-                if api!(RedisModule_ModuleTypeGetType)(key) == multimap_type() =>
-            {
-                Ok(api!(RedisModule_ModuleTypeGetValue)(key).cast())
-            }
             _ => Err(Error::WrongType),
         }
     }
