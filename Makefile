@@ -1,6 +1,7 @@
 # Quick start:  make run   (build, then serve Redis on PORT with the module loaded)
 #               make test  (the whole test suite against real redis-server processes)
 #               make bench (the module against native lists and hashes; BENCH_SCALE=0 skips 10× data)
+#               make fuzz  (cargo-fuzz targets, FUZZ_SECONDS each)
 
 PORT ?= 6379
 MODULE := $(CURDIR)/target/release/libredis_multimap.so
@@ -14,7 +15,7 @@ REDIS62 := $(REDIS62_VENV)/bin/redis-server
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test build deps lint bench
+.PHONY: run test build deps lint bench fuzz
 
 run: deps build
 	@if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
@@ -39,6 +40,15 @@ test: deps $(REDIS62)
 bench: deps
 	cargo build --release
 	MULTIMAP_MODULE=$(MODULE) cargo bench --bench compare
+
+# Each cargo-fuzz target for FUZZ_SECONDS (on the stable toolchain, hence no
+# sanitizer); a crash leaves its input under fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for target in rdb_load multimap_ops; do \
+		cargo fuzz run $$target --sanitizer none -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 $(REDIS62):
 	python3 -m venv $(REDIS62_VENV)
