@@ -1,0 +1,1296 @@
+//! Reliability under long and hostile use: no memory is leaked by thousands of
+//! write/expire/delete cycles or by rejected `RESTORE` payloads, every
+//! acknowledged write survives a `SIGKILL` with `appendfsync always` (AOF
+//! rewrites included), and 50 concurrent clients on shared keys get no error
+//! and leave a replica identical to its master.
+//!
+//! The random choices come from a seed printed by each test (`SEED=...`); set
+//! the `SEED` environment variable to replay a run.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, sleep};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::{info_field, wait_until, Rng, Server};
+use redis::{Connection, Value};
+
+type Bytes = Vec<u8>;
+
+/// A MultiMap's content: each field's values, in order.
+type Fields = BTreeMap<Bytes, Vec<Bytes>>;
+
+/// A database of MultiMap keys.
+type Dataset = BTreeMap<Bytes, Fields>;
+
+/// How far `used_memory` may end from its baseline: 1%.
+const MEMORY_TOLERANCE_PERCENT: i64 = 1;
+
+/// How long anything the tests wait for (expiry, lazy free, a replica, a
+/// restart) may take.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+// ---------------------------------------------------------------- helpers
+
+/// The run's seed: `SEED` if set, else the clock; printed so a failure replays.
+fn seed(test: &str) -> u64 {
+    let seed = match std::env::var("SEED") {
+        Ok(text) => text.parse().expect("SEED is a u64"),
+        Err(_) => SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    };
+    eprintln!("{test}: SEED={seed}");
+    seed
+}
+
+fn info_number(con: &mut Connection, section: &str, name: &str) -> i64 {
+    info_field(con, section, name)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no numeric {name}"))
+}
+
+fn used_memory(con: &mut Connection) -> i64 {
+    info_number(con, "memory", "used_memory")
+}
+
+fn dbsize(con: &mut Connection) -> i64 {
+    redis::cmd("DBSIZE").query(con).expect("DBSIZE")
+}
+
+fn digest(con: &mut Connection) -> String {
+    redis::cmd("DEBUG")
+        .arg("DIGEST")
+        .query(con)
+        .expect("DEBUG DIGEST")
+}
+
+/// Random bytes, any value 0..=255.
+fn random_bytes(rng: &mut Rng, len: usize) -> Bytes {
+    (0..len).map(|_| rng.next() as u8).collect()
+}
+
+/// Every key of the current database, read back with GETALL.
+fn read_dataset(con: &mut Connection) -> Dataset {
+    let keys: Vec<Bytes> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
+    keys.into_iter()
+        .map(|key| {
+            let key_type: String = redis::cmd("TYPE").arg(&key).query(con).expect("TYPE");
+            assert_eq!(key_type, "rmultimap", "type of {}", Printable(&key));
+            let fields = getall(con, &key);
+            (key, fields)
+        })
+        .collect()
+}
+
+fn getall(con: &mut Connection, key: &[u8]) -> Fields {
+    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
+        .arg(key)
+        .query(con)
+        .expect("MULTIMAP.GETALL");
+    flat.chunks(2)
+        .map(|pair| {
+            let field: Bytes = redis::from_redis_value_ref(&pair[0]).expect("a field");
+            let values: Vec<Bytes> = redis::from_redis_value_ref(&pair[1]).expect("values");
+            (field, values)
+        })
+        .collect()
+}
+
+/// Bytes shown as an escaped string, shortened when long.
+struct Printable<'a>(&'a [u8]);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = &self.0[..self.0.len().min(40)];
+        write!(f, "\"{}\"", shown.escape_ascii())?;
+        if self.0.len() > shown.len() {
+            write!(f, "...({} bytes)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// Where two datasets differ, key by key, for a failure message.
+fn dataset_difference(expected: &Dataset, actual: &Dataset) -> String {
+    let keys: BTreeSet<&Bytes> = expected.keys().chain(actual.keys()).collect();
+    let mut report = String::new();
+    for key in keys {
+        let (want, got) = (expected.get(key), actual.get(key));
+        if want == got {
+            continue;
+        }
+        report += &format!("key {}:\n", Printable(key));
+        let empty = Fields::new();
+        let (want, got) = (want.unwrap_or(&empty), got.unwrap_or(&empty));
+        let fields: BTreeSet<&Bytes> = want.keys().chain(got.keys()).collect();
+        for field in fields {
+            if want.get(field) != got.get(field) {
+                let show = |values: Option<&Vec<Bytes>>| match values {
+                    None => "absent".to_owned(),
+                    Some(values) => values
+                        .iter()
+                        .map(|value| Printable(value).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                report += &format!(
+                    "  field {}: expected [{}], found [{}]\n",
+                    Printable(field),
+                    show(want.get(field)),
+                    show(got.get(field))
+                );
+            }
+        }
+    }
+    report
+}
+
+// ---------------------------------------------------------------- leaks
+
+/// Keys of every leak cycle, and how many of them get copies and restores.
+const CHURN_KEYS: usize = 200;
+const CHURN_COPIES: usize = 40;
+/// Keys `DEBUG POPULATE` makes so the keyspace and expires tables are presized
+/// and never resize while the test's keys come and go.
+const FILLER_KEYS: i64 = 600;
+
+/// A server whose `used_memory` moves only with its keys (as in
+/// key_operations.rs): no per-command latency histograms, no reply buffer
+/// resizing, keyspace and expires tables presized by filler keys with a
+/// long TTL. The returned connection only ever sends small commands.
+/// `hz 100` makes the active expire cycle reclaim expired keys quickly.
+fn quiet_server() -> (Server, Connection) {
+    let server = Server::builder().config("hz", "100").start();
+    let mut quiet = server.connect();
+    // Redis 6.2 has neither the histograms nor the resizing, nor these settings.
+    let _ = redis::cmd("CONFIG")
+        .arg(&["SET", "latency-tracking", "no"])
+        .exec(&mut quiet);
+    let _ = redis::cmd("DEBUG")
+        .arg(&["REPLYBUFFER", "RESIZING", "0"])
+        .exec(&mut quiet);
+    redis::cmd("DEBUG")
+        .arg("POPULATE")
+        .arg(FILLER_KEYS)
+        .arg("filler")
+        .exec(&mut quiet)
+        .expect("DEBUG POPULATE");
+    let mut pipe = redis::pipe();
+    for i in 0..FILLER_KEYS {
+        pipe.cmd("EXPIRE")
+            .arg(format!("filler:{i}"))
+            .arg(3600)
+            .ignore();
+    }
+    pipe.exec(&mut quiet).expect("EXPIRE on the filler keys");
+    (server, quiet)
+}
+
+/// Runs `work` on a connection of its own and waits until the server has
+/// freed that connection, its expired keys and its lazily freed values, and
+/// holds only the filler keys again.
+fn on_own_connection(server: &Server, quiet: &mut Connection, work: impl FnOnce(&mut Connection)) {
+    let clients = info_number(quiet, "clients", "connected_clients");
+    {
+        let mut con = server.connect();
+        work(&mut con);
+    }
+    wait_until("the worker connection to be freed", WAIT_TIMEOUT, || {
+        info_number(quiet, "clients", "connected_clients") == clients
+    });
+    wait_until("every test key to be gone", WAIT_TIMEOUT, || {
+        dbsize(quiet) == FILLER_KEYS
+    });
+    wait_until("the lazy free thread to finish", WAIT_TIMEOUT, || {
+        info_number(quiet, "memory", "lazyfree_pending_objects") == 0
+    });
+}
+
+/// `used_memory` once it holds still over two reads 50 ms apart (a background
+/// free may still be finishing).
+fn settled_used_memory(quiet: &mut Connection) -> i64 {
+    let mut last = used_memory(quiet);
+    for _ in 0..40 {
+        sleep(Duration::from_millis(50));
+        let now = used_memory(quiet);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
+/// `scale` says how much data went through, for the report.
+fn assert_near_baseline(what: &str, seed: u64, baseline: i64, after: i64, scale: &str) {
+    let report = format!(
+        "SEED={seed}: {what}: used_memory {baseline} at the baseline, {after} afterwards \
+         ({:+} bytes; {scale})",
+        after - baseline
+    );
+    eprintln!("{report}");
+    assert!(
+        (after - baseline).abs() * 100 <= baseline * MEMORY_TOLERANCE_PERCENT,
+        "{report}"
+    );
+}
+
+/// A value for the churn: mostly a few bytes, some kilobytes, a few tens of
+/// kilobytes.
+fn churn_value(rng: &mut Rng) -> Bytes {
+    let len = match rng.below(100) {
+        0..=59 => rng.below(17),
+        60..=89 => 16 + rng.below(500),
+        90..=98 => 512 + rng.below(3584),
+        _ => 4096 + rng.below(60_000),
+    } as usize;
+    random_bytes(rng, len)
+}
+
+/// Values to write: half of them from a small pool, so that REMOVE finds them.
+fn churn_values(rng: &mut Rng, pool: &[Bytes]) -> Vec<Bytes> {
+    (0..1 + rng.below(8))
+        .map(|_| {
+            if rng.below(2) == 0 {
+                pool[rng.below(pool.len() as u64) as usize].clone()
+            } else {
+                churn_value(rng)
+            }
+        })
+        .collect()
+}
+
+fn churn_key(index: u64) -> String {
+    format!("mm:key:{index}")
+}
+
+fn churn_field(index: u64) -> Bytes {
+    let mut field = format!("field:{index}").into_bytes();
+    if index.is_multiple_of(3) {
+        field.extend_from_slice(b"\0\xff");
+    }
+    field
+}
+
+/// One cycle of churn over CHURN_KEYS keys: fill them with thousands of
+/// fields, then thousands of random INSERT/REPLACE/REMOVE/DEL (and reads,
+/// SCANs left unfinished, COPY, DUMP/RESTORE), then make every key go: by
+/// PEXPIRE with a short TTL (reclaimed by the active expire cycle, or by a
+/// read after expiry; freed lazily or not), DEL, UNLINK, deleting all its fields or removing all
+/// its values. Returns the peak of `used_memory`.
+fn churn_cycle(con: &mut Connection, rng: &mut Rng) -> i64 {
+    // Expired keys are freed on the main thread or the lazy free thread.
+    let lazy_expire = ["no", "yes"][rng.below(2) as usize];
+    redis::cmd("CONFIG")
+        .arg(&["SET", "lazyfree-lazy-expire", lazy_expire])
+        .exec(con)
+        .expect("CONFIG SET lazyfree-lazy-expire");
+    let pool: Vec<Bytes> = (0..16).map(|_| churn_value(rng)).collect();
+    let mut pipe = redis::pipe();
+    for key in 0..CHURN_KEYS as u64 {
+        for field in 0..5 + rng.below(26) {
+            pipe.cmd("MULTIMAP.INSERT")
+                .arg(churn_key(key))
+                .arg(churn_field(field))
+                .arg(churn_values(rng, &pool))
+                .ignore();
+        }
+        if key % 20 == 19 {
+            pipe.exec(con).expect("filling the churn keys");
+            pipe.clear();
+        }
+    }
+
+    for _ in 0..40 {
+        for _ in 0..100 {
+            let key = churn_key(rng.below(CHURN_KEYS as u64));
+            let field = churn_field(rng.below(40));
+            let name = match rng.below(10) {
+                0..=2 => "MULTIMAP.INSERT",
+                3 => "MULTIMAP.REPLACE",
+                4..=6 => "MULTIMAP.REMOVE",
+                7 => "MULTIMAP.DEL",
+                8 => "MULTIMAP.GETALL",
+                _ => "MULTIMAP.SCAN",
+            };
+            let mut command = redis::cmd(name);
+            command.arg(&key);
+            match name {
+                "MULTIMAP.GETALL" => {}
+                // An iteration left unfinished.
+                "MULTIMAP.SCAN" => {
+                    command.arg(0).arg("COUNT").arg(1 + rng.below(5));
+                }
+                "MULTIMAP.DEL" => {
+                    command.arg(&field);
+                }
+                _ => {
+                    command.arg(&field).arg(churn_values(rng, &pool));
+                }
+            }
+            pipe.add_command(command).ignore();
+        }
+        pipe.exec(con).expect("churning the keys");
+        pipe.clear();
+    }
+
+    for copy in 0..CHURN_COPIES as u64 {
+        let source = churn_key(rng.below(CHURN_KEYS as u64));
+        let copied: bool = redis::cmd("COPY")
+            .arg(&source)
+            .arg(format!("mm:copy:{copy}"))
+            .query(con)
+            .expect("COPY");
+        assert!(copied, "COPY {source}");
+        let payload: Option<Bytes> = redis::cmd("DUMP").arg(&source).query(con).expect("DUMP");
+        redis::cmd("RESTORE")
+            .arg(format!("mm:restored:{copy}"))
+            .arg(0)
+            .arg(payload.expect("a DUMP payload"))
+            .exec(con)
+            .expect("RESTORE");
+    }
+    let peak = used_memory(con);
+
+    let keys: Vec<String> = redis::cmd("KEYS").arg("mm:*").query(con).expect("KEYS");
+    let mut expiring = Vec::new();
+    for key in keys {
+        match rng.below(6) {
+            0 | 1 => {
+                let _: i64 = redis::cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(1 + rng.below(30))
+                    .query(con)
+                    .expect("PEXPIRE");
+                expiring.push(key);
+            }
+            2 => redis::cmd("DEL").arg(&key).exec(con).expect("DEL"),
+            3 => redis::cmd("UNLINK").arg(&key).exec(con).expect("UNLINK"),
+            4 => {
+                let fields: Vec<Bytes> = redis::cmd("MULTIMAP.FIELDS")
+                    .arg(&key)
+                    .query(con)
+                    .expect("MULTIMAP.FIELDS");
+                let deleted: usize = redis::cmd("MULTIMAP.DEL")
+                    .arg(&key)
+                    .arg(&fields)
+                    .query(con)
+                    .expect("MULTIMAP.DEL");
+                assert_eq!(deleted, fields.len(), "MULTIMAP.DEL of all fields of {key}");
+            }
+            _ => {
+                for (field, values) in getall(con, key.as_bytes()) {
+                    let removed: usize = redis::cmd("MULTIMAP.REMOVE")
+                        .arg(&key)
+                        .arg(field)
+                        .arg(&values)
+                        .query(con)
+                        .expect("MULTIMAP.REMOVE");
+                    assert_eq!(
+                        removed,
+                        values.len(),
+                        "MULTIMAP.REMOVE of all values of {key}"
+                    );
+                }
+            }
+        }
+    }
+    // Half the expiring keys are reclaimed by the active expire cycle, the
+    // other half by a read after they expired.
+    sleep(Duration::from_millis(40));
+    for key in expiring.iter().step_by(2) {
+        let values: Vec<Bytes> = redis::cmd("MULTIMAP.GET")
+            .arg(key)
+            .arg("field:1")
+            .query(con)
+            .expect("MULTIMAP.GET");
+        assert!(values.is_empty(), "{key} expired");
+    }
+    peak
+}
+
+#[test]
+fn churn_of_inserts_removes_deletes_and_expiries_leaves_used_memory_at_its_baseline() {
+    let seed = seed("churn");
+    let mut rng = Rng(seed);
+    let (server, mut quiet) = quiet_server();
+    // The warm-up creates what Redis allocates lazily and keeps (shared
+    // buffers, the lazy free machinery, the module's own state).
+    on_own_connection(&server, &mut quiet, |con| {
+        churn_cycle(con, &mut rng);
+    });
+    let baseline = settled_used_memory(&mut quiet);
+    let mut peak = 0;
+    for _ in 0..3 {
+        on_own_connection(&server, &mut quiet, |con| {
+            peak = peak.max(churn_cycle(con, &mut rng));
+        });
+    }
+    let after = settled_used_memory(&mut quiet);
+    assert!(
+        peak - baseline > 5_000_000,
+        "SEED={seed}: the churn should hold megabytes (peak {peak}, baseline {baseline})"
+    );
+    assert_near_baseline(
+        "3 churn cycles",
+        seed,
+        baseline,
+        after,
+        &format!("the keys peaked at {} bytes", peak - baseline),
+    );
+}
+
+// ---------------------------------------------------------------- rejected RESTORE payloads
+
+/// CRC-64/Jones as Redis computes it over a DUMP payload: reflected,
+/// polynomial 0xad93d23594c935a9, initial value 0, no final xor.
+fn crc64(data: &[u8]) -> u64 {
+    const REFLECTED_POLY: u64 = 0x95ac_9329_ac4b_c9b5;
+    data.iter().fold(0, |mut crc, &byte| {
+        crc ^= u64::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ REFLECTED_POLY
+            } else {
+                crc >> 1
+            };
+        }
+        crc
+    })
+}
+
+/// A DUMP payload is the serialized value, then a 10-byte footer: the RDB
+/// version (2 bytes) and the CRC-64 of everything before the CRC (8 bytes).
+/// Returns the payload of `body` under the footer version of `genuine`.
+fn reframe(genuine: &[u8], body: &[u8]) -> Bytes {
+    let version = &genuine[genuine.len() - 10..genuine.len() - 8];
+    let mut payload = body.to_vec();
+    payload.extend_from_slice(version);
+    let crc = crc64(&payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    payload
+}
+
+fn body(genuine: &[u8]) -> &[u8] {
+    &genuine[..genuine.len() - 10]
+}
+
+/// Builds the keys whose DUMPs get mangled: many fields, long fields, big
+/// values, binary names. Returns their genuine payloads.
+fn restore_sources(con: &mut Connection, rng: &mut Rng) -> Vec<Bytes> {
+    let mut pipe = redis::pipe();
+    for field in 0..1500u64 {
+        let values: Vec<Bytes> = (0..1 + rng.below(4))
+            .map(|_| {
+                let len = rng.below(200) as usize;
+                random_bytes(rng, len)
+            })
+            .collect();
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("src:wide")
+            .arg(churn_field(field))
+            .arg(values)
+            .ignore();
+    }
+    for chunk in 0..5 {
+        let values: Vec<String> = (0..1000).map(|i| format!("{chunk}:{i}")).collect();
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("src:deep")
+            .arg("the field")
+            .arg(values)
+            .ignore();
+    }
+    for field in 0..20u64 {
+        pipe.cmd("MULTIMAP.INSERT")
+            .arg("src:big")
+            .arg(churn_field(field))
+            .arg(random_bytes(rng, 10_000 + (field as usize) * 1000))
+            .arg(b"")
+            .ignore();
+    }
+    pipe.exec(con).expect("filling the source keys");
+    ["src:wide", "src:deep", "src:big"]
+        .iter()
+        .map(|key| {
+            let payload: Option<Bytes> = redis::cmd("DUMP").arg(key).query(con).expect("DUMP");
+            payload.expect("a DUMP payload")
+        })
+        .collect()
+}
+
+/// How the RESTORE payloads of one round fared.
+#[derive(Default)]
+struct RestoreTally {
+    rejected: usize,
+    /// Rejected payloads that were cut short with a valid CRC, so the
+    /// module's loader had read part of a key.
+    rejected_truncations: usize,
+    /// Mangled payloads that still made a valid MultiMap (then deleted).
+    accepted: usize,
+}
+
+/// Sends `payloads` mangled payloads: DUMPs cut short and re-framed with a
+/// valid CRC (so the module's loader sees them end early), DUMPs with bytes
+/// changed and re-framed (a count or length the loader must catch), and
+/// DUMPs damaged without fixing the CRC (which Redis itself rejects).
+fn restore_mangled(
+    con: &mut Connection,
+    rng: &mut Rng,
+    genuine: &[Bytes],
+    payloads: usize,
+) -> RestoreTally {
+    let mut tally = RestoreTally::default();
+    for _ in 0..payloads {
+        let source = &genuine[rng.below(genuine.len() as u64) as usize];
+        let body = body(source);
+        let kind = rng.below(4);
+        let payload = match kind {
+            0 | 1 => {
+                // Mostly late cuts: the loader has built most of the key.
+                let len = if rng.below(2) == 0 {
+                    body.len() - 1 - rng.below(body.len() as u64 / 10) as usize
+                } else {
+                    1 + rng.below(body.len() as u64 - 1) as usize
+                };
+                reframe(source, &body[..len])
+            }
+            2 => {
+                let mut body = body.to_vec();
+                for _ in 0..1 + rng.below(3) {
+                    let at = 1 + rng.below(body.len() as u64 - 1) as usize;
+                    body[at] = rng.next() as u8;
+                }
+                reframe(source, &body)
+            }
+            _ => {
+                let mut payload = source.clone();
+                let at = rng.below(payload.len() as u64) as usize;
+                payload[at] ^= 1 << rng.below(8);
+                payload
+            }
+        };
+        match redis::cmd("RESTORE")
+            .arg("mangled")
+            .arg(0)
+            .arg(&payload)
+            .exec(con)
+        {
+            Ok(()) => {
+                tally.accepted += 1;
+                redis::cmd("DEL").arg("mangled").exec(con).expect("DEL");
+            }
+            Err(error) => {
+                assert!(
+                    error.code().is_some(),
+                    "RESTORE got no error reply: {error}"
+                );
+                tally.rejected += 1;
+                if kind < 2 {
+                    tally.rejected_truncations += 1;
+                }
+            }
+        }
+    }
+    tally
+}
+
+#[test]
+fn rejected_restore_payloads_leave_used_memory_at_its_baseline() {
+    let seed = seed("restore");
+    let mut rng = Rng(seed);
+    let (mut server, mut quiet) = quiet_server();
+    let genuine = {
+        let mut con = server.connect();
+        restore_sources(&mut con, &mut rng)
+    };
+    let source_digest = digest(&mut quiet);
+    let keys = dbsize(&mut quiet);
+
+    // Keys the loader must free when it rejects: a connection of its own, so
+    // its query buffer (as big as the biggest payload) is gone when measured.
+    let mangle = |quiet: &mut Connection, rng: &mut Rng, payloads: usize| {
+        let clients = info_number(quiet, "clients", "connected_clients");
+        let tally = {
+            let mut con = server.connect();
+            restore_mangled(&mut con, rng, &genuine, payloads)
+        };
+        wait_until("the worker connection to be freed", WAIT_TIMEOUT, || {
+            info_number(quiet, "clients", "connected_clients") == clients
+        });
+        wait_until("the lazy free thread to finish", WAIT_TIMEOUT, || {
+            info_number(quiet, "memory", "lazyfree_pending_objects") == 0
+        });
+        tally
+    };
+    mangle(&mut quiet, &mut rng, 50);
+    let baseline = settled_used_memory(&mut quiet);
+    let tally = mangle(&mut quiet, &mut rng, 400);
+    let after = settled_used_memory(&mut quiet);
+
+    assert!(server.is_alive(), "SEED={seed}: the server died");
+    eprintln!(
+        "{} payloads rejected ({} of them truncated), {} accepted",
+        tally.rejected, tally.rejected_truncations, tally.accepted
+    );
+    assert!(
+        tally.rejected_truncations >= 100,
+        "SEED={seed}: only {} truncated payloads were rejected",
+        tally.rejected_truncations
+    );
+    assert_eq!(dbsize(&mut quiet), keys, "SEED={seed}: only the keys made");
+    assert_eq!(
+        digest(&mut quiet),
+        source_digest,
+        "SEED={seed}: the source keys changed"
+    );
+    let data: usize = genuine.iter().map(Vec::len).sum();
+    assert_near_baseline(
+        "400 mangled RESTORE payloads",
+        seed,
+        baseline,
+        after,
+        &format!("mangled from {data} bytes of genuine payloads"),
+    );
+}
+
+// ---------------------------------------------------------------- crash safety
+
+/// A write the crash test sends.
+#[derive(Clone, Debug)]
+enum Write {
+    Insert(Bytes, Bytes, Vec<Bytes>),
+    Remove(Bytes, Bytes, Vec<Bytes>),
+    Replace(Bytes, Bytes, Vec<Bytes>),
+    Del(Bytes, Vec<Bytes>),
+}
+
+impl Write {
+    fn command(&self) -> redis::Cmd {
+        let (name, key, rest) = match self {
+            Write::Insert(key, field, values) => ("MULTIMAP.INSERT", key, (Some(field), values)),
+            Write::Remove(key, field, values) => ("MULTIMAP.REMOVE", key, (Some(field), values)),
+            Write::Replace(key, field, values) => ("MULTIMAP.REPLACE", key, (Some(field), values)),
+            Write::Del(key, fields) => ("MULTIMAP.DEL", key, (None, fields)),
+        };
+        let mut command = redis::cmd(name);
+        command.arg(key).arg(rest.0).arg(rest.1);
+        command
+    }
+
+    /// Applies the write to `model` and returns the reply it should get.
+    fn apply(&self, model: &mut Dataset) -> i64 {
+        let key = match self {
+            Write::Insert(key, ..)
+            | Write::Remove(key, ..)
+            | Write::Replace(key, ..)
+            | Write::Del(key, ..) => key,
+        };
+        let fields = model.entry(key.clone()).or_default();
+        let reply = match self {
+            Write::Insert(_, field, values) => {
+                let stored = fields.entry(field.clone()).or_default();
+                stored.extend(values.iter().cloned());
+                stored.len()
+            }
+            Write::Replace(_, field, values) => {
+                fields.insert(field.clone(), values.clone());
+                values.len()
+            }
+            Write::Remove(_, field, values) => {
+                let stored = fields.entry(field.clone()).or_default();
+                let before = stored.len();
+                stored.retain(|value| !values.contains(value));
+                let removed = before - stored.len();
+                if stored.is_empty() {
+                    fields.remove(field);
+                }
+                removed
+            }
+            Write::Del(_, to_delete) => to_delete
+                .iter()
+                .filter(|field| fields.remove(*field).is_some())
+                .count(),
+        };
+        if fields.is_empty() {
+            model.remove(key);
+        }
+        reply as i64
+    }
+}
+
+impl fmt::Display for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let command = self.command();
+        let args: Vec<String> = command
+            .args_iter()
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => Printable(bytes).to_string(),
+                _ => "<cursor>".to_owned(),
+            })
+            .collect();
+        write!(f, "{}", args.join(" "))
+    }
+}
+
+const CRASH_KEYS: &[&[u8]] = &[b"c:0", b"c:1", b"c:2", b"c:3", b"c:4", b"c\0\xff"];
+
+/// A random write on a few keys and fields, its values from a small pool
+/// (binary, empty, a few kilobytes) so that REMOVE and DEL often hit.
+fn random_write(rng: &mut Rng, pool: &[Bytes]) -> Write {
+    let key = CRASH_KEYS[rng.below(CRASH_KEYS.len() as u64) as usize].to_vec();
+    let field = |rng: &mut Rng| churn_field(rng.below(12));
+    let values = |rng: &mut Rng| -> Vec<Bytes> {
+        (0..1 + rng.below(4))
+            .map(|_| pool[rng.below(pool.len() as u64) as usize].clone())
+            .collect()
+    };
+    match rng.below(20) {
+        0..=7 => Write::Insert(key, field(rng), values(rng)),
+        8..=12 => Write::Remove(key, field(rng), values(rng)),
+        13..=16 => Write::Replace(key, field(rng), values(rng)),
+        _ => {
+            let fields: BTreeSet<Bytes> = (0..1 + rng.below(3)).map(|_| field(rng)).collect();
+            Write::Del(key, fields.into_iter().collect())
+        }
+    }
+}
+
+/// What the writer saw before its server died.
+struct Writes {
+    /// The data after every acknowledged write.
+    acknowledged: Dataset,
+    /// The write sent whose reply never came, if any.
+    in_flight: Option<Write>,
+    count: usize,
+    /// Replies that differed from the model's.
+    wrong_replies: Vec<String>,
+}
+
+/// Sends writes one at a time until the connection fails (the server was
+/// killed) or `deadline` passes, recording each acknowledged write in `model`.
+fn write_until_killed(
+    mut con: Connection,
+    mut model: Dataset,
+    mut rng: Rng,
+    deadline: Instant,
+) -> Writes {
+    let pool: Vec<Bytes> = [&b"a"[..], b"b", b"", b"\0", b"\xff\xfe\0", b"\r\n", b"a\0b"]
+        .iter()
+        .map(|value| value.to_vec())
+        .chain((0..3).map(|_| {
+            let len = 1000 + rng.below(3000) as usize;
+            random_bytes(&mut rng, len)
+        }))
+        .collect();
+    let mut writes = Writes {
+        acknowledged: Dataset::new(),
+        in_flight: None,
+        count: 0,
+        wrong_replies: Vec::new(),
+    };
+    while Instant::now() < deadline {
+        let write = random_write(&mut rng, &pool);
+        match write.command().query::<i64>(&mut con) {
+            Ok(reply) => {
+                let expected = write.apply(&mut model);
+                if reply != expected {
+                    writes
+                        .wrong_replies
+                        .push(format!("{write}: replied {reply}, expected {expected}"));
+                }
+                writes.count += 1;
+            }
+            Err(error) if error.code().is_some() => {
+                writes.wrong_replies.push(format!("{write}: {error}"));
+            }
+            Err(_) => {
+                writes.in_flight = Some(write);
+                break;
+            }
+        }
+    }
+    writes.acknowledged = model;
+    writes
+}
+
+fn aof_server(dir: Option<tempfile::TempDir>, rdb_preamble: &str) -> Server {
+    let builder = Server::builder()
+        .config("appendonly", "yes")
+        .config("appendfsync", "always")
+        .config("aof-use-rdb-preamble", rdb_preamble);
+    match dir {
+        Some(dir) => builder.in_dir(dir),
+        None => builder,
+    }
+    .start()
+}
+
+/// The log of a server restarted from its AOF: loaded, and with no complaint.
+fn assert_aof_loaded_cleanly(server: &Server, context: &str) {
+    let log = server.log_text();
+    assert!(
+        log.contains("DB loaded from append only file")
+            || log.contains("DB loaded from incr file")
+            || log.contains("DB loaded from base file"),
+        "{context}: the log does not say the AOF was loaded:\n{log}"
+    );
+    for complaint in [
+        "Bad file format",
+        "Unrecoverable error",
+        "Unexpected end of file",
+        "short read",
+        "truncated",
+        "multimap: rejected",
+        "Unknown command",
+        "Error",
+    ] {
+        assert!(
+            !log.contains(complaint),
+            "{context}: the log has {complaint:?}:\n{log}"
+        );
+    }
+}
+
+/// What happens to the AOF while a crash run writes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rewrite {
+    None,
+    /// BGREWRITEAOF finishes, then the writes go on a little before the kill.
+    Finished,
+    /// The kill comes while the rewrite's child is still writing.
+    KilledMidway,
+}
+
+/// Each crash run: the AOF rewrite during it and `aof-use-rdb-preamble`.
+const CRASH_RUNS: [(Rewrite, &str); 6] = [
+    (Rewrite::None, "yes"),
+    (Rewrite::KilledMidway, "no"),
+    (Rewrite::Finished, "yes"),
+    (Rewrite::KilledMidway, "yes"),
+    (Rewrite::Finished, "no"),
+    (Rewrite::None, "no"),
+];
+
+fn wait_for_rewrite_to_finish(con: &mut Connection, context: &str) {
+    wait_until("the AOF rewrite to finish", WAIT_TIMEOUT, || {
+        info_field(con, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
+            && info_field(con, "persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
+    });
+    assert_eq!(
+        info_field(con, "persistence", "aof_last_bgrewrite_status").as_deref(),
+        Some("ok"),
+        "{context}"
+    );
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill_with_appendfsync_always() {
+    let seed = seed("crash");
+    let mut rng = Rng(seed);
+    let mut model = Dataset::new();
+    let mut server = aof_server(None, CRASH_RUNS[0].1);
+    for (run, &(rewrite, rdb_preamble)) in CRASH_RUNS.iter().enumerate() {
+        let write_for = Duration::from_millis(100 + rng.below(600));
+        let then_for = Duration::from_millis(match rewrite {
+            Rewrite::KilledMidway => rng.below(150),
+            _ => rng.below(300),
+        });
+        let context = format!(
+            "SEED={seed} run {run} (aof-use-rdb-preamble {rdb_preamble}, writes for {write_for:?}, \
+             then rewrite {rewrite:?} and kill after {then_for:?})"
+        );
+        eprintln!("{context}");
+
+        let writer = {
+            let con = server.connect();
+            con.set_read_timeout(Some(WAIT_TIMEOUT)).unwrap();
+            let model = model.clone();
+            let writer_rng = Rng(rng.next());
+            let deadline = Instant::now() + WAIT_TIMEOUT;
+            thread::spawn(move || write_until_killed(con, model, writer_rng, deadline))
+        };
+        sleep(write_for);
+        let mut con = server.connect();
+        match rewrite {
+            Rewrite::None => sleep(then_for),
+            Rewrite::Finished => {
+                redis::cmd("BGREWRITEAOF")
+                    .exec(&mut con)
+                    .unwrap_or_else(|error| panic!("{context}: BGREWRITEAOF: {error}"));
+                wait_for_rewrite_to_finish(&mut con, &context);
+                sleep(then_for);
+            }
+            Rewrite::KilledMidway => {
+                // The child takes 200 ms per key (there are up to six), so it
+                // still runs when the kill comes at most 150 ms later.
+                redis::cmd("CONFIG")
+                    .arg(&["SET", "rdb-key-save-delay", "200000"])
+                    .exec(&mut con)
+                    .unwrap_or_else(|error| panic!("{context}: CONFIG SET: {error}"));
+                redis::cmd("BGREWRITEAOF")
+                    .exec(&mut con)
+                    .unwrap_or_else(|error| panic!("{context}: BGREWRITEAOF: {error}"));
+                sleep(then_for);
+                assert_eq!(
+                    info_field(&mut con, "persistence", "aof_rewrite_in_progress").as_deref(),
+                    Some("1"),
+                    "{context}: the rewrite should still run"
+                );
+            }
+        }
+        let dir = server.stop();
+        let writes = writer.join().expect("the writer thread");
+        assert!(
+            writes.wrong_replies.is_empty(),
+            "{context}: replies differ from the model:\n{}",
+            writes.wrong_replies.join("\n")
+        );
+        assert!(
+            writes.in_flight.is_some(),
+            "{context}: the writer stopped before the server was killed"
+        );
+
+        let next_preamble = CRASH_RUNS.get(run + 1).map_or("yes", |next| next.1);
+        server = aof_server(Some(dir), next_preamble);
+        assert_aof_loaded_cleanly(&server, &context);
+        let mut con = server.connect();
+        let loaded = read_dataset(&mut con);
+        let mut after_in_flight = writes.acknowledged.clone();
+        let in_flight = writes.in_flight.expect("checked above");
+        in_flight.apply(&mut after_in_flight);
+        let applied = if loaded == writes.acknowledged {
+            false
+        } else if loaded == after_in_flight {
+            true
+        } else {
+            panic!(
+                "{context}: after {} acknowledged writes and the unacknowledged {in_flight}, \
+                 the restarted server holds other data:\n{}",
+                writes.count,
+                dataset_difference(&writes.acknowledged, &loaded)
+            );
+        };
+        eprintln!(
+            "  {} writes acknowledged; in flight: {in_flight} ({}); {} keys",
+            writes.count,
+            if applied { "applied" } else { "not applied" },
+            loaded.len()
+        );
+        model = loaded;
+    }
+}
+
+// ---------------------------------------------------------------- load
+
+const LOAD_CLIENTS: usize = 50;
+const LOAD_OPS_PER_CLIENT: usize = 1000;
+const LOAD_TIME: Duration = Duration::from_secs(5);
+const LOAD_KEYS: u64 = 6;
+const LOAD_FIELDS: u64 = 16;
+
+fn load_fields() -> Vec<Bytes> {
+    (0..LOAD_FIELDS).map(churn_field).collect()
+}
+
+fn load_values() -> Vec<Bytes> {
+    let mut values: Vec<Bytes> = (0..10).map(|i| format!("v{i}").into_bytes()).collect();
+    values.extend([b"".to_vec(), b"\0".to_vec(), b"\xff\xfe".to_vec()]);
+    values.push(vec![b'x'; 3000]);
+    values
+}
+
+/// Checks a reply's shape and that every field and value in it is one the
+/// clients write: what holds whatever the other clients do meanwhile.
+struct ReplyCheck {
+    fields: BTreeSet<Bytes>,
+    values: BTreeSet<Bytes>,
+}
+
+impl ReplyCheck {
+    fn integer(&self, reply: &Value, range: std::ops::RangeInclusive<i64>) -> Result<(), String> {
+        match reply {
+            Value::Int(n) if range.contains(n) => Ok(()),
+            _ => Err(format!("expected an integer in {range:?}, got {reply:?}")),
+        }
+    }
+
+    fn array<'a>(&self, reply: &'a Value) -> Result<&'a [Value], String> {
+        match reply {
+            Value::Array(items) => Ok(items),
+            _ => Err(format!("expected an array, got {reply:?}")),
+        }
+    }
+
+    fn bulk<'a>(&self, reply: &'a Value, known: &BTreeSet<Bytes>) -> Result<&'a [u8], String> {
+        match reply {
+            Value::BulkString(bytes) if known.contains(bytes) => Ok(bytes),
+            _ => Err(format!("unexpected element {reply:?}")),
+        }
+    }
+
+    fn values(&self, reply: &Value, max: usize) -> Result<usize, String> {
+        let items = self.array(reply)?;
+        if items.len() > max {
+            return Err(format!("{} values, at most {max} expected", items.len()));
+        }
+        for item in items {
+            self.bulk(item, &self.values)?;
+        }
+        Ok(items.len())
+    }
+
+    /// `field, [values], ...` pairs: distinct known fields, none empty.
+    fn pairs(&self, items: &[Value]) -> Result<(), String> {
+        if !items.len().is_multiple_of(2) {
+            return Err(format!("{} elements in field/values pairs", items.len()));
+        }
+        let mut seen = BTreeSet::new();
+        for pair in items.chunks(2) {
+            let field = self.bulk(&pair[0], &self.fields)?;
+            if !seen.insert(field) {
+                return Err(format!("field {} twice", Printable(field)));
+            }
+            if self.values(&pair[1], usize::MAX)? == 0 {
+                return Err(format!("field {} has no values", Printable(field)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One random MULTIMAP command of any kind; checks its reply.
+fn load_op(
+    con: &mut Connection,
+    rng: &mut Rng,
+    check: &ReplyCheck,
+    fields: &[Bytes],
+    values: &[Bytes],
+) -> Result<(), String> {
+    let key = format!("load:{}", rng.below(LOAD_KEYS));
+    let field = &fields[rng.below(fields.len() as u64) as usize];
+    let some_values: Vec<&Bytes> = (0..1 + rng.below(4))
+        .map(|_| &values[rng.below(values.len() as u64) as usize])
+        .collect();
+    let count = some_values.len() as i64;
+    let name = match rng.below(30) {
+        0..=5 => "MULTIMAP.INSERT",
+        6..=8 => "MULTIMAP.REMOVE",
+        9..=10 => "MULTIMAP.REPLACE",
+        11 => "MULTIMAP.DEL",
+        12..=13 => "MULTIMAP.GET",
+        14 => "MULTIMAP.VALUES",
+        15..=16 => "MULTIMAP.LEN",
+        17..=18 => "MULTIMAP.RANGE",
+        19..=20 => "MULTIMAP.CONTAINS",
+        21 => "MULTIMAP.EXISTS",
+        22 => "MULTIMAP.CARD",
+        23 => "MULTIMAP.SIZE",
+        24..=25 => "MULTIMAP.FIELDS",
+        26..=27 => "MULTIMAP.GETALL",
+        _ => "MULTIMAP.SCAN",
+    };
+    if name == "MULTIMAP.SCAN" {
+        return load_scan(con, rng, check, &key);
+    }
+    let (start, stop) = (rng.below(10) as i64 - 5, rng.below(10) as i64 - 3);
+    let mut command = redis::cmd(name);
+    command.arg(&key);
+    match name {
+        "MULTIMAP.INSERT" | "MULTIMAP.REMOVE" | "MULTIMAP.REPLACE" => {
+            command.arg(field).arg(&some_values);
+        }
+        "MULTIMAP.DEL" => {
+            command.arg(field);
+        }
+        "MULTIMAP.CONTAINS" => {
+            command.arg(field).arg(some_values[0]);
+        }
+        "MULTIMAP.RANGE" => {
+            command.arg(field).arg(start).arg(stop);
+        }
+        "MULTIMAP.CARD" | "MULTIMAP.SIZE" | "MULTIMAP.FIELDS" | "MULTIMAP.GETALL" => {}
+        _ => {
+            command.arg(field);
+        }
+    }
+    let reply: Value = command
+        .query(con)
+        .map_err(|error| format!("{name}: {error}"))?;
+    let checked = match name {
+        "MULTIMAP.INSERT" => check.integer(&reply, count..=i64::MAX),
+        "MULTIMAP.REPLACE" => check.integer(&reply, count..=count),
+        "MULTIMAP.REMOVE" | "MULTIMAP.LEN" | "MULTIMAP.CARD" | "MULTIMAP.SIZE" => {
+            check.integer(&reply, 0..=i64::MAX)
+        }
+        "MULTIMAP.DEL" | "MULTIMAP.CONTAINS" | "MULTIMAP.EXISTS" => check.integer(&reply, 0..=1),
+        "MULTIMAP.GET" | "MULTIMAP.VALUES" => check.values(&reply, usize::MAX).map(drop),
+        "MULTIMAP.RANGE" => check.values(&reply, range_bound(start, stop)).map(drop),
+        "MULTIMAP.FIELDS" => check.array(&reply).and_then(|items| {
+            let mut seen = BTreeSet::new();
+            items.iter().try_for_each(|item| {
+                let field = check.bulk(item, &check.fields)?;
+                match seen.insert(field) {
+                    true => Ok(()),
+                    false => Err(format!("field {} twice", Printable(field))),
+                }
+            })
+        }),
+        _ => check.array(&reply).and_then(|items| check.pairs(items)),
+    };
+    checked.map_err(|problem| format!("{name} {key}: {problem}"))
+}
+
+/// The most values RANGE `start` `stop` can reply, whatever the field's length.
+fn range_bound(start: i64, stop: i64) -> usize {
+    match (start, stop) {
+        (0.., 0..) => (stop - start + 1).max(0) as usize,
+        (..0, _) => start.unsigned_abs() as usize,
+        _ => usize::MAX,
+    }
+}
+
+/// A few steps of a SCAN, sometimes with MATCH, sometimes to the end.
+fn load_scan(
+    con: &mut Connection,
+    rng: &mut Rng,
+    check: &ReplyCheck,
+    key: &str,
+) -> Result<(), String> {
+    let mut cursor = b"0".to_vec();
+    let with_match = rng.below(3) == 0;
+    for _ in 0..1 + rng.below(6) {
+        let mut command = redis::cmd("MULTIMAP.SCAN");
+        command
+            .arg(key)
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(1 + rng.below(8));
+        if with_match {
+            command.arg("MATCH").arg("field:1*");
+        }
+        let reply: Value = command
+            .query(con)
+            .map_err(|error| format!("MULTIMAP.SCAN: {error}"))?;
+        let items = check.array(&reply)?;
+        let (Some(Value::BulkString(next)), Some(page), 2) =
+            (items.first(), items.get(1), items.len())
+        else {
+            return Err(format!("MULTIMAP.SCAN {key}: reply {reply:?}"));
+        };
+        check
+            .pairs(check.array(page)?)
+            .map_err(|problem| format!("MULTIMAP.SCAN {key}: {problem}"))?;
+        if next.as_slice() == b"0" {
+            break;
+        }
+        cursor = next.clone();
+    }
+    Ok(())
+}
+
+/// Waits until the replica is linked and has applied everything the master sent.
+fn wait_in_sync(master: &mut Connection, replica: &mut Connection) {
+    wait_until("the replica to catch up", WAIT_TIMEOUT, || {
+        let linked =
+            info_field(replica, "replication", "master_link_status").as_deref() == Some("up");
+        let applied = info_field(replica, "replication", "slave_repl_offset");
+        let sent = info_field(master, "replication", "master_repl_offset");
+        linked && applied.is_some() && applied == sent
+    });
+}
+
+#[test]
+fn fifty_concurrent_clients_get_no_errors_and_leave_the_replica_identical() {
+    let seed = seed("load");
+    let mut rng = Rng(seed);
+    let mut master = Server::builder()
+        .config("repl-diskless-sync-delay", "0")
+        .start();
+    let mut replica = Server::builder()
+        .config_values("replicaof", &["127.0.0.1", &master.port.to_string()])
+        .start();
+    let mut master_con = master.connect();
+    let mut replica_con = replica.connect();
+    wait_in_sync(&mut master_con, &mut replica_con);
+
+    let check = Arc::new(ReplyCheck {
+        fields: load_fields().into_iter().collect(),
+        values: load_values().into_iter().collect(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let deadline = started + LOAD_TIME;
+    let clients: Vec<_> = (0..LOAD_CLIENTS)
+        .map(|_| {
+            let mut con = master.connect();
+            con.set_read_timeout(Some(WAIT_TIMEOUT)).unwrap();
+            let mut rng = Rng(rng.next());
+            let (check, stop) = (Arc::clone(&check), Arc::clone(&stop));
+            thread::spawn(move || {
+                let (fields, values) = (load_fields(), load_values());
+                let mut problems = Vec::new();
+                let mut ops = 0;
+                while ops < LOAD_OPS_PER_CLIENT && Instant::now() < deadline {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if let Err(problem) = load_op(&mut con, &mut rng, &check, &fields, &values) {
+                        problems.push(problem);
+                        if problems.len() >= 5 {
+                            stop.store(true, Ordering::Relaxed);
+                        }
+                    }
+                    ops += 1;
+                }
+                (ops, problems)
+            })
+        })
+        .collect();
+    let mut ops = 0;
+    let mut problems = Vec::new();
+    for client in clients {
+        let (client_ops, client_problems) = client.join().expect("a client thread");
+        ops += client_ops;
+        problems.extend(client_problems);
+    }
+    eprintln!(
+        "{ops} commands from {LOAD_CLIENTS} clients in {:?}",
+        started.elapsed()
+    );
+    assert!(
+        problems.is_empty(),
+        "SEED={seed}: {} bad replies, e.g.:\n{}",
+        problems.len(),
+        problems[..problems.len().min(10)].join("\n")
+    );
+    assert!(master.is_alive(), "SEED={seed}: the master died");
+    assert!(replica.is_alive(), "SEED={seed}: the replica died");
+    assert!(
+        ops >= LOAD_CLIENTS * 50,
+        "SEED={seed}: only {ops} commands ran in {LOAD_TIME:?}"
+    );
+
+    wait_in_sync(&mut master_con, &mut replica_con);
+    let master_data = read_dataset(&mut master_con);
+    let replica_data = read_dataset(&mut replica_con);
+    assert!(
+        !master_data.is_empty(),
+        "SEED={seed}: the master holds no data"
+    );
+    assert!(
+        master_data == replica_data,
+        "SEED={seed}: the replica differs from the master:\n{}",
+        dataset_difference(&master_data, &replica_data)
+    );
+    assert_eq!(
+        digest(&mut master_con),
+        digest(&mut replica_con),
+        "SEED={seed}: DEBUG DIGEST of master and replica"
+    );
+}
