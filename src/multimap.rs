@@ -83,10 +83,11 @@ fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-/// Decodes a LEB128 number at the start of `bytes`: `(value, bytes used)`.
-fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+/// Decodes LEB128 from a byte sequence: `(value, bytes used)`; `None` if it
+/// is cut short or overflows 64 bits.
+fn decode_leb128(bytes: impl Iterator<Item = u8>) -> Option<(u64, usize)> {
     let mut value = 0u64;
-    for (index, &byte) in bytes.iter().enumerate().take(10) {
+    for (index, byte) in bytes.take(10).enumerate() {
         let bits = u64::from(byte & 0x7f);
         let shift = 7 * index as u32;
         if shift == 63 && bits > 1 {
@@ -98,6 +99,11 @@ fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
         }
     }
     None
+}
+
+/// Decodes a LEB128 number at the start of `bytes`.
+fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    decode_leb128(bytes.iter().copied())
 }
 
 /// LEB128 stored back to front, so it can be read walking backwards.
@@ -107,22 +113,9 @@ fn write_back_varint(out: &mut Vec<u8>, value: u64) {
     out[start..].reverse();
 }
 
-/// Decodes a back-to-front LEB128 number ending at `end`: `(value, bytes used)`.
+/// Decodes a back-to-front LEB128 number ending at `end`.
 fn read_back_varint(bytes: &[u8], end: usize) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for index in 0..end.min(10) {
-        let byte = bytes[end - 1 - index];
-        let bits = u64::from(byte & 0x7f);
-        let shift = 7 * index as u32;
-        if shift == 63 && bits > 1 {
-            return None;
-        }
-        value |= bits << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, index + 1));
-        }
-    }
-    None
+    decode_leb128(bytes[..end].iter().rev().copied())
 }
 
 /// Appends one value in the packed encoding: length, bytes, then the size of

@@ -11,8 +11,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{info_field, query_error, wait_until, Server};
-use redis::{Connection, ToRedisArgs, Value};
+use common::{info_field, insert, query_error, wait_until, Server};
+use redis::{Connection, Value};
 use tempfile::TempDir;
 
 type Bytes = Vec<u8>;
@@ -38,15 +38,6 @@ const MIB: usize = 1024 * 1024;
 const REWRITE_TIMEOUT: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------- helpers
-
-fn insert<V: ToRedisArgs>(con: &mut Connection, key: &[u8], field: &[u8], values: &[V]) -> i64 {
-    redis::cmd("MULTIMAP.INSERT")
-        .arg(key)
-        .arg(field)
-        .arg(values)
-        .query(con)
-        .expect("MULTIMAP.INSERT")
-}
 
 fn integer(con: &mut Connection, command: &str, args: &[&[u8]]) -> i64 {
     redis::cmd(command)

@@ -326,8 +326,9 @@ fn free_port() -> u16 {
 }
 
 /// MULTIMAP.INSERT; panics on an error reply.
-pub fn insert<F, V>(con: &mut redis::Connection, key: &str, field: F, values: &[V]) -> i64
+pub fn insert<K, F, V>(con: &mut redis::Connection, key: K, field: F, values: &[V]) -> i64
 where
+    K: redis::ToRedisArgs,
     F: redis::ToRedisArgs,
     V: redis::ToRedisArgs,
 {
