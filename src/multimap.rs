@@ -533,14 +533,7 @@ impl MultiMap {
                 self.total_values += entry.append(values);
                 entry.count as usize
             }
-            None => {
-                let entry = Entry::new(field, values);
-                let count = entry.count as usize;
-                if count > 0 {
-                    self.push_entry(hash, entry);
-                }
-                count
-            }
+            None => self.add_field(hash, field, values),
         }
     }
 
@@ -609,14 +602,7 @@ impl MultiMap {
                 }
                 count
             }
-            None => {
-                let entry = Entry::new(field, values);
-                let count = entry.count as usize;
-                if count > 0 {
-                    self.push_entry(hash, entry);
-                }
-                count
-            }
+            None => self.add_field(hash, field, values),
         }
     }
 
@@ -727,6 +713,22 @@ impl MultiMap {
             idx = entry.next;
         }
         None
+    }
+
+    /// Adds a field known to be absent, unless there are no values for it;
+    /// returns how many values it holds.
+    fn add_field<'v>(
+        &mut self,
+        hash: u64,
+        field: &[u8],
+        values: impl IntoIterator<Item = &'v [u8]>,
+    ) -> usize {
+        let entry = Entry::new(field, values);
+        let count = entry.count as usize;
+        if count > 0 {
+            self.push_entry(hash, entry);
+        }
+        count
     }
 
     /// Adds an entry for a field known to be absent.
