@@ -30,7 +30,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{info_field, wait_until, Rng, Server};
+use common::{info_field, wait_until, Rng, Server, NOT_INTEGERS};
 use redis::{Connection, Value};
 use tempfile::TempDir;
 
@@ -129,18 +129,6 @@ const SCAN_COUNTS: [i64; 8] = [1, 2, 3, 5, 10, 100, 1000, i64::MAX];
 const PATTERNS: [&[u8]; 16] = [
     b"*", b"a*", b"*b", b"?", b"??", b"?b*", b"[ab]*", b"[^a]*", b"[a-c]?", b"*\0*", b"\xff*",
     b"a\\*", b"\\[x]", b"x\\?y", b"\\\\", b"",
-];
-
-/// Indexes that are not 64-bit integers.
-const NOT_INTEGERS: [&str; 8] = [
-    "a",
-    "1.5",
-    "",
-    "1a",
-    " 1",
-    "0x10",
-    "9223372036854775808",
-    "-9223372036854775809",
 ];
 
 const MALFORMED_CURSORS: [&str; 9] = [

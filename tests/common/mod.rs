@@ -391,3 +391,15 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
         sleep(Duration::from_millis(10));
     }
 }
+
+/// Arguments that are not 64-bit integers by Redis's rules.
+pub const NOT_INTEGERS: [&str; 8] = [
+    "a",
+    "1.5",
+    "",
+    "1a",
+    " 1",
+    "0x10",
+    "9223372036854775808",
+    "-9223372036854775809",
+];
