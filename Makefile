@@ -30,8 +30,11 @@ build:
 	cargo build --release
 
 # `cargo test` does not build the cdylib the integration tests load, so build it
-# first. The suite runs against Debian's Redis 7, then against Redis 6.2.
+# first, and a second one with fault injection for tests/panics.rs (only our
+# crate recompiles). The suite runs against Debian's Redis 7, then Redis 6.2.
 test: deps $(REDIS62)
+	cargo build --features fault-injection
+	cp target/debug/libredis_multimap.so target/debug/libredis_multimap_faults.so
 	cargo build
 	cargo test
 	REDIS_SERVER=$(REDIS62) cargo test --test '*'

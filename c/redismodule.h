@@ -45,6 +45,9 @@
 #define REDISMODULE_NOTIFY_GENERIC (1 << 2)
 #define REDISMODULE_NOTIFY_MODULE (1 << 13)
 
+/* RedisModule_GetContextFlags: the server runs as a fork child (Redis 6.2+). */
+#define REDISMODULE_CTX_FLAGS_IS_CHILD (1 << 20)
+
 #define REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
 #define REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED (1 << 1)
 
@@ -239,6 +242,7 @@ typedef struct {
     X(int, ReplyWithSimpleString, (RedisModuleCtx * ctx, const char *msg))                         \
     X(int, ReplyWithArray, (RedisModuleCtx * ctx, long len))                                       \
     X(int, ReplyWithEmptyArray, (RedisModuleCtx * ctx))                                            \
+    X(int, ReplyWithNull, (RedisModuleCtx * ctx))                                                  \
     X(int, ReplyWithMap, (RedisModuleCtx * ctx, long len))                                         \
     X(int, ReplyWithStringBuffer, (RedisModuleCtx * ctx, const char *buf, size_t len))             \
     X(const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))                     \
@@ -262,6 +266,10 @@ typedef struct {
     X(void, SaveUnsigned, (RedisModuleIO * io, uint64_t value))                                    \
     X(uint64_t, LoadUnsigned, (RedisModuleIO * io))                                                \
     X(void, SaveStringBuffer, (RedisModuleIO * io, const char *str, size_t len))                   \
+    X(void, SaveDouble, (RedisModuleIO * io, double value))                                        \
+    X(RedisModuleCtx *, GetContextFromIO, (RedisModuleIO * io))                                    \
+    X(int, GetContextFlags, (RedisModuleCtx * ctx))                                                \
+    X(int, ExitFromChild, (int retcode))                                                           \
     X(char *, LoadStringBuffer, (RedisModuleIO * io, size_t *lenptr))                              \
     X(void, EmitAOF, (RedisModuleIO * io, const char *cmdname, const char *fmt, ...))              \
     X(void, DigestAddStringBuffer, (RedisModuleDigest * md, const char *ele, size_t len))          \

@@ -1,119 +1,136 @@
 //! One handler per MULTIMAP command, and the command table Redis registers.
 //!
-//! Every handler follows the same order: open the key, check its type, parse
-//! the remaining arguments, change data, reply, then (only if data changed)
-//! signal, notify and replicate. Everything that can
-//! fail happens before the first reply, so an error is always the whole reply
-//! and never leaves a key half-changed.
+//! A handler is a safe function from its key and arguments to a reply (for
+//! writes, a reply and what changed). The trampoline in `ffi` opens the key
+//! before the handler runs and writes the reply after it returns, so an error
+//! is always the whole reply; it also deletes a key whose map a write left
+//! empty, and signals, notifies and replicates only what the handler reports
+//! as changed. Handlers parse every argument before changing anything, so an
+//! error never leaves a key half-changed.
+#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 
-use crate::error::Error;
-use crate::ffi::command::{command, ArgDoc, ArgKind, KeyAccess};
-use crate::ffi::{Arg, Command, Context};
+use crate::datatype::MULTIMAP;
+use crate::error::{Error, INTERNAL_ERROR};
+use crate::faults::trip_command;
+use crate::ffi::{
+    read_handler, Arg, ArgDoc, ArgKind, Command, CommandSet, ErrorReply, Handler, KeyAccess,
+    Outcome, ReadKey, WriteKey,
+};
 use crate::glob::Pattern;
-use crate::multimap::Values;
+use crate::multimap::{MultiMap, Values};
+use crate::reply::Reply;
 
-pub static COMMANDS: &[Command] = &[
-    command!(
-        name: c"multimap.insert", handler: insert, arity: -4, flags: c"write deny-oom",
-        summary: c"Appends values to a field, creating the key and the field as needed",
-        complexity: c"O(N) where N is the number of values given",
-        since: SINCE, key_access: KeyAccess::Insert, args: &[KEY, FIELD, VALUES],
-    ),
-    command!(
-        name: c"multimap.get", handler: get, arity: 3, flags: c"readonly",
-        summary: c"Returns every value of a field, in insertion order",
-        complexity: c"O(N) where N is the number of values in the field",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
-    ),
-    command!(
-        name: c"multimap.values", handler: get, arity: 3, flags: c"readonly",
-        summary: c"Returns every value of a field, in insertion order (alias of MULTIMAP.GET)",
-        complexity: c"O(N) where N is the number of values in the field",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
-    ),
-    command!(
-        name: c"multimap.len", handler: len, arity: 3, flags: c"readonly fast",
-        summary: c"Returns the number of values in a field",
-        complexity: c"O(1)",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
-    ),
-    command!(
-        name: c"multimap.range", handler: range, arity: 5, flags: c"readonly",
-        summary: c"Returns the values of a field between two indexes, with LRANGE's rules",
-        complexity: c"O(S+N) where S is the start offset and N the number of values returned",
-        since: SINCE, key_access: KeyAccess::Read,
-        args: &[KEY, FIELD, ArgDoc::new(c"start", ArgKind::Integer), ArgDoc::new(c"stop", ArgKind::Integer)],
-    ),
-    command!(
-        name: c"multimap.contains", handler: contains, arity: 4, flags: c"readonly",
-        summary: c"Tells whether a field holds a value",
-        complexity: c"O(N) where N is the number of values in the field",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD, VALUE],
-    ),
-    command!(
-        name: c"multimap.exists", handler: exists, arity: 3, flags: c"readonly fast",
-        summary: c"Tells whether a field exists",
-        complexity: c"O(1)",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
-    ),
-    command!(
-        name: c"multimap.remove", handler: remove, arity: -4, flags: c"write",
-        summary: c"Removes every occurrence of the given values from a field",
-        complexity: c"O(N+M) where N is the number of values in the field and M the number given",
-        since: SINCE, key_access: KeyAccess::Delete, args: &[KEY, FIELD, VALUES],
-    ),
-    command!(
-        name: c"multimap.replace", handler: replace, arity: -4, flags: c"write deny-oom",
-        summary: c"Makes a field hold exactly the given values",
-        complexity: c"O(N+M) where N is the number of values replaced and M the number given",
-        since: SINCE, key_access: KeyAccess::Update, args: &[KEY, FIELD, VALUES],
-    ),
-    command!(
-        name: c"multimap.del", handler: del, arity: -3, flags: c"write",
-        summary: c"Deletes whole fields",
-        complexity: c"O(F+N) where F is the number of fields given and N the values they held",
-        since: SINCE, key_access: KeyAccess::Delete,
-        args: &[KEY, ArgDoc::new(c"field", ArgKind::String).multiple()],
-    ),
-    command!(
-        name: c"multimap.card", handler: card, arity: 2, flags: c"readonly fast",
-        summary: c"Returns the number of fields",
-        complexity: c"O(1)",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
-    ),
-    command!(
-        name: c"multimap.size", handler: size, arity: 2, flags: c"readonly fast",
-        summary: c"Returns the total number of values over all fields",
-        complexity: c"O(1)",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
-    ),
-    command!(
-        name: c"multimap.fields", handler: fields, arity: 2, flags: c"readonly",
-        summary: c"Returns every field name",
-        complexity: c"O(F) where F is the number of fields",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
-    ),
-    command!(
-        name: c"multimap.getall", handler: getall, arity: 2, flags: c"readonly",
-        summary: c"Returns every field with its values",
-        complexity: c"O(F+N) where F is the number of fields and N the number of values",
-        since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
-    ),
-    command!(
-        name: c"multimap.scan", handler: scan, arity: -3, flags: c"readonly",
-        summary: c"Incrementally iterates over fields and their values",
-        complexity: c"O(1) for every call. O(F+N) for a complete iteration",
-        since: SINCE, key_access: KeyAccess::Read,
-        args: &[
+/// The command table Redis registers, one row per command.
+pub struct MultiMapCommands;
+
+impl CommandSet for MultiMapCommands {
+    type Reply = Reply<'static>;
+    type Error = Error;
+    const INTERNAL_ERROR: ErrorReply = INTERNAL_ERROR;
+    #[rustfmt::skip]
+    const COMMANDS: &'static [Command<Self>] = &[
+        Command {
+            name: c"multimap.insert", handler: Handler::Write(insert), arity: -4, flags: c"write deny-oom",
+            summary: c"Appends values to a field, creating the key and the field as needed",
+            complexity: c"O(N) where N is the number of values given",
+            since: SINCE, key_access: KeyAccess::Insert, args: &[KEY, FIELD, VALUES],
+        },
+        Command {
+            name: c"multimap.get", handler: read_handler!(get), arity: 3, flags: c"readonly",
+            summary: c"Returns every value of a field, in insertion order",
+            complexity: c"O(N) where N is the number of values in the field",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+        },
+        Command {
+            name: c"multimap.values", handler: read_handler!(get), arity: 3, flags: c"readonly",
+            summary: c"Returns every value of a field, in insertion order (alias of MULTIMAP.GET)",
+            complexity: c"O(N) where N is the number of values in the field",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+        },
+        Command {
+            name: c"multimap.len", handler: read_handler!(len), arity: 3, flags: c"readonly fast",
+            summary: c"Returns the number of values in a field",
+            complexity: c"O(1)",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+        },
+        Command {
+            name: c"multimap.range", handler: read_handler!(range), arity: 5, flags: c"readonly",
+            summary: c"Returns the values of a field between two indexes, with LRANGE's rules",
+            complexity: c"O(S+N) where S is the start offset and N the number of values returned",
+            since: SINCE, key_access: KeyAccess::Read,
+            args: &[KEY, FIELD, ArgDoc::new(c"start", ArgKind::Integer), ArgDoc::new(c"stop", ArgKind::Integer)],
+        },
+        Command {
+            name: c"multimap.contains", handler: read_handler!(contains), arity: 4, flags: c"readonly",
+            summary: c"Tells whether a field holds a value",
+            complexity: c"O(N) where N is the number of values in the field",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD, VALUE],
+        },
+        Command {
+            name: c"multimap.exists", handler: read_handler!(exists), arity: 3, flags: c"readonly fast",
+            summary: c"Tells whether a field exists",
+            complexity: c"O(1)",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD],
+        },
+        Command {
+            name: c"multimap.remove", handler: Handler::Write(remove), arity: -4, flags: c"write",
+            summary: c"Removes every occurrence of the given values from a field",
+            complexity: c"O(N+M) where N is the number of values in the field and M the number given",
+            since: SINCE, key_access: KeyAccess::Delete, args: &[KEY, FIELD, VALUES],
+        },
+        Command {
+            name: c"multimap.replace", handler: Handler::Write(replace), arity: -4, flags: c"write deny-oom",
+            summary: c"Makes a field hold exactly the given values",
+            complexity: c"O(N+M) where N is the number of values replaced and M the number given",
+            since: SINCE, key_access: KeyAccess::Update, args: &[KEY, FIELD, VALUES],
+        },
+        Command {
+            name: c"multimap.del", handler: Handler::Write(del), arity: -3, flags: c"write",
+            summary: c"Deletes whole fields",
+            complexity: c"O(F+N) where F is the number of fields given and N the values they held",
+            since: SINCE, key_access: KeyAccess::Delete,
+            args: &[KEY, ArgDoc::new(c"field", ArgKind::String).multiple()],
+        },
+        Command {
+            name: c"multimap.card", handler: read_handler!(card), arity: 2, flags: c"readonly fast",
+            summary: c"Returns the number of fields",
+            complexity: c"O(1)",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+        },
+        Command {
+            name: c"multimap.size", handler: read_handler!(size), arity: 2, flags: c"readonly fast",
+            summary: c"Returns the total number of values over all fields",
+            complexity: c"O(1)",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+        },
+        Command {
+            name: c"multimap.fields", handler: read_handler!(fields), arity: 2, flags: c"readonly",
+            summary: c"Returns every field name",
+            complexity: c"O(F) where F is the number of fields",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+        },
+        Command {
+            name: c"multimap.getall", handler: read_handler!(getall), arity: 2, flags: c"readonly",
+            summary: c"Returns every field with its values",
+            complexity: c"O(F+N) where F is the number of fields and N the number of values",
+            since: SINCE, key_access: KeyAccess::Read, args: &[KEY],
+        },
+        Command {
+            name: c"multimap.scan", handler: read_handler!(scan), arity: -3, flags: c"readonly",
+            summary: c"Incrementally iterates over fields and their values",
+            complexity: c"O(1) for every call. O(F+N) for a complete iteration",
+            since: SINCE, key_access: KeyAccess::Read,
+            args: &[
             KEY,
             ArgDoc::new(c"cursor", ArgKind::Integer),
             ArgDoc::new(c"pattern", ArgKind::Pattern).after_token(c"MATCH").optional(),
             ArgDoc::new(c"count", ArgKind::Integer).after_token(c"COUNT").optional(),
-        ],
-    ),
-];
+            ],
+        },
+    ];
+}
 
 /// The module version that introduced the commands above.
 const SINCE: &CStr = c"0.1.0";
@@ -125,177 +142,141 @@ const VALUES: ArgDoc = ArgDoc::new(c"value", ArgKind::String).multiple();
 /// Default number of fields one SCAN call visits, as for HSCAN.
 const DEFAULT_SCAN_COUNT: usize = 10;
 
+/// What a read handler returns: its reply may borrow from the key's map.
+type ReadResult<'k> = Result<Reply<'k>, Error>;
+/// What a write handler returns: its reply owns everything it says.
+type WriteResult = Result<Outcome<Reply<'static>>, Error>;
+
 /// MULTIMAP.INSERT key field value [value ...]
-fn insert(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let mut key = ctx.open_write(&args[1]);
-    let map = key.multimap_or_create()?;
-    let len = map.insert(args[2].as_bytes(), args[3..].iter().map(Arg::as_bytes));
-    ctx.reply_count(len);
-    ctx.wrote(&args[1], c"multimap.insert", false);
-    Ok(())
+fn insert(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
+    let len = map.insert(field(&args[2]), args[3..].iter().map(Arg::as_bytes));
+    Ok(Outcome::changed(c"multimap.insert", Reply::count(len)))
 }
 
 /// MULTIMAP.GET key field (also MULTIMAP.VALUES)
-fn get(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    let values = key.multimap()?.and_then(|map| map.get(args[2].as_bytes()));
-    match values {
-        Some(values) => reply_values(ctx, values.iter()),
-        None => ctx.reply_array(0),
-    }
-    Ok(())
+fn get<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let values = key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2])));
+    Ok(values.map_or(Reply::EmptyArray, |values| Reply::Values(values.iter())))
 }
 
 /// MULTIMAP.LEN key field
-fn len(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    let values = key.multimap()?.and_then(|map| map.get(args[2].as_bytes()));
-    ctx.reply_count(values.map_or(0, |values| values.len()));
-    Ok(())
+fn len<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let values = key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2])));
+    Ok(Reply::count(values.map_or(0, |values| values.len())))
 }
 
 /// MULTIMAP.RANGE key field start stop
-fn range(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    let map = key.multimap()?;
+fn range<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let map = key.value(&MULTIMAP)?;
     let start = parse_integer(&args[3])?;
     let stop = parse_integer(&args[4])?;
-    match map.and_then(|map| map.get(args[2].as_bytes())) {
-        Some(values) => reply_values(ctx, values.range(start, stop)),
-        None => ctx.reply_array(0),
-    }
-    Ok(())
+    Ok(match map.and_then(|map| map.get(field(&args[2]))) {
+        Some(values) => Reply::Values(values.range(start, stop)),
+        None => Reply::EmptyArray,
+    })
 }
 
 /// MULTIMAP.CONTAINS key field value
-fn contains(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    let values = key.multimap()?.and_then(|map| map.get(args[2].as_bytes()));
-    ctx.reply_bool(values.is_some_and(|values| values.contains(args[3].as_bytes())));
-    Ok(())
+fn contains<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let values = key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2])));
+    Ok(Reply::boolean(
+        values.is_some_and(|values| values.contains(args[3].as_bytes())),
+    ))
 }
 
 /// MULTIMAP.EXISTS key field
-fn exists(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    let values = key.multimap()?.and_then(|map| map.get(args[2].as_bytes()));
-    ctx.reply_bool(values.is_some());
-    Ok(())
+fn exists<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let values = key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2])));
+    Ok(Reply::boolean(values.is_some()))
 }
 
 /// MULTIMAP.REMOVE key field value [value ...]
-fn remove(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let mut key = ctx.open_write(&args[1]);
-    let Some(map) = key.multimap_mut()? else {
-        ctx.reply_integer(0);
-        return Ok(());
+fn remove(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let Some(map) = key.value_mut(&MULTIMAP)? else {
+        return Ok(Outcome::unchanged(Reply::count(0)));
     };
     let unwanted: Vec<&[u8]> = args[3..].iter().map(Arg::as_bytes).collect();
-    let removed = map.remove_values(args[2].as_bytes(), &unwanted);
-    let emptied = map.is_empty();
-    if emptied {
-        key.delete();
-    }
-    ctx.reply_count(removed);
-    if removed > 0 {
-        ctx.wrote(&args[1], c"multimap.remove", emptied);
-    }
-    Ok(())
+    let removed = map.remove_values(field(&args[2]), &unwanted);
+    Ok(if removed > 0 {
+        Outcome::changed(c"multimap.remove", Reply::count(removed))
+    } else {
+        Outcome::unchanged(Reply::count(0))
+    })
 }
 
 /// MULTIMAP.REPLACE key field value [value ...]
-fn replace(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let mut key = ctx.open_write(&args[1]);
-    let map = key.multimap_or_create()?;
-    let field = args[2].as_bytes();
+fn replace(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
+    let field = field(&args[2]);
     let new_values = args[3..].iter().map(Arg::as_bytes);
     let unchanged = map
         .get(field)
         .is_some_and(|values| values.iter().eq(new_values.clone()));
-    let len = map.replace(field, new_values);
-    ctx.reply_count(len);
-    if !unchanged {
-        ctx.wrote(&args[1], c"multimap.replace", false);
-    }
-    Ok(())
+    let len = Reply::count(map.replace(field, new_values));
+    Ok(if unchanged {
+        Outcome::unchanged(len)
+    } else {
+        Outcome::changed(c"multimap.replace", len)
+    })
 }
 
 /// MULTIMAP.DEL key field [field ...]
-fn del(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let mut key = ctx.open_write(&args[1]);
-    let Some(map) = key.multimap_mut()? else {
-        ctx.reply_integer(0);
-        return Ok(());
+fn del(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let Some(map) = key.value_mut(&MULTIMAP)? else {
+        return Ok(Outcome::unchanged(Reply::count(0)));
     };
     let removed = args[2..]
         .iter()
-        .filter(|field| map.remove_field(field.as_bytes()))
+        .filter(|name| map.remove_field(field(name)))
         .count();
-    let emptied = map.is_empty();
-    if emptied {
-        key.delete();
-    }
-    ctx.reply_count(removed);
-    if removed > 0 {
-        ctx.wrote(&args[1], c"multimap.del", emptied);
-    }
-    Ok(())
+    Ok(if removed > 0 {
+        Outcome::changed(c"multimap.del", Reply::count(removed))
+    } else {
+        Outcome::unchanged(Reply::count(0))
+    })
 }
 
 /// MULTIMAP.CARD key
-fn card(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    ctx.reply_count(key.multimap()?.map_or(0, |map| map.field_count()));
-    Ok(())
+fn card<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
+    let map = key.value(&MULTIMAP)?;
+    Ok(Reply::count(map.map_or(0, MultiMap::field_count)))
 }
 
 /// MULTIMAP.SIZE key
-fn size(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    ctx.reply_count(key.multimap()?.map_or(0, |map| map.value_count()));
-    Ok(())
+fn size<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
+    let map = key.value(&MULTIMAP)?;
+    Ok(Reply::count(map.map_or(0, MultiMap::value_count)))
 }
 
 /// MULTIMAP.FIELDS key
-fn fields(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    match key.multimap()? {
-        Some(map) => {
-            ctx.reply_array(map.field_count());
-            for (field, _) in map.iter() {
-                ctx.reply_bulk(field);
-            }
-        }
-        None => ctx.reply_array(0),
-    }
-    Ok(())
+fn fields<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
+    let map = key.value(&MULTIMAP)?;
+    Ok(map.map_or(Reply::EmptyArray, Reply::FieldNames))
 }
 
 /// MULTIMAP.GETALL key
-fn getall(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    match key.multimap()? {
-        Some(map) => {
-            ctx.reply_map(map.field_count());
-            for (field, values) in map.iter() {
-                ctx.reply_bulk(field);
-                reply_values(ctx, values.iter());
-            }
-        }
-        None => ctx.reply_map(0),
-    }
-    Ok(())
+fn getall<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
+    let map = key.value(&MULTIMAP)?;
+    Ok(map.map_or(Reply::EmptyMap, Reply::Everything))
 }
 
 /// MULTIMAP.SCAN key cursor [MATCH pattern] [COUNT count]
-fn scan(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
-    let key = ctx.open_read(&args[1]);
-    let map = key.multimap()?;
+fn scan<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let map = key.value(&MULTIMAP)?;
     let cursor = parse_cursor(&args[2])?;
     let options = ScanOptions::parse(&args[3..])?;
 
     let mut found: Vec<(&[u8], Values)> = Vec::new();
-    let next_cursor = match map {
+    let cursor = match map {
         Some(map) => map.scan(cursor, options.count, |field, values| {
             if options
                 .pattern
@@ -307,15 +288,7 @@ fn scan(ctx: &Context, args: &[Arg]) -> Result<(), Error> {
         }),
         None => 0,
     };
-
-    ctx.reply_array(2);
-    ctx.reply_bulk(next_cursor.to_string().as_bytes());
-    ctx.reply_array(found.len() * 2);
-    for (field, values) in found {
-        ctx.reply_bulk(field);
-        reply_values(ctx, values.iter());
-    }
-    Ok(())
+    Ok(Reply::ScanPage { cursor, found })
 }
 
 struct ScanOptions {
@@ -373,9 +346,10 @@ fn parse_cursor(arg: &Arg) -> Result<u64, Error> {
     })
 }
 
-fn reply_values<'v>(ctx: &Context, values: impl ExactSizeIterator<Item = &'v [u8]>) {
-    ctx.reply_array(values.len());
-    for value in values {
-        ctx.reply_bulk(value);
-    }
+/// A field argument. With fault injection, `fault:command` panics here, as a
+/// bug in a handler would, before the handler changes anything.
+fn field(arg: &Arg) -> &[u8] {
+    let name = arg.as_bytes();
+    trip_command(name);
+    name
 }

@@ -1,10 +1,18 @@
-//! The MultiMap data type's callbacks, named after their TypeMethods field.
-//! RDB saving and loading live in `rdb`.
+//! The MultiMap data type: its type callbacks, named after their TypeMethods
+//! field. RDB saving and loading live in `rdb`.
+#![forbid(unsafe_code)]
 
 use std::ffi::CStr;
 
-use crate::ffi::{AofWriter, Digest};
+use crate::faults::{trip, Callback};
+use crate::ffi::{
+    AofWriter, DataType, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter, TypeMethods,
+};
 use crate::multimap::MultiMap;
+use crate::rdb::{self, RdbInput, RdbOutput, ReadError};
+
+/// Every MultiMap key's type; registered at load.
+pub static MULTIMAP: DataType<MultiMap> = DataType::new();
 
 /// A rewritten AOF command carries at most this many values...
 const AOF_BATCH_VALUES: usize = 1024;
@@ -13,50 +21,103 @@ const AOF_BATCH_BYTES: usize = 1024 * 1024;
 
 const INSERT_COMMAND: &CStr = c"MULTIMAP.INSERT";
 
-pub fn aof_rewrite(map: &MultiMap, aof: &mut AofWriter) {
-    let mut batch: Vec<&[u8]> = Vec::new();
-    for (field, values) in map.iter() {
-        let mut batch_bytes = 0;
-        for value in values.iter() {
-            let full =
-                batch.len() == AOF_BATCH_VALUES || batch_bytes + value.len() > AOF_BATCH_BYTES;
-            if full && !batch.is_empty() {
-                aof.emit_with_field(INSERT_COMMAND, field, &batch);
-                batch.clear();
-                batch_bytes = 0;
+impl TypeMethods for MultiMap {
+    fn rdb_load(rdb: &mut RdbReader, encoding_version: i32) -> Option<MultiMap> {
+        let map = rdb::load(rdb, encoding_version)?;
+        trip(&map, Callback::RdbLoad);
+        Some(map)
+    }
+
+    fn rdb_save(&self, rdb: &mut RdbWriter) {
+        rdb::save(self, &mut Saving { rdb, map: self });
+    }
+
+    fn aof_rewrite(&self, aof: &mut AofWriter) {
+        let mut batch: Vec<&[u8]> = Vec::new();
+        for (field, values) in self.iter() {
+            let mut batch_bytes = 0;
+            for value in values.iter() {
+                let full =
+                    batch.len() == AOF_BATCH_VALUES || batch_bytes + value.len() > AOF_BATCH_BYTES;
+                if full && !batch.is_empty() {
+                    aof.emit_with_field(INSERT_COMMAND, field, &batch);
+                    batch.clear();
+                    batch_bytes = 0;
+                }
+                batch.push(value);
+                batch_bytes += value.len();
             }
-            batch.push(value);
-            batch_bytes += value.len();
+            aof.emit_with_field(INSERT_COMMAND, field, &batch);
+            batch.clear();
+            trip(self, Callback::AofRewrite);
         }
-        aof.emit_with_field(INSERT_COMMAND, field, &batch);
-        batch.clear();
+    }
+
+    fn mem_usage(&self) -> usize {
+        trip(self, Callback::MemUsage);
+        MultiMap::mem_usage(self)
+    }
+
+    /// One sequence per field (the field, then its values in order): sequences
+    /// combine order-independently, so equal content digests equally whatever
+    /// the field order of the hash table, as on a replica or after a reload.
+    fn digest(&self, digest: &mut Digest) {
+        trip(self, Callback::Digest);
+        for (field, values) in self.iter() {
+            digest.add(field);
+            for value in values.iter() {
+                digest.add(value);
+            }
+            digest.end_sequence();
+        }
+    }
+
+    /// The two keys share nothing afterwards.
+    fn copy(&self) -> MultiMap {
+        trip(self, Callback::Copy);
+        self.clone()
+    }
+
+    fn free_effort(&self) -> usize {
+        trip(self, Callback::FreeEffort);
+        self.field_count() + self.value_count()
+    }
+
+    fn is_empty(&self) -> bool {
+        MultiMap::is_empty(self)
     }
 }
 
-pub fn mem_usage(map: &MultiMap) -> usize {
-    map.mem_usage()
-}
+impl RdbInput for RdbReader {
+    type Buffer = LoadedBuffer;
 
-/// One sequence per field (the field, then its values in order): sequences
-/// combine order-independently, so equal content digests equally whatever the
-/// field order of the hash table, as on a replica or after a reload.
-pub fn digest(map: &MultiMap, digest: &mut Digest) {
-    for (field, values) in map.iter() {
-        digest.add(field);
-        for value in values.iter() {
-            digest.add(value);
-        }
-        digest.end_sequence();
+    fn load_unsigned(&mut self) -> Result<u64, ReadError> {
+        RdbReader::load_unsigned(self).map_err(|IoError| ReadError)
+    }
+
+    fn load_buffer(&mut self) -> Result<LoadedBuffer, ReadError> {
+        RdbReader::load_buffer(self).map_err(|IoError| ReadError)
+    }
+
+    fn log_rejection(&mut self, reason: &'static CStr) {
+        RdbReader::log_rejection(self, reason);
     }
 }
 
-/// A deep copy for COPY: the two keys share nothing afterwards.
-pub fn copy(map: &MultiMap) -> MultiMap {
-    map.clone()
+/// The RDB writer while saving one map, so a fault can be injected half way
+/// through the value, where a real bug would hurt most.
+struct Saving<'a, 'w> {
+    rdb: &'w mut RdbWriter,
+    map: &'a MultiMap,
 }
 
-/// Roughly how many allocations freeing the map releases; Redis frees values
-/// above a small threshold on a background thread (UNLINK, FLUSHALL ASYNC).
-pub fn free_effort(map: &MultiMap) -> usize {
-    map.field_count() + map.value_count()
+impl RdbOutput for Saving<'_, '_> {
+    fn save_unsigned(&mut self, value: u64) {
+        self.rdb.save_unsigned(value);
+    }
+
+    fn save_buffer(&mut self, bytes: &[u8]) {
+        self.rdb.save_buffer(bytes);
+        trip(self.map, Callback::RdbSave);
+    }
 }

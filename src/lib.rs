@@ -1,23 +1,44 @@
 //! redis-multimap: a Redis module adding the MultiMap data type, a key whose
 //! fields each hold an ordered list of binary-safe values.
+//!
+//! Layers point one way: `ffi` (the only unsafe code, and the only code that
+//! calls Redis) knows nothing of MultiMaps; `multimap`, `rdb` and `glob` know
+//! nothing of Redis; `datatype`, `commands` and `reply` join the two. This
+//! file hands the data type and the command table down to `ffi` at load.
 
 #![warn(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
 mod commands;
 mod datatype;
 mod error;
+mod faults;
 mod ffi;
 pub mod glob;
 pub mod multimap;
 pub mod rdb;
+mod reply;
 
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
 
 use ffi::{Arg, Context};
 
 /// The data type's name as `TYPE` shows it: the original redis-multi-map
 /// module's, so RDB files it wrote still load. Redis requires exactly 9 chars.
 const TYPE_NAME: &CStr = c"rmultimap";
+
+/// Called by c/shim.c once the API pointers are resolved.
+///
+/// # Safety
+/// Redis's load context and its `argc` module arguments, as passed to OnLoad.
+#[no_mangle]
+pub unsafe extern "C" fn multimap_on_load(
+    ctx: *mut std::ffi::c_void,
+    argv: *mut *mut std::ffi::c_void,
+    argc: c_int,
+) -> c_int {
+    // SAFETY: forwarded from the shim, which passes what Redis passed.
+    unsafe { ffi::load::run(ctx.cast(), argv.cast(), argc, on_load) }
+}
 
 /// Registers the data type and every command. The shim has already registered
 /// the module itself under the name `multimap`.
@@ -28,10 +49,6 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
             unknown.as_bytes().escape_ascii()
         ));
     }
-    ffi::load::set_module_options(ctx);
-    ffi::module_type::register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
-    for command in commands::COMMANDS {
-        ffi::load::register_command(ctx, command)?;
-    }
-    Ok(())
+    datatype::MULTIMAP.register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
+    ffi::register_commands::<commands::MultiMapCommands>(ctx)
 }

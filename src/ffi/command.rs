@@ -1,38 +1,101 @@
-//! The one trampoline every command goes through: arity, catch_unwind, and the
-//! single place where an `Error` becomes a reply.
+//! Commands: the table a module hands down at load, the `extern "C"` entry
+//! points generated for it, and the one trampoline every call goes through
+//! (arity, opening the key, catch_unwind, the single place an error or a
+//! reply is written, and what a changed key owes the rest of Redis).
 
+use std::any::Any;
+use std::cell::Cell;
 use std::ffi::{c_int, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::context::{Arg, Context};
+use super::context::Context;
+use super::key::{ReadKey, WriteKey};
+use super::log::panic_text;
 use super::raw;
-use crate::error::Error;
+use super::reply::{reply_error, ErrorReply, ReplyOut, WriteReply};
+use super::string::Arg;
 
-pub type Handler = fn(&Context, &[Arg]) -> Result<(), Error>;
-pub type RawCommand = raw::RedisModuleCmdFunc;
+/// A module's commands, as one table of rows. Every command names exactly one
+/// key, as argument 1, which the trampoline opens before calling the handler.
+pub trait CommandSet: 'static {
+    /// What write handlers reply on success.
+    type Reply: WriteReply;
+    type Error: Into<ErrorReply>;
+    /// The reply to a command that panicked (a bug, never the user's fault).
+    const INTERNAL_ERROR: ErrorReply;
+    const COMMANDS: &'static [Command<Self>];
+}
+
+/// A read handler borrows its key read-only and may reply straight from the
+/// key's value; a write handler borrows the key for writing and says what
+/// changed.
+pub enum Handler<C: CommandSet + ?Sized> {
+    /// A read handler `fn(&'k ReadKey, &[Arg]) -> Result<R, E>` whose reply
+    /// `R` borrows from the key, adapted by `read_handler!`: Rust cannot name
+    /// "a reply type borrowing for any `'k`" in a function pointer, so the
+    /// adapter writes the reply inside the call, through `respond`.
+    Read(for<'k> fn(&'k ReadKey<'_>, &'k [Arg], ReplyOut<'_>) -> Result<(), ErrorReply>),
+    Write(fn(&mut WriteKey<'_>, &[Arg]) -> WriteResult<C>),
+}
+
+pub type WriteResult<C> = Result<Outcome<<C as CommandSet>::Reply>, <C as CommandSet>::Error>;
+
+/// The table row of a read handler: `read_handler!(get)`.
+macro_rules! read_handler {
+    ($handler:path) => {
+        $crate::ffi::Handler::Read(|key, args, out| $crate::ffi::respond($handler(key, args), out))
+    };
+}
+pub(crate) use read_handler;
+
+/// Writes a read handler's reply, or hands its error to the trampoline.
+pub fn respond<R: WriteReply, E: Into<ErrorReply>>(
+    result: Result<R, E>,
+    out: ReplyOut<'_>,
+) -> Result<(), ErrorReply> {
+    result.map(|reply| reply.write(out)).map_err(Into::into)
+}
+
+/// A write's reply and whether it changed data. Only a change invalidates
+/// WATCH, fires a keyspace event and is replicated; a value the write left
+/// empty deletes the key (and fires `del`) whatever the handler did.
+pub struct Outcome<R> {
+    reply: R,
+    event: Option<&'static CStr>,
+}
+
+impl<R> Outcome<R> {
+    /// Data changed: `event` names the keyspace event to fire.
+    pub fn changed(event: &'static CStr, reply: R) -> Outcome<R> {
+        Outcome {
+            reply,
+            event: Some(event),
+        }
+    }
+
+    pub fn unchanged(reply: R) -> Outcome<R> {
+        Outcome { reply, event: None }
+    }
+}
 
 /// One row of the command table: what Redis needs to dispatch the command and
 /// what `COMMAND INFO/DOCS`, ACL key permissions and cluster routing read.
-pub struct Command {
+pub struct Command<C: CommandSet + ?Sized> {
     pub name: &'static CStr,
+    pub handler: Handler<C>,
     pub flags: &'static CStr,
     /// Redis's convention: N means exactly N arguments (name included), -N at least N.
     pub arity: i32,
-    pub first_key: i32,
-    pub last_key: i32,
-    pub key_step: i32,
-    pub entry: RawCommand,
     pub summary: &'static CStr,
     pub complexity: &'static CStr,
     /// The module version that introduced the command.
     pub since: &'static CStr,
-    /// What the command does to its one key (argument 1).
+    /// What the command does to its key, as Redis 7 key specs classify it.
     pub key_access: KeyAccess,
     /// The arguments after the command name, in order.
     pub args: &'static [ArgDoc],
 }
 
-/// How a command touches its key, as Redis 7 key specs classify it.
 #[derive(Clone, Copy)]
 pub enum KeyAccess {
     /// Reads the value, never changes it.
@@ -96,38 +159,43 @@ impl ArgDoc {
     }
 }
 
-/// Builds a command table row, generating the `extern "C"` entry Redis calls.
-/// Redis passes no user data to a command, so each command needs its own entry.
-macro_rules! command {
-    (
-        name: $name:literal,
-        handler: $handler:path,
-        arity: $arity:literal,
-        $($field:ident: $value:expr),* $(,)?
-    ) => {
-        $crate::ffi::Command {
-            name: $name,
-            arity: $arity,
-            $($field: $value,)*
-            first_key: 1,
-            last_key: 1,
-            key_step: 1,
-            entry: {
-                extern "C" fn entry(
-                    ctx: *mut $crate::ffi::raw::RedisModuleCtx,
-                    argv: *mut *mut $crate::ffi::raw::RedisModuleString,
-                    argc: ::std::ffi::c_int,
-                ) -> ::std::ffi::c_int {
-                    // SAFETY: Redis calls a command with its live context and
-                    // `argc` live argument strings.
-                    unsafe { $crate::ffi::command::dispatch(ctx, argv, argc, $arity, $handler) }
-                }
-                Some(entry)
-            },
+/// Redis passes a command no user data, so each row needs an entry point of
+/// its own: `entry::<C, I>` serves row `I`, a constant the compiler folds, so
+/// each entry calls its handler directly.
+extern "C" fn entry<C: CommandSet, const I: usize>(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    let Some(command) = C::COMMANDS.get(I) else {
+        return raw::REDISMODULE_ERR;
+    };
+    // SAFETY: Redis calls a command with its live context and `argc` live
+    // argument strings, alive for this call.
+    let Some(ctx) = (unsafe { Context::from_raw(ctx) }) else {
+        return raw::REDISMODULE_ERR;
+    };
+    // SAFETY: as above.
+    let args = unsafe { Arg::slice(argv, argc) };
+    dispatch(command, &ctx, args);
+    raw::REDISMODULE_OK
+}
+
+macro_rules! entry_points {
+    ($($index:literal)*) => {
+        /// The most commands one table may hold.
+        pub const MAX_COMMANDS: usize = [$($index),*].len();
+
+        fn entry_points<C: CommandSet>() -> [raw::RedisModuleCmdFunc; MAX_COMMANDS] {
+            [$(Some(entry::<C, $index>)),*]
         }
     };
 }
-pub(crate) use command;
+
+entry_points!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+    32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
+);
 
 /// Redis's convention: N means exactly N arguments (name included), -N at least N.
 fn arity_allows(arity: i32, argc: usize) -> bool {
@@ -139,59 +207,216 @@ fn arity_allows(arity: i32, argc: usize) -> bool {
     }
 }
 
-/// Runs a handler and turns its result (or a panic) into exactly one reply.
-///
-/// # Safety
-/// `ctx` must be the live context of the command being executed, and `argv` must
-/// point to `argc` live strings.
-pub unsafe fn dispatch(
-    ctx: *mut raw::RedisModuleCtx,
-    argv: *mut *mut raw::RedisModuleString,
-    argc: c_int,
-    arity: i32,
-    handler: Handler,
-) -> c_int {
-    // SAFETY: forwarded from the caller.
-    let Some(context) = (unsafe { Context::from_raw(ctx) }) else {
-        return raw::REDISMODULE_ERR;
-    };
-    let args: &[Arg] = match usize::try_from(argc) {
-        Ok(len) if len > 0 && !argv.is_null() => {
-            // SAFETY: Arg is a transparent non-null pointer to a Redis string
-            // and Redis passes `argc` of them, alive for this call.
-            unsafe { std::slice::from_raw_parts(argv.cast::<Arg>(), len) }
-        }
-        _ => &[],
-    };
-    // Handlers validate everything before their first reply, so a panic (a bug)
-    // can only surface before any reply was written and one error reply is right.
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        if !arity_allows(arity, args.len()) {
-            return Err(Error::WrongArity);
-        }
-        handler(&context, args)
-    }));
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(Error::WrongArity)) => context.reply_wrong_arity(),
-        Ok(Err(error)) => context.reply_error(error.message()),
-        Err(panic) => {
-            context.log_warning(&format!(
-                "multimap: command aborted by a bug: {}",
-                panic_text(&*panic)
-            ));
-            context.reply_error(Error::Internal.message());
-        }
-    }
-    raw::REDISMODULE_OK
+enum Failure {
+    Refused(ErrorReply),
+    Panicked(Box<dyn Any + Send>),
 }
 
-pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
+/// Runs one command call and writes exactly one reply: the handler's, or an
+/// error. A panic after the reply began (only possible while writing it)
+/// leaves the reply complete, its missing elements written as nulls.
+fn dispatch<C: CommandSet>(command: &Command<C>, ctx: &Context, args: &[Arg]) {
+    let started = Cell::new(false);
+    let outcome = run(command, ctx, args, &started);
+    match outcome {
+        Ok(()) => {}
+        Err(Failure::Refused(error)) => reply_error(ctx, error),
+        Err(Failure::Panicked(panic)) => {
+            ctx.log_warning(&format!(
+                "multimap: {} aborted by a bug: {}",
+                command.name.to_string_lossy(),
+                panic_text(&*panic)
+            ));
+            if !started.get() {
+                reply_error(ctx, C::INTERNAL_ERROR);
+            }
+        }
+    }
+}
+
+fn run<C: CommandSet>(
+    command: &Command<C>,
+    ctx: &Context,
+    args: &[Arg],
+    started: &Cell<bool>,
+) -> Result<(), Failure> {
+    let Some(key_name) = args
+        .get(1)
+        .filter(|_| arity_allows(command.arity, args.len()))
+    else {
+        return Err(Failure::Refused(ErrorReply::WrongArity));
+    };
+    let refused = |error: C::Error| Failure::Refused(error.into());
+    match command.handler {
+        Handler::Read(handler) => {
+            let key = ReadKey::open(ctx, key_name);
+            caught(|| handler(&key, args, ReplyOut::top(ctx, started)))?.map_err(Failure::Refused)
+        }
+        Handler::Write(handler) => {
+            let mut key = WriteKey::open(ctx, key_name);
+            let ran = caught(|| handler(&mut key, args));
+            // Whatever happened, a panic included, no empty value stays behind.
+            let deleted = caught(|| key.delete_if_emptied());
+            drop(key);
+            let Outcome { reply, event } = ran?.map_err(refused)?;
+            let deleted = deleted?;
+            caught(|| {
+                reply.write(ReplyOut::top(ctx, started));
+                if let Some(event) = event {
+                    ctx.announce_change(key_name, event, deleted);
+                }
+            })
+        }
+    }
+}
+
+fn caught<T>(body: impl FnOnce() -> T) -> Result<T, Failure> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(Failure::Panicked)
+}
+
+/// Registers every command of `C`, with its description on servers that take one.
+pub fn register<C: CommandSet>(ctx: &Context) -> Result<(), String> {
+    if C::COMMANDS.len() > MAX_COMMANDS {
+        return Err(format!(
+            "{} commands, but entry points for only {MAX_COMMANDS}",
+            C::COMMANDS.len()
+        ));
+    }
+    for (command, entry) in C::COMMANDS.iter().zip(entry_points::<C>()) {
+        register_command(ctx, command, entry)?;
+    }
+    Ok(())
+}
+
+fn register_command<C: CommandSet>(
+    ctx: &Context,
+    command: &Command<C>,
+    entry: raw::RedisModuleCmdFunc,
+) -> Result<(), String> {
+    // SAFETY: the load context is live; the strings are static. The one key
+    // is argument 1.
+    let status = unsafe {
+        api!(RedisModule_CreateCommand)(
+            ctx.as_ptr(),
+            command.name.as_ptr(),
+            entry,
+            command.flags.as_ptr(),
+            1,
+            1,
+            1,
+        )
+    };
+    if status != raw::REDISMODULE_OK {
+        return Err(format!("could not register command {:?}", command.name));
+    }
+    set_command_info(ctx, command)
+}
+
+/// Describes the command to Redis 7.0+ (arity, docs, key specs); servers
+/// without the API get only what CreateCommand said, which is all they use.
+fn set_command_info<C: CommandSet>(ctx: &Context, command: &Command<C>) -> Result<(), String> {
+    // SAFETY: optional APIs, read after the shim resolved them.
+    let (Some(get_command), Some(set_command_info)) =
+        (unsafe { (raw::RedisModule_GetCommand, raw::RedisModule_SetCommandInfo) })
+    else {
+        return Ok(());
+    };
+    let key_flags = match command.key_access {
+        KeyAccess::Read => raw::REDISMODULE_CMD_KEY_RO | raw::REDISMODULE_CMD_KEY_ACCESS,
+        KeyAccess::Insert => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_INSERT,
+        KeyAccess::Update => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_UPDATE,
+        KeyAccess::Delete => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_DELETE,
+    };
+    // One key, at argument 1: begin at index 1, a range of one key.
+    let mut key_specs = [
+        raw::RedisModuleCommandKeySpec {
+            flags: key_flags as u64,
+            begin_search_type: raw::REDISMODULE_KSPEC_BS_INDEX,
+            bs: raw::RedisModuleCommandKeySpec__bindgen_ty_1 {
+                index: raw::RedisModuleCommandKeySpec__bindgen_ty_1__bindgen_ty_1 { pos: 1 },
+            },
+            find_keys_type: raw::REDISMODULE_KSPEC_FK_RANGE,
+            fk: raw::RedisModuleCommandKeySpec__bindgen_ty_2 {
+                range: raw::RedisModuleCommandKeySpec__bindgen_ty_2__bindgen_ty_1 {
+                    lastkey: 0,
+                    keystep: 1,
+                    limit: 0,
+                },
+            },
+            ..Default::default()
+        },
+        raw::RedisModuleCommandKeySpec::default(),
+    ];
+    let mut args: Vec<raw::RedisModuleCommandArg> = command
+        .args
+        .iter()
+        .map(raw_arg)
+        .chain([raw::RedisModuleCommandArg::default()])
+        .collect();
+    let version = raw::RedisModuleCommandInfoVersion {
+        version: 1,
+        sizeof_historyentry: std::mem::size_of::<raw::RedisModuleCommandHistoryEntry>(),
+        sizeof_keyspec: std::mem::size_of::<raw::RedisModuleCommandKeySpec>(),
+        sizeof_arg: std::mem::size_of::<raw::RedisModuleCommandArg>(),
+    };
+    let info = raw::RedisModuleCommandInfo {
+        version: &version,
+        summary: command.summary.as_ptr(),
+        complexity: command.complexity.as_ptr(),
+        since: command.since.as_ptr(),
+        arity: command.arity,
+        key_specs: key_specs.as_mut_ptr(),
+        args: args.as_mut_ptr(),
+        ..Default::default()
+    };
+    // SAFETY: the load context is live; `info` and everything it points to
+    // (zero-terminated arrays, static strings) outlive the call, and Redis
+    // copies what it keeps.
+    let status = unsafe {
+        let handle = get_command(ctx.as_ptr(), command.name.as_ptr());
+        if handle.is_null() {
+            raw::REDISMODULE_ERR
+        } else {
+            set_command_info(handle, &info)
+        }
+    };
+    if status == raw::REDISMODULE_OK {
+        Ok(())
+    } else {
+        Err(format!(
+            "Redis refused the description of command {:?}",
+            command.name
+        ))
+    }
+}
+
+fn raw_arg(arg: &ArgDoc) -> raw::RedisModuleCommandArg {
+    let mut flags = raw::REDISMODULE_CMD_ARG_NONE;
+    if arg.optional {
+        flags |= raw::REDISMODULE_CMD_ARG_OPTIONAL;
+    }
+    if arg.multiple {
+        flags |= raw::REDISMODULE_CMD_ARG_MULTIPLE;
+    }
+    let kind = match arg.kind {
+        ArgKind::Key => raw::REDISMODULE_ARG_TYPE_KEY,
+        ArgKind::String => raw::REDISMODULE_ARG_TYPE_STRING,
+        ArgKind::Integer => raw::REDISMODULE_ARG_TYPE_INTEGER,
+        ArgKind::Pattern => raw::REDISMODULE_ARG_TYPE_PATTERN,
+    };
+    raw::RedisModuleCommandArg {
+        name: arg.name.as_ptr(),
+        type_: kind,
+        // Our only key spec is number 0; other arguments name none.
+        key_spec_index: if matches!(arg.kind, ArgKind::Key) {
+            0
+        } else {
+            -1
+        },
+        token: arg.token.map_or(std::ptr::null(), CStr::as_ptr),
+        flags,
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

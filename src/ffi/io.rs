@@ -3,9 +3,12 @@
 use std::ffi::CStr;
 use std::ptr::NonNull;
 
-use super::context::RedisStr;
 use super::raw;
-use crate::rdb::{RdbInput, RdbOutput, ReadError};
+use super::string::RedisStr;
+
+/// The RDB stream is truncated or unreadable; the loader must give up.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IoError;
 
 pub struct RdbWriter {
     io: NonNull<raw::RedisModuleIO>,
@@ -34,22 +37,51 @@ pub struct LoadedBuffer {
 impl RdbWriter {
     /// # Safety
     /// `io` must be the live IO handle of the rdb_save callback in progress.
-    pub(crate) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbWriter> {
+    pub(super) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbWriter> {
         NonNull::new(io).map(|io| RdbWriter { io })
     }
 }
 
-impl RdbOutput for RdbWriter {
-    fn save_unsigned(&mut self, value: u64) {
+impl RdbWriter {
+    pub fn save_unsigned(&mut self, value: u64) {
         // SAFETY: the handle is live for this callback.
         unsafe { api!(RedisModule_SaveUnsigned)(self.io.as_ptr(), value) };
     }
 
-    fn save_buffer(&mut self, bytes: &[u8]) {
+    pub fn save_buffer(&mut self, bytes: &[u8]) {
         // SAFETY: the buffer is valid for its length; Redis copies it.
         unsafe {
             api!(RedisModule_SaveStringBuffer)(self.io.as_ptr(), bytes.as_ptr().cast(), bytes.len())
         };
+    }
+
+    /// Ends the value with a double, an item our loaders never read: Redis
+    /// checks each item's kind while loading, so the value fails to load
+    /// instead of reading as something it is not.
+    pub(super) fn poison(&mut self) {
+        // SAFETY: the handle is live for this callback.
+        unsafe { api!(RedisModule_SaveDouble)(self.io.as_ptr(), f64::NAN) };
+    }
+
+    pub(super) fn in_fork_child(&self) -> bool {
+        in_fork_child(self.io)
+    }
+}
+
+/// Whether this save runs in a fork child (BGSAVE, full sync, AOF rewrite)
+/// rather than in the server itself.
+fn in_fork_child(io: NonNull<raw::RedisModuleIO>) -> bool {
+    // SAFETY: optional APIs (Redis 6.2+ has both); the IO handle is live, and
+    // the context made from it belongs to it (Redis frees it with the IO).
+    unsafe {
+        let (Some(context_from_io), Some(context_flags)) = (
+            raw::RedisModule_GetContextFromIO,
+            raw::RedisModule_GetContextFlags,
+        ) else {
+            return false;
+        };
+        let ctx = context_from_io(io.as_ptr());
+        !ctx.is_null() && context_flags(ctx) & raw::REDISMODULE_CTX_FLAGS_IS_CHILD != 0
     }
 }
 
@@ -58,39 +90,36 @@ impl RdbReader {
     /// `io` must be the live IO handle of the rdb_load callback in progress, and
     /// the module must have set REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (otherwise
     /// Redis aborts on a short read instead of reporting it).
-    pub(crate) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbReader> {
+    pub(super) unsafe fn from_raw(io: *mut raw::RedisModuleIO) -> Option<RdbReader> {
         NonNull::new(io).map(|io| RdbReader { io })
     }
 
-    fn check(&self) -> Result<(), ReadError> {
+    fn check(&self) -> Result<(), IoError> {
         // SAFETY: the handle is live for this callback.
         match unsafe { api!(RedisModule_IsIOError)(self.io.as_ptr()) } {
             0 => Ok(()),
-            _ => Err(ReadError),
+            _ => Err(IoError),
         }
     }
-}
 
-impl RdbInput for RdbReader {
-    type Buffer = LoadedBuffer;
-
-    fn load_unsigned(&mut self) -> Result<u64, ReadError> {
+    pub fn load_unsigned(&mut self) -> Result<u64, IoError> {
         // SAFETY: the handle is live for this callback.
         let value = unsafe { api!(RedisModule_LoadUnsigned)(self.io.as_ptr()) };
         self.check().map(|()| value)
     }
 
-    fn load_buffer(&mut self) -> Result<LoadedBuffer, ReadError> {
+    pub fn load_buffer(&mut self) -> Result<LoadedBuffer, IoError> {
         let mut len = 0usize;
         // SAFETY: the handle is live; `len` is a valid out-pointer.
         let ptr = unsafe { api!(RedisModule_LoadStringBuffer)(self.io.as_ptr(), &mut len) };
         // Wrap first so the buffer is freed even when the read failed half way.
         let buffer = NonNull::new(ptr.cast::<u8>()).map(|ptr| LoadedBuffer { ptr, len });
         self.check()?;
-        buffer.ok_or(ReadError)
+        buffer.ok_or(IoError)
     }
 
-    fn log_rejection(&mut self, reason: &'static CStr) {
+    /// Tells the operator why a stored value was refused.
+    pub fn log_rejection(&mut self, reason: &CStr) {
         // SAFETY: the format consumes exactly one NUL-terminated string.
         unsafe {
             api!(RedisModule_LogIOError)(
@@ -106,7 +135,7 @@ impl RdbInput for RdbReader {
 impl Digest {
     /// # Safety
     /// `raw` must be the live digest of the digest callback in progress.
-    pub(crate) unsafe fn from_raw(raw: *mut raw::RedisModuleDigest) -> Option<Digest> {
+    pub(super) unsafe fn from_raw(raw: *mut raw::RedisModuleDigest) -> Option<Digest> {
         NonNull::new(raw).map(|raw| Digest { raw })
     }
 
@@ -165,13 +194,17 @@ impl<'a> AofWriter<'a> {
     /// # Safety
     /// `io` and `key` must be the live arguments of the aof_rewrite callback in
     /// progress.
-    pub(crate) unsafe fn from_raw(
+    pub(super) unsafe fn from_raw(
         io: *mut raw::RedisModuleIO,
         key: *mut raw::RedisModuleString,
     ) -> Option<AofWriter<'a>> {
         // SAFETY: forwarded from the caller.
         let key = unsafe { RedisStr::from_raw(key)? };
         NonNull::new(io).map(|io| AofWriter { io, key })
+    }
+
+    pub(super) fn in_fork_child(&self) -> bool {
+        in_fork_child(self.io)
     }
 
     /// Emits `command key field value...` into the rewritten AOF.

@@ -1,13 +1,19 @@
-//! Keys opened for one command, closed on Drop. A borrowed MultiMap cannot
-//! outlive the key handle it came from.
+//! The one key a command names, opened by the trampoline before the handler
+//! runs and closed after its reply is written. Handlers only borrow it, so a
+//! handler cannot open a second handle to its key, and a value borrowed from
+//! the key cannot outlive it.
 
+use std::ffi::c_void;
 use std::marker::PhantomData;
 
-use super::context::{Arg, Context};
-use super::module_type::multimap_type;
+use super::context::Context;
+use super::module_type::{borrow, into_raw, DataType, TypeMethods};
 use super::raw;
-use crate::error::Error;
-use crate::multimap::MultiMap;
+use super::string::Arg;
+
+/// The key holds a value of another type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
 
 /// A key opened read-only: reading never creates it, never marks it modified.
 pub struct ReadKey<'c> {
@@ -19,6 +25,22 @@ pub struct ReadKey<'c> {
 pub struct WriteKey<'c> {
     raw: *mut raw::RedisModuleKey,
     _ctx: PhantomData<&'c Context>,
+    /// The type the handler reached the value through, to tell afterwards
+    /// whether it left the value empty.
+    typed: Option<TypedValue>,
+}
+
+#[derive(Clone, Copy)]
+struct TypedValue {
+    data_type: *mut raw::RedisModuleType,
+    is_empty: unsafe fn(*const c_void) -> bool,
+}
+
+/// # Safety
+/// `value` must be a live value of a `DataType<T>`.
+unsafe fn is_empty<T: TypeMethods>(value: *const c_void) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { borrow::<T>(value) }.is_empty()
 }
 
 fn open(ctx: &Context, name: &Arg, mode: i32) -> *mut raw::RedisModuleKey {
@@ -27,24 +49,29 @@ fn open(ctx: &Context, name: &Arg, mode: i32) -> *mut raw::RedisModuleKey {
     unsafe { api!(RedisModule_OpenKey)(ctx.as_ptr(), name.as_ptr(), mode) }
 }
 
-/// The MultiMap stored under the key, `None` if the key is empty, or WRONGTYPE.
+/// The value stored under the key if it is of `data_type`, null if the key is
+/// empty, or WrongType.
 ///
 /// # Safety
 /// `key` must be an open key handle (or null, which Redis reads as empty).
-unsafe fn stored_multimap(key: *mut raw::RedisModuleKey) -> Result<*mut MultiMap, Error> {
+unsafe fn stored_value(
+    key: *mut raw::RedisModuleKey,
+    data_type: *mut raw::RedisModuleType,
+) -> Result<*mut c_void, WrongType> {
     if key.is_null() {
         return Ok(std::ptr::null_mut());
     }
     // SAFETY: `key` is an open handle. Asking for the module type first
     // answers the common case (one of our keys) in one call; only other keys
-    // need KeyType to tell empty from wrong type.
+    // need KeyType to tell empty from wrong type. A null (unregistered) type
+    // must not match the null type of keys that hold no module value.
     unsafe {
-        if api!(RedisModule_ModuleTypeGetType)(key) == multimap_type() {
-            return Ok(api!(RedisModule_ModuleTypeGetValue)(key).cast());
+        if !data_type.is_null() && api!(RedisModule_ModuleTypeGetType)(key) == data_type {
+            return Ok(api!(RedisModule_ModuleTypeGetValue)(key));
         }
         match api!(RedisModule_KeyType)(key) {
             raw::REDISMODULE_KEYTYPE_EMPTY => Ok(std::ptr::null_mut()),
-            _ => Err(Error::WrongType),
+            _ => Err(WrongType),
         }
     }
 }
@@ -57,10 +84,15 @@ impl<'c> ReadKey<'c> {
         }
     }
 
-    pub fn multimap(&self) -> Result<Option<&MultiMap>, Error> {
-        // SAFETY: our type's values are always Box<MultiMap> (module_type sets
-        // them), and the key keeps the value alive while `&self` is borrowed.
-        unsafe { Ok(stored_multimap(self.raw)?.as_ref()) }
+    /// The key's value, `None` if the key is empty.
+    pub fn value<T: TypeMethods>(&self, data_type: &DataType<T>) -> Result<Option<&T>, WrongType> {
+        // SAFETY: the handle is open. Values of `data_type` are always `T`s
+        // (only `DataType<T>` stores or loads them), and the key keeps the
+        // value alive and unchanged while `&self` is borrowed.
+        unsafe {
+            let value = stored_value(self.raw, data_type.as_ptr())?;
+            Ok((!value.is_null()).then(|| borrow::<T>(value)))
+        }
     }
 }
 
@@ -69,41 +101,73 @@ impl<'c> WriteKey<'c> {
         WriteKey {
             raw: open(ctx, name, raw::REDISMODULE_READ | raw::REDISMODULE_WRITE),
             _ctx: PhantomData,
+            typed: None,
         }
     }
 
-    pub fn multimap_mut(&mut self) -> Result<Option<&mut MultiMap>, Error> {
-        // SAFETY: as in ReadKey::multimap; `&mut self` makes the borrow unique.
-        unsafe { Ok(stored_multimap(self.raw)?.as_mut()) }
+    fn remember_type<T: TypeMethods>(&mut self, data_type: &DataType<T>) {
+        self.typed = Some(TypedValue {
+            data_type: data_type.as_ptr(),
+            is_empty: is_empty::<T>,
+        });
     }
 
-    /// The stored MultiMap, first storing an empty one if the key is empty.
-    /// The caller must leave it non-empty or `delete` the key.
-    pub fn multimap_or_create(&mut self) -> Result<&mut MultiMap, Error> {
+    /// The key's value, `None` if the key is empty.
+    pub fn value_mut<T: TypeMethods>(
+        &mut self,
+        data_type: &DataType<T>,
+    ) -> Result<Option<&mut T>, WrongType> {
+        // SAFETY: as in ReadKey::value; `&mut self` makes the borrow unique.
+        let value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
+        self.remember_type(data_type);
+        // SAFETY: as above.
+        Ok(unsafe { value.cast::<T>().as_mut() })
+    }
+
+    /// The key's value, first storing `make()` if the key is empty. A value
+    /// left empty when the command ends deletes the key.
+    pub fn value_or_insert_with<T: TypeMethods>(
+        &mut self,
+        data_type: &DataType<T>,
+        make: impl FnOnce() -> T,
+    ) -> Result<&mut T, WrongType> {
         // SAFETY: `self.raw` is an open handle.
-        let existing = unsafe { stored_multimap(self.raw)? };
-        if !existing.is_null() {
-            // SAFETY: as in multimap_mut.
-            return Ok(unsafe { &mut *existing });
-        }
-        let created = Box::into_raw(Box::new(MultiMap::new()));
-        // SAFETY: the key is open for writing and empty; on success Redis owns
-        // `created` and frees it through our type's `free` callback.
-        unsafe {
-            let status =
-                api!(RedisModule_ModuleTypeSetValue)(self.raw, multimap_type(), created.cast());
+        let mut value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
+        self.remember_type(data_type);
+        if value.is_null() {
+            let created = into_raw(make());
+            // SAFETY: the key is open for writing and empty; on success Redis
+            // owns `created` and frees it through the type's `free` callback.
+            let status = unsafe {
+                api!(RedisModule_ModuleTypeSetValue)(self.raw, data_type.as_ptr(), created)
+            };
             if status != raw::REDISMODULE_OK {
-                drop(Box::from_raw(created));
-                return Err(Error::Internal);
+                // SAFETY: Redis did not take it, so it is still ours alone.
+                drop(unsafe { Box::from_raw(created.cast::<T>()) });
+                panic!("Redis refused to store a new value in a key open for writing");
             }
-            Ok(&mut *created)
+            value = created;
         }
+        // SAFETY: as in value_mut.
+        Ok(unsafe { &mut *value.cast::<T>() })
     }
 
-    /// Deletes the key (Redis frees the value through our `free` callback).
-    pub fn delete(&mut self) {
-        // SAFETY: the key is open for writing.
-        unsafe { api!(RedisModule_DeleteKey)(self.raw) };
+    /// Deletes the key if the handler left its value empty; true if it did.
+    pub(super) fn delete_if_emptied(&mut self) -> bool {
+        let Some(typed) = self.typed.take() else {
+            return false;
+        };
+        // SAFETY: the handle is open for writing; the value, if of the type
+        // the handler used, is a live value of that type.
+        unsafe {
+            match stored_value(self.raw, typed.data_type) {
+                Ok(value) if !value.is_null() && (typed.is_empty)(value) => {
+                    api!(RedisModule_DeleteKey)(self.raw);
+                    true
+                }
+                _ => false,
+            }
+        }
     }
 }
 

@@ -1,25 +1,27 @@
-//! The Rust side of `RedisModule_OnLoad`, and the registration calls only a
-//! load context may make.
+//! The Rust side of `RedisModule_OnLoad`: checks the server, sets the options
+//! every module of ours needs, then hands over to the module's own load
+//! function, which registers its types and commands through this layer.
 
-use std::ffi::{c_int, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ffi::c_int;
 
-use super::command::{ArgDoc, ArgKind, Command, KeyAccess};
-use super::context::{log, Arg, Context};
+use super::context::Context;
+use super::log::{guarded, log_warning};
 use super::raw;
+use super::string::Arg;
 
-/// Called by c/shim.c once the API pointers are resolved.
+/// Runs `on_load` for c/shim.c's RedisModule_OnLoad, once the API pointers
+/// are resolved; its `Err` (or a panic) fails the load with a log line.
 ///
 /// # Safety
 /// Redis's load context and its `argc` module arguments, as passed to OnLoad.
-#[no_mangle]
-pub unsafe extern "C" fn multimap_on_load(
+pub unsafe fn run(
     ctx: *mut raw::RedisModuleCtx,
     argv: *mut *mut raw::RedisModuleString,
     argc: c_int,
+    on_load: fn(&Context, &[Arg]) -> Result<(), String>,
 ) -> c_int {
     if let Some(missing) = missing_required_api() {
-        log(
+        log_warning(
             ctx,
             &format!("multimap: this Redis server lacks {missing}; Redis 6.2 or newer is required"),
         );
@@ -29,28 +31,16 @@ pub unsafe extern "C" fn multimap_on_load(
     let Some(context) = (unsafe { Context::from_raw(ctx) }) else {
         return raw::REDISMODULE_ERR;
     };
-    let args: &[Arg] = match usize::try_from(argc) {
-        // SAFETY: as in command::dispatch.
-        Ok(len) if len > 0 && !argv.is_null() => unsafe {
-            std::slice::from_raw_parts(argv.cast::<Arg>(), len)
-        },
-        _ => &[],
-    };
-    let outcome = catch_unwind(AssertUnwindSafe(|| crate::on_load(&context, args)));
-    match outcome {
-        Ok(Ok(())) => raw::REDISMODULE_OK,
-        Ok(Err(reason)) => {
-            log(ctx, &format!("multimap: not loaded: {reason}"));
+    // SAFETY: forwarded from Redis: `argc` strings alive for the load.
+    let args = unsafe { Arg::slice(argv, argc) };
+    set_module_options(&context);
+    match guarded("loading", || on_load(&context, args)) {
+        Some(Ok(())) => raw::REDISMODULE_OK,
+        Some(Err(reason)) => {
+            log_warning(ctx, &format!("multimap: not loaded: {reason}"));
             raw::REDISMODULE_ERR
         }
-        Err(panic) => {
-            let text = super::command::panic_text(&*panic);
-            log(
-                ctx,
-                &format!("multimap: not loaded, a bug aborted loading: {text}"),
-            );
-            raw::REDISMODULE_ERR
-        }
+        None => raw::REDISMODULE_ERR,
     }
 }
 
@@ -76,9 +66,9 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_WrongArity,
         RedisModule_ReplyWithLongLong,
         RedisModule_ReplyWithError,
-        RedisModule_ReplyWithSimpleString,
         RedisModule_ReplyWithArray,
         RedisModule_ReplyWithEmptyArray,
+        RedisModule_ReplyWithNull,
         RedisModule_ReplyWithStringBuffer,
         RedisModule_StringPtrLen,
         RedisModule_CreateString,
@@ -100,6 +90,7 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_LoadUnsigned,
         RedisModule_SaveStringBuffer,
         RedisModule_LoadStringBuffer,
+        RedisModule_SaveDouble,
         RedisModule_EmitAOF,
         RedisModule_DigestAddStringBuffer,
         RedisModule_DigestEndSequence,
@@ -109,136 +100,10 @@ fn missing_required_api() -> Option<&'static str> {
 /// Short RDB reads come back as `IsIOError` instead of aborting the server,
 /// which our loader relies on to reject bad payloads; and keys opened for
 /// writing are not implicitly marked modified, because only a write that
-/// changed data may invalidate WATCH (`Context::wrote` signals those).
-pub(crate) fn set_module_options(ctx: &Context) {
+/// changed data may invalidate WATCH (the command trampoline signals those).
+fn set_module_options(ctx: &Context) {
     let options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS
         | raw::REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED;
     // SAFETY: the load context is live.
     unsafe { api!(RedisModule_SetModuleOptions)(ctx.as_ptr(), options) };
-}
-
-pub(crate) fn register_command(ctx: &Context, command: &Command) -> Result<(), String> {
-    // SAFETY: the load context is live; the strings are static.
-    let status = unsafe {
-        api!(RedisModule_CreateCommand)(
-            ctx.as_ptr(),
-            command.name.as_ptr(),
-            command.entry,
-            command.flags.as_ptr(),
-            command.first_key,
-            command.last_key,
-            command.key_step,
-        )
-    };
-    if status != raw::REDISMODULE_OK {
-        return Err(format!("could not register command {:?}", command.name));
-    }
-    set_command_info(ctx, command)
-}
-
-/// Describes the command to Redis 7.0+ (arity, docs, key specs); servers
-/// without the API get only what CreateCommand said, which is all they use.
-fn set_command_info(ctx: &Context, command: &Command) -> Result<(), String> {
-    // SAFETY: optional APIs, read after the shim resolved them.
-    let (Some(get_command), Some(set_command_info)) =
-        (unsafe { (raw::RedisModule_GetCommand, raw::RedisModule_SetCommandInfo) })
-    else {
-        return Ok(());
-    };
-    let key_flags = match command.key_access {
-        KeyAccess::Read => raw::REDISMODULE_CMD_KEY_RO | raw::REDISMODULE_CMD_KEY_ACCESS,
-        KeyAccess::Insert => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_INSERT,
-        KeyAccess::Update => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_UPDATE,
-        KeyAccess::Delete => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_DELETE,
-    };
-    // One key, at argument 1: begin at index 1, a range of one key.
-    let mut key_specs = [
-        raw::RedisModuleCommandKeySpec {
-            flags: key_flags as u64,
-            begin_search_type: raw::REDISMODULE_KSPEC_BS_INDEX,
-            bs: raw::RedisModuleCommandKeySpec__bindgen_ty_1 {
-                index: raw::RedisModuleCommandKeySpec__bindgen_ty_1__bindgen_ty_1 { pos: 1 },
-            },
-            find_keys_type: raw::REDISMODULE_KSPEC_FK_RANGE,
-            fk: raw::RedisModuleCommandKeySpec__bindgen_ty_2 {
-                range: raw::RedisModuleCommandKeySpec__bindgen_ty_2__bindgen_ty_1 {
-                    lastkey: 0,
-                    keystep: 1,
-                    limit: 0,
-                },
-            },
-            ..Default::default()
-        },
-        raw::RedisModuleCommandKeySpec::default(),
-    ];
-    let mut args: Vec<raw::RedisModuleCommandArg> = command
-        .args
-        .iter()
-        .map(raw_arg)
-        .chain([raw::RedisModuleCommandArg::default()])
-        .collect();
-    let version = raw::RedisModuleCommandInfoVersion {
-        version: 1,
-        sizeof_historyentry: std::mem::size_of::<raw::RedisModuleCommandHistoryEntry>(),
-        sizeof_keyspec: std::mem::size_of::<raw::RedisModuleCommandKeySpec>(),
-        sizeof_arg: std::mem::size_of::<raw::RedisModuleCommandArg>(),
-    };
-    let info = raw::RedisModuleCommandInfo {
-        version: &version,
-        summary: command.summary.as_ptr(),
-        complexity: command.complexity.as_ptr(),
-        since: command.since.as_ptr(),
-        arity: command.arity,
-        key_specs: key_specs.as_mut_ptr(),
-        args: args.as_mut_ptr(),
-        ..Default::default()
-    };
-    // SAFETY: the load context is live; `info` and everything it points to
-    // (zero-terminated arrays, static strings) outlive the call, and Redis
-    // copies what it keeps.
-    let status = unsafe {
-        let handle = get_command(ctx.as_ptr(), command.name.as_ptr());
-        if handle.is_null() {
-            raw::REDISMODULE_ERR
-        } else {
-            set_command_info(handle, &info)
-        }
-    };
-    if status == raw::REDISMODULE_OK {
-        Ok(())
-    } else {
-        Err(format!(
-            "Redis refused the description of command {:?}",
-            command.name
-        ))
-    }
-}
-
-fn raw_arg(arg: &ArgDoc) -> raw::RedisModuleCommandArg {
-    let mut flags = raw::REDISMODULE_CMD_ARG_NONE;
-    if arg.optional {
-        flags |= raw::REDISMODULE_CMD_ARG_OPTIONAL;
-    }
-    if arg.multiple {
-        flags |= raw::REDISMODULE_CMD_ARG_MULTIPLE;
-    }
-    let kind = match arg.kind {
-        ArgKind::Key => raw::REDISMODULE_ARG_TYPE_KEY,
-        ArgKind::String => raw::REDISMODULE_ARG_TYPE_STRING,
-        ArgKind::Integer => raw::REDISMODULE_ARG_TYPE_INTEGER,
-        ArgKind::Pattern => raw::REDISMODULE_ARG_TYPE_PATTERN,
-    };
-    raw::RedisModuleCommandArg {
-        name: arg.name.as_ptr(),
-        type_: kind,
-        // Our only key spec is number 0; other arguments name none.
-        key_spec_index: if matches!(arg.kind, ArgKind::Key) {
-            0
-        } else {
-            -1
-        },
-        token: arg.token.map_or(std::ptr::null(), CStr::as_ptr),
-        flags,
-        ..Default::default()
-    }
 }

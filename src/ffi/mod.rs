@@ -1,6 +1,11 @@
 //! The only code that talks to Redis: generated bindings and the thin, safe
 //! wrappers the rest of the crate uses. Nothing outside this module sees a raw
-//! pointer.
+//! pointer, and nothing in it knows what the module stores: the data type and
+//! the command table are handed down at load (`TypeMethods`, `CommandSet`).
+//!
+//! Inside, each file leans only on those listed before it:
+//! raw, alloc → log → string → context → reply, io → module_type → key →
+//! command → load.
 
 /// Reads an API function pointer that every supported server (6.2+) exports.
 ///
@@ -15,15 +20,26 @@ macro_rules! api {
     };
 }
 
-pub mod alloc;
-pub mod command;
-pub mod context;
-pub mod io;
-pub mod key;
+mod alloc;
+mod command;
+mod context;
+mod io;
+mod key;
 pub mod load;
-pub mod module_type;
-pub mod raw;
+mod log;
+mod module_type;
+mod raw;
+mod reply;
+mod string;
 
-pub use command::Command;
-pub use context::{Arg, Context};
-pub use io::{AofWriter, Digest};
+pub(crate) use command::read_handler;
+pub use command::{
+    register as register_commands, respond, ArgDoc, ArgKind, Command, CommandSet, Handler,
+    KeyAccess, Outcome,
+};
+pub use context::Context;
+pub use io::{AofWriter, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter};
+pub use key::{ReadKey, WriteKey, WrongType};
+pub use module_type::{DataType, TypeMethods};
+pub use reply::{ErrorReply, ReplyOut, WriteReply};
+pub use string::Arg;

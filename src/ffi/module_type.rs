@@ -1,167 +1,231 @@
-//! Registers the MultiMap data type and adapts Redis's type callbacks to the
-//! safe functions in `crate::datatype`. Every callback runs inside
-//! `catch_unwind`: a bug must never unwind into Redis.
+//! A module data type: the value type `T` behind it implements `TypeMethods`
+//! (safe functions named after their TypeMethods field), and this file adapts
+//! Redis's C callbacks to them. Every callback runs inside `guarded`: a bug
+//! must never unwind into Redis.
 
 use std::ffi::{c_int, c_void, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use super::context::{log, Context};
+use super::context::Context;
 use super::io::{AofWriter, Digest, RdbReader, RdbWriter};
+use super::log::{guarded, log_warning};
 use super::raw;
-use crate::multimap::MultiMap;
-use crate::{datatype, rdb};
 
-static MULTIMAP_TYPE: AtomicPtr<raw::RedisModuleType> = AtomicPtr::new(ptr::null_mut());
-
-/// Our type's handle, to tell our keys from other modules' keys.
-pub(crate) fn multimap_type() -> *mut raw::RedisModuleType {
-    MULTIMAP_TYPE.load(Ordering::Relaxed)
+/// What Redis needs to store, persist and account for values of a type.
+pub trait TypeMethods: Sized + 'static {
+    /// `None` rejects the payload (a corrupt RDB or RESTORE fails to load).
+    fn rdb_load(rdb: &mut RdbReader, encoding_version: i32) -> Option<Self>;
+    fn rdb_save(&self, rdb: &mut RdbWriter);
+    fn aof_rewrite(&self, aof: &mut AofWriter);
+    fn mem_usage(&self) -> usize;
+    fn digest(&self, digest: &mut Digest);
+    /// A deep copy for COPY.
+    fn copy(&self) -> Self;
+    /// Roughly how many allocations freeing the value releases; Redis frees
+    /// values above a small threshold on a background thread.
+    fn free_effort(&self) -> usize;
+    /// An empty value must not stay in the keyspace: a write that leaves one
+    /// behind deletes its key.
+    fn is_empty(&self) -> bool;
 }
 
-/// Runs a callback body, logging instead of unwinding on a panic.
-fn guarded<T>(callback: &str, fallback: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| {
-        log(
-            ptr::null_mut(),
-            &format!(
-                "multimap: {callback} aborted by a bug: {}",
-                super::command::panic_text(&*panic)
-            ),
-        );
-        fallback
-    })
+/// The registered data type whose values are `T`: keys check a value's type
+/// against it before lending the value out as a `T`.
+pub struct DataType<T> {
+    raw: AtomicPtr<raw::RedisModuleType>,
+    _values: PhantomData<fn() -> T>,
+}
+
+impl<T: TypeMethods> DataType<T> {
+    pub const fn new() -> DataType<T> {
+        DataType {
+            raw: AtomicPtr::new(ptr::null_mut()),
+            _values: PhantomData,
+        }
+    }
+
+    /// Null until registered.
+    pub(super) fn as_ptr(&self) -> *mut raw::RedisModuleType {
+        self.raw.load(Ordering::Relaxed)
+    }
+
+    /// Creates the data type; Redis keeps its own copy of the method table.
+    pub fn register(
+        &'static self,
+        ctx: &Context,
+        name: &CStr,
+        encoding_version: i32,
+    ) -> Result<(), String> {
+        if !self.as_ptr().is_null() {
+            return Err(format!("data type {name:?} is already registered"));
+        }
+        let mut methods = raw::RedisModuleTypeMethods {
+            version: u64::from(raw::REDISMODULE_TYPE_METHOD_VERSION.unsigned_abs()),
+            rdb_load: Some(rdb_load::<T>),
+            rdb_save: Some(rdb_save::<T>),
+            aof_rewrite: Some(aof_rewrite::<T>),
+            mem_usage: Some(mem_usage::<T>),
+            digest: Some(digest::<T>),
+            free: Some(free::<T>),
+            free_effort: Some(free_effort::<T>),
+            copy: Some(copy::<T>),
+            ..Default::default()
+        };
+        // SAFETY: the load context is live; name and methods outlive the call.
+        let created = unsafe {
+            api!(RedisModule_CreateDataType)(
+                ctx.as_ptr(),
+                name.as_ptr(),
+                encoding_version,
+                &mut methods,
+            )
+        };
+        if created.is_null() {
+            return Err(format!("could not register data type {name:?}"));
+        }
+        self.raw.store(created, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Hands a new value to Redis, which gives it back to `free::<T>`.
+pub(super) fn into_raw<T>(value: T) -> *mut c_void {
+    Box::into_raw(Box::new(value)).cast()
 }
 
 /// # Safety
-/// `value` must be a pointer our type stored: a live `Box<MultiMap>`.
-unsafe fn borrow<'a>(value: *const c_void) -> &'a MultiMap {
+/// `value` must be a value of a `DataType<T>`, i.e. from `into_raw::<T>`, and
+/// stay alive and unchanged for `'a`.
+pub(super) unsafe fn borrow<'a, T>(value: *const c_void) -> &'a T {
     // SAFETY: forwarded from the caller.
-    unsafe { &*value.cast::<MultiMap>() }
+    unsafe { &*value.cast::<T>() }
 }
 
-extern "C" fn rdb_load(io: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
-    guarded("rdb_load", ptr::null_mut(), || {
-        // SAFETY: Redis passes the live IO handle of this load, and on_load set
-        // HANDLE_IO_ERRORS before registering the type.
-        let Some(mut reader) = (unsafe { RdbReader::from_raw(io) }) else {
-            return ptr::null_mut();
-        };
-        match rdb::load(&mut reader, encver) {
-            Some(map) => Box::into_raw(Box::new(map)).cast(),
-            None => ptr::null_mut(),
+extern "C" fn rdb_load<T: TypeMethods>(io: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
+    // SAFETY: Redis passes the live IO handle of this load, and loading set
+    // HANDLE_IO_ERRORS before registering any type.
+    let Some(mut reader) = (unsafe { RdbReader::from_raw(io) }) else {
+        return ptr::null_mut();
+    };
+    guarded("rdb_load", || T::rdb_load(&mut reader, encver))
+        .flatten()
+        .map_or(ptr::null_mut(), into_raw)
+}
+
+/// A panic half way through a value must not leave a truncated value that
+/// reads as a whole one. In a fork child (BGSAVE, full sync, AOF rewrite with
+/// a preamble) the child exits with an error: the save fails and the previous
+/// file stays. In the main process (SAVE, DEBUG RELOAD, DUMP, MIGRATE) the
+/// value is ended with an item no loader here reads, so loading it fails.
+extern "C" fn rdb_save<T: TypeMethods>(io: *mut raw::RedisModuleIO, value: *mut c_void) {
+    // SAFETY: Redis passes the live IO handle of this save.
+    let Some(mut writer) = (unsafe { RdbWriter::from_raw(io) }) else {
+        return;
+    };
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    let saved = guarded("rdb_save", || map.rdb_save(&mut writer));
+    if saved.is_none() {
+        if writer.in_fork_child() {
+            exit_fork_child("the RDB being written would hold an incomplete value");
         }
-    })
+        writer.poison();
+        log_warning(
+            ptr::null_mut(),
+            "multimap: a value was saved incomplete (RDB, DUMP or MIGRATE payload); \
+             it ends with a marker that makes loading it fail",
+        );
+    }
 }
 
-extern "C" fn rdb_save(io: *mut raw::RedisModuleIO, value: *mut c_void) {
-    guarded("rdb_save", (), || {
-        // SAFETY: Redis passes the live IO handle and one of our values.
-        let (Some(mut writer), map) = (unsafe { (RdbWriter::from_raw(io), borrow(value)) }) else {
-            return;
-        };
-        rdb::save(map, &mut writer);
-    })
-}
-
-extern "C" fn aof_rewrite(
+extern "C" fn aof_rewrite<T: TypeMethods>(
     io: *mut raw::RedisModuleIO,
     key: *mut raw::RedisModuleString,
     value: *mut c_void,
 ) {
-    guarded("aof_rewrite", (), || {
-        // SAFETY: Redis passes the live IO handle, the key name and one of our values.
-        let (Some(mut writer), map) = (unsafe { (AofWriter::from_raw(io, key), borrow(value)) })
-        else {
-            return;
-        };
-        datatype::aof_rewrite(map, &mut writer);
-    })
+    // SAFETY: Redis passes the live IO handle and the key name of this rewrite.
+    let Some(mut writer) = (unsafe { AofWriter::from_raw(io, key) }) else {
+        return;
+    };
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    let written = guarded("aof_rewrite", || map.aof_rewrite(&mut writer));
+    if written.is_none() {
+        // Redis rewrites the AOF only in a fork child.
+        if writer.in_fork_child() {
+            exit_fork_child("the rewritten AOF would miss part of a key");
+        }
+        log_warning(
+            ptr::null_mut(),
+            "multimap: the AOF being rewritten misses part of a key",
+        );
+    }
 }
 
-extern "C" fn mem_usage(value: *const c_void) -> usize {
-    guarded("mem_usage", 0, || {
-        // SAFETY: Redis passes one of our values.
-        let map = unsafe { borrow(value) };
-        datatype::mem_usage(map)
-    })
+/// Ends a fork child with an error status, which the parent logs as a failed
+/// save or rewrite while keeping the previous file.
+fn exit_fork_child(consequence: &str) -> ! {
+    log_warning(
+        ptr::null_mut(),
+        &format!("multimap: {consequence}; the child process exits so the previous file stays"),
+    );
+    // SAFETY: only called in a fork child, which Redis lets a module end
+    // (ExitFromChild where the server has it, else a plain _exit that skips
+    // the parent's atexit handlers as Redis's own children do).
+    unsafe {
+        if let Some(exit_from_child) = raw::RedisModule_ExitFromChild {
+            exit_from_child(1);
+        }
+        libc::_exit(1)
+    }
 }
 
-extern "C" fn digest(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
-    guarded("digest", (), || {
-        // SAFETY: Redis passes the live digest and one of our values.
-        let (Some(mut digest), map) = (unsafe { (Digest::from_raw(md), borrow(value)) }) else {
-            return;
-        };
-        datatype::digest(map, &mut digest);
-    })
+extern "C" fn mem_usage<T: TypeMethods>(value: *const c_void) -> usize {
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    guarded("mem_usage", || map.mem_usage()).unwrap_or(0)
 }
 
-extern "C" fn copy(
+extern "C" fn digest<T: TypeMethods>(md: *mut raw::RedisModuleDigest, value: *mut c_void) {
+    // SAFETY: Redis passes the live digest of this call.
+    let Some(mut digest) = (unsafe { Digest::from_raw(md) }) else {
+        return;
+    };
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    guarded("digest", || map.digest(&mut digest));
+}
+
+extern "C" fn copy<T: TypeMethods>(
     _from_key: *mut raw::RedisModuleString,
     _to_key: *mut raw::RedisModuleString,
     value: *const c_void,
 ) -> *mut c_void {
-    guarded("copy", ptr::null_mut(), || {
-        // SAFETY: Redis passes one of our values.
-        let map = unsafe { borrow(value) };
-        Box::into_raw(Box::new(datatype::copy(map))).cast()
-    })
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    guarded("copy", || into_raw(map.copy()))
+        // Redis answers COPY with an error when the copy is null.
+        .unwrap_or(ptr::null_mut())
 }
 
-extern "C" fn free_effort(_key: *mut raw::RedisModuleString, value: *const c_void) -> usize {
-    // A value too big to judge is best freed off the main thread; Redis reads 0 that way too.
-    guarded("free_effort", 0, || {
-        // SAFETY: Redis passes one of our values.
-        let map = unsafe { borrow(value) };
-        datatype::free_effort(map)
-    })
+extern "C" fn free_effort<T: TypeMethods>(
+    _key: *mut raw::RedisModuleString,
+    value: *const c_void,
+) -> usize {
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    guarded("free_effort", || map.free_effort())
+        // A value too big to judge is best freed off the main thread; Redis reads 0 that way too.
+        .unwrap_or(0)
 }
 
-extern "C" fn free(value: *mut c_void) {
-    guarded("free", (), || {
-        if !value.is_null() {
-            // SAFETY: Redis hands back ownership of a value we boxed.
-            drop(unsafe { Box::from_raw(value.cast::<MultiMap>()) });
-        }
-    })
-}
-
-/// Creates the data type; Redis keeps its own copy of the method table.
-pub(crate) fn register(ctx: &Context, name: &CStr, encoding_version: i32) -> Result<(), String> {
-    let mut methods = raw::RedisModuleTypeMethods {
-        version: u64::from(raw::REDISMODULE_TYPE_METHOD_VERSION.unsigned_abs()),
-        rdb_load: Some(rdb_load),
-        rdb_save: Some(rdb_save),
-        aof_rewrite: Some(aof_rewrite),
-        mem_usage: Some(mem_usage),
-        digest: Some(digest),
-        free: Some(free),
-        aux_load: None,
-        aux_save: None,
-        aux_save_triggers: 0,
-        free_effort: Some(free_effort),
-        unlink: None,
-        copy: Some(copy),
-        defrag: None,
-        mem_usage2: None,
-        free_effort2: None,
-        unlink2: None,
-        copy2: None,
-    };
-    // SAFETY: the load context is live; name and methods outlive the call.
-    let created = unsafe {
-        api!(RedisModule_CreateDataType)(
-            ctx.as_ptr(),
-            name.as_ptr(),
-            encoding_version,
-            &mut methods,
-        )
-    };
-    if created.is_null() {
-        return Err(format!("could not register data type {name:?}"));
+extern "C" fn free<T: TypeMethods>(value: *mut c_void) {
+    if value.is_null() {
+        return;
     }
-    MULTIMAP_TYPE.store(created, Ordering::Relaxed);
-    Ok(())
+    // SAFETY: Redis hands back ownership of a value from `into_raw::<T>`.
+    let owned = unsafe { Box::from_raw(value.cast::<T>()) };
+    guarded("free", || drop(owned));
 }

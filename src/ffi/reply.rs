@@ -1,0 +1,209 @@
+//! Replies as values: a handler returns something that knows how to write
+//! itself through a `ReplyOut`, and the trampoline writes it once the handler
+//! has finished, so no error can follow a reply.
+//!
+//! A `ReplyOut` is one slot of the reply: consuming it writes that slot, and an
+//! array or map hands out exactly one `ReplyOut` per element it announced. An
+//! element slot left unwritten (a short iterator, a panic half way) is filled
+//! with a null when it drops, so the client always receives a well-formed reply
+//! of the announced shape.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_long, CStr};
+
+use super::context::Context;
+
+/// What a handler's successful result is: written into the reply slot it is given.
+pub trait WriteReply {
+    fn write(self, out: ReplyOut<'_>);
+}
+
+/// A failed command's whole reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReply {
+    /// Redis's own wrong-number-of-arguments text, naming the command.
+    WrongArity,
+    /// An error line, starting with its error code (`ERR`, `WRONGTYPE`...).
+    Message(&'static CStr),
+}
+
+/// One slot of the reply being written.
+pub struct ReplyOut<'r> {
+    ctx: &'r Context,
+    /// Set once anything was written: after that, only this reply may follow.
+    started: &'r Cell<bool>,
+    /// An element of an announced array or map, which must be filled.
+    element: bool,
+    written: bool,
+}
+
+impl<'r> ReplyOut<'r> {
+    pub(super) fn top(ctx: &'r Context, started: &'r Cell<bool>) -> ReplyOut<'r> {
+        ReplyOut {
+            ctx,
+            started,
+            element: false,
+            written: false,
+        }
+    }
+
+    fn element(&self) -> ReplyOut<'r> {
+        ReplyOut {
+            ctx: self.ctx,
+            started: self.started,
+            element: true,
+            written: false,
+        }
+    }
+
+    fn claim(&mut self) -> *mut super::raw::RedisModuleCtx {
+        self.written = true;
+        self.started.set(true);
+        self.ctx.as_ptr()
+    }
+
+    pub fn integer(mut self, value: i64) {
+        // SAFETY: the context is live for this callback.
+        unsafe { api!(RedisModule_ReplyWithLongLong)(self.claim(), value) };
+    }
+
+    pub fn bulk(mut self, bytes: &[u8]) {
+        // SAFETY: the buffer is valid for `bytes.len()` bytes; Redis copies it.
+        unsafe {
+            api!(RedisModule_ReplyWithStringBuffer)(
+                self.claim(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+            )
+        };
+    }
+
+    /// An array of one element per item, each written by `each` into its slot.
+    pub fn array<I: ExactSizeIterator>(
+        mut self,
+        items: I,
+        mut each: impl FnMut(ReplyOut<'r>, I::Item),
+    ) {
+        let len = items.len();
+        let ctx = self.claim();
+        if len == 0 {
+            // SAFETY: the context is live for this callback.
+            unsafe { api!(RedisModule_ReplyWithEmptyArray)(ctx) };
+            return;
+        }
+        // SAFETY: the context is live; `Unfilled` writes the `len` elements
+        // announced here if the loop does not.
+        unsafe { api!(RedisModule_ReplyWithArray)(ctx, reply_len(len)) };
+        let mut unfilled = Unfilled {
+            ctx: self.ctx,
+            count: len,
+        };
+        for item in items.take(len) {
+            unfilled.count -= 1;
+            each(self.element(), item);
+        }
+    }
+
+    /// A map of one pair per entry, `each` writing its key and value slots:
+    /// a RESP3 map, or under RESP2 (and on servers without map replies) a flat
+    /// array of keys and values.
+    pub fn map<I: ExactSizeIterator>(
+        self,
+        entries: I,
+        each: impl FnMut(ReplyOut<'r>, ReplyOut<'r>, I::Item),
+    ) {
+        // SAFETY: an optional API, absent before Redis 7.0.
+        let reply_with_map = unsafe { super::raw::RedisModule_ReplyWithMap };
+        self.two_per_entry(entries, each, reply_with_map);
+    }
+
+    /// A flat array of two elements per entry, `each` writing both.
+    pub fn pairs<I: ExactSizeIterator>(
+        self,
+        entries: I,
+        each: impl FnMut(ReplyOut<'r>, ReplyOut<'r>, I::Item),
+    ) {
+        self.two_per_entry(entries, each, None);
+    }
+
+    fn two_per_entry<I: ExactSizeIterator>(
+        mut self,
+        entries: I,
+        mut each: impl FnMut(ReplyOut<'r>, ReplyOut<'r>, I::Item),
+        reply_with_map: Option<
+            unsafe extern "C" fn(*mut super::raw::RedisModuleCtx, c_long) -> c_int,
+        >,
+    ) {
+        let pairs = entries.len();
+        let ctx = self.claim();
+        match reply_with_map {
+            // SAFETY: the context is live; `Unfilled` writes the announced
+            // elements if the loop does not.
+            Some(reply_with_map) => unsafe {
+                reply_with_map(ctx, reply_len(pairs));
+            },
+            // SAFETY: as above.
+            None if pairs == 0 => unsafe {
+                api!(RedisModule_ReplyWithEmptyArray)(ctx);
+            },
+            // SAFETY: as above.
+            None => unsafe {
+                api!(RedisModule_ReplyWithArray)(ctx, reply_len(pairs.saturating_mul(2)));
+            },
+        }
+        let mut unfilled = Unfilled {
+            ctx: self.ctx,
+            count: pairs.saturating_mul(2),
+        };
+        for entry in entries.take(pairs) {
+            unfilled.count -= 2;
+            each(self.element(), self.element(), entry);
+        }
+    }
+}
+
+impl Drop for ReplyOut<'_> {
+    fn drop(&mut self) {
+        // The top slot is the trampoline's to fill (with an error) if unwritten.
+        if self.element && !self.written {
+            reply_null(self.ctx);
+        }
+    }
+}
+
+/// Elements an array or map announced and still owes; written as nulls on
+/// drop, which also covers a panic half way through the elements.
+struct Unfilled<'r> {
+    ctx: &'r Context,
+    count: usize,
+}
+
+impl Drop for Unfilled<'_> {
+    fn drop(&mut self) {
+        for _ in 0..self.count {
+            reply_null(self.ctx);
+        }
+    }
+}
+
+fn reply_null(ctx: &Context) {
+    // SAFETY: the context is live for this callback.
+    unsafe { api!(RedisModule_ReplyWithNull)(ctx.as_ptr()) };
+}
+
+pub(super) fn reply_error(ctx: &Context, error: ErrorReply) {
+    match error {
+        // SAFETY: the context is live for this callback.
+        ErrorReply::WrongArity => unsafe {
+            api!(RedisModule_WrongArity)(ctx.as_ptr());
+        },
+        // SAFETY: the message is NUL-terminated; Redis copies it.
+        ErrorReply::Message(message) => unsafe {
+            api!(RedisModule_ReplyWithError)(ctx.as_ptr(), message.as_ptr());
+        },
+    }
+}
+
+fn reply_len(len: usize) -> c_long {
+    c_long::try_from(len).unwrap_or(c_long::MAX)
+}

@@ -1,0 +1,87 @@
+//! Strings Redis lends to a callback, read as the bytes they hold.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::raw;
+
+/// One command argument, borrowed for the command call.
+#[repr(transparent)]
+pub struct Arg {
+    raw: NonNull<raw::RedisModuleString>,
+}
+
+/// A string Redis passed to a callback, borrowed for that callback.
+pub struct RedisStr<'a> {
+    raw: NonNull<raw::RedisModuleString>,
+    _call: PhantomData<&'a ()>,
+}
+
+impl Arg {
+    /// The `argc` arguments Redis passed, as a slice.
+    ///
+    /// # Safety
+    /// `argv` must point to `argc` live strings that outlive `'a`, or be null.
+    pub(super) unsafe fn slice<'a>(
+        argv: *mut *mut raw::RedisModuleString,
+        argc: std::ffi::c_int,
+    ) -> &'a [Arg] {
+        match usize::try_from(argc) {
+            // SAFETY: Arg is a transparent non-null pointer to a Redis string,
+            // and the caller vouches for `argc` live ones at `argv`.
+            Ok(len) if len > 0 && !argv.is_null() => unsafe {
+                std::slice::from_raw_parts(argv.cast::<Arg>(), len)
+            },
+            _ => &[],
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        // SAFETY: Redis keeps argv alive for the whole callback, which `&self`
+        // cannot outlive.
+        unsafe { bytes_of(self.raw) }
+    }
+
+    /// The argument as a signed 64-bit integer, by Redis's own parsing rules.
+    pub fn to_i64(&self) -> Option<i64> {
+        let mut value: std::ffi::c_longlong = 0;
+        // SAFETY: the string is live for this callback; `value` is a valid out-pointer.
+        let status = unsafe { api!(RedisModule_StringToLongLong)(self.raw.as_ptr(), &mut value) };
+        (status == raw::REDISMODULE_OK).then_some(value)
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut raw::RedisModuleString {
+        self.raw.as_ptr()
+    }
+}
+
+impl<'a> RedisStr<'a> {
+    /// # Safety
+    /// `raw` must be a live Redis string for at least `'a`.
+    pub(super) unsafe fn from_raw(raw: *mut raw::RedisModuleString) -> Option<RedisStr<'a>> {
+        NonNull::new(raw).map(|raw| RedisStr {
+            raw,
+            _call: PhantomData,
+        })
+    }
+
+    pub(super) fn as_ptr(&self) -> *mut raw::RedisModuleString {
+        self.raw.as_ptr()
+    }
+}
+
+/// # Safety
+/// `string` must stay live and unmodified for `'a`.
+unsafe fn bytes_of<'a>(string: NonNull<raw::RedisModuleString>) -> &'a [u8] {
+    let mut len = 0usize;
+    // SAFETY: the string is live; StringPtrLen returns its buffer and length,
+    // which stay valid while the string lives.
+    unsafe {
+        let ptr = api!(RedisModule_StringPtrLen)(string.as_ptr(), &mut len);
+        if ptr.is_null() || len == 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(ptr.cast(), len)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! What MULTIMAP commands reply. Replies that list values borrow them from the
+//! map and are written straight from its storage, one value at a time.
+#![forbid(unsafe_code)]
+
+use crate::ffi::{ReplyOut, WriteReply};
+use crate::multimap::{MultiMap, Values, ValuesIter};
+
+pub enum Reply<'a> {
+    Integer(i64),
+    EmptyArray,
+    /// A RESP3 empty map (an empty array under RESP2).
+    EmptyMap,
+    Values(ValuesIter<'a>),
+    FieldNames(&'a MultiMap),
+    /// Every field with its values, as a map.
+    Everything(&'a MultiMap),
+    /// `[next cursor, [field, [values], field, [values], ...]]`.
+    ScanPage {
+        cursor: u64,
+        found: Vec<(&'a [u8], Values<'a>)>,
+    },
+}
+
+impl Reply<'_> {
+    /// Counts always fit: nothing in a map holds more than `i64::MAX` of anything.
+    pub fn count(count: usize) -> Reply<'static> {
+        Reply::Integer(i64::try_from(count).unwrap_or(i64::MAX))
+    }
+
+    pub fn boolean(value: bool) -> Reply<'static> {
+        Reply::Integer(i64::from(value))
+    }
+}
+
+impl WriteReply for Reply<'_> {
+    fn write(self, out: ReplyOut<'_>) {
+        match self {
+            Reply::Integer(value) => out.integer(value),
+            Reply::EmptyArray => out.array(std::iter::empty::<()>(), |_, ()| {}),
+            Reply::EmptyMap => out.map(std::iter::empty::<()>(), |_, _, ()| {}),
+            Reply::Values(values) => write_values(out, values),
+            Reply::FieldNames(map) => out.array(map.iter(), |out, (field, _)| out.bulk(field)),
+            Reply::Everything(map) => {
+                out.map(map.iter(), |field_out, values_out, (field, values)| {
+                    field_out.bulk(field);
+                    write_values(values_out, values.iter());
+                })
+            }
+            Reply::ScanPage { cursor, found } => {
+                out.pairs(std::iter::once(found), |cursor_out, page_out, found| {
+                    cursor_out.bulk(cursor.to_string().as_bytes());
+                    page_out.pairs(
+                        found.into_iter(),
+                        |field_out, values_out, (field, values)| {
+                            field_out.bulk(field);
+                            write_values(values_out, values.iter());
+                        },
+                    );
+                })
+            }
+        }
+    }
+}
+
+fn write_values<'v>(out: ReplyOut<'_>, values: impl ExactSizeIterator<Item = &'v [u8]>) {
+    out.array(values, |out, value| out.bulk(value));
+}
