@@ -25,14 +25,15 @@ pub struct ReadKey<'c> {
 pub struct WriteKey<'c> {
     raw: *mut raw::RedisModuleKey,
     _ctx: PhantomData<&'c Context>,
-    /// The type the handler reached the value through, to tell afterwards
-    /// whether it left the value empty.
-    typed: Option<TypedValue>,
+    /// The value the handler reached, to tell afterwards whether it left it
+    /// empty. It stays the key's value until the key closes: a handler can
+    /// neither delete the key nor store another value in it.
+    reached: Option<ReachedValue>,
 }
 
 #[derive(Clone, Copy)]
-struct TypedValue {
-    data_type: *mut raw::RedisModuleType,
+struct ReachedValue {
+    value: *mut c_void,
     is_empty: unsafe fn(*const c_void) -> bool,
 }
 
@@ -101,13 +102,15 @@ impl<'c> WriteKey<'c> {
         WriteKey {
             raw: open(ctx, name, raw::REDISMODULE_READ | raw::REDISMODULE_WRITE),
             _ctx: PhantomData,
-            typed: None,
+            reached: None,
         }
     }
 
-    fn remember_type<T: TypeMethods>(&mut self, data_type: &DataType<T>) {
-        self.typed = Some(TypedValue {
-            data_type: data_type.as_ptr(),
+    /// # Safety
+    /// `value` must be the key's value, of a `DataType<T>`, or null.
+    unsafe fn reach<T: TypeMethods>(&mut self, value: *mut c_void) {
+        self.reached = (!value.is_null()).then_some(ReachedValue {
+            value,
             is_empty: is_empty::<T>,
         });
     }
@@ -118,10 +121,11 @@ impl<'c> WriteKey<'c> {
         data_type: &DataType<T>,
     ) -> Result<Option<&mut T>, WrongType> {
         // SAFETY: as in ReadKey::value; `&mut self` makes the borrow unique.
-        let value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
-        self.remember_type(data_type);
-        // SAFETY: as above.
-        Ok(unsafe { value.cast::<T>().as_mut() })
+        unsafe {
+            let value = stored_value(self.raw, data_type.as_ptr())?;
+            self.reach::<T>(value);
+            Ok(value.cast::<T>().as_mut())
+        }
     }
 
     /// The key's value, first storing `make()` if the key is empty. A value
@@ -133,8 +137,11 @@ impl<'c> WriteKey<'c> {
     ) -> Result<&mut T, WrongType> {
         // SAFETY: `self.raw` is an open handle.
         let mut value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
-        self.remember_type(data_type);
         if value.is_null() {
+            assert!(
+                !data_type.as_ptr().is_null(),
+                "a data type used before it was registered"
+            );
             let created = into_raw(make());
             // SAFETY: the key is open for writing and empty; on success Redis
             // owns `created` and frees it through the type's `free` callback.
@@ -148,26 +155,27 @@ impl<'c> WriteKey<'c> {
             }
             value = created;
         }
-        // SAFETY: as in value_mut.
-        Ok(unsafe { &mut *value.cast::<T>() })
+        // SAFETY: as in value_mut; `value` is the key's value, of `data_type`.
+        unsafe {
+            self.reach::<T>(value);
+            Ok(&mut *value.cast::<T>())
+        }
     }
 
     /// Deletes the key if the handler left its value empty; true if it did.
     pub(super) fn delete_if_emptied(&mut self) -> bool {
-        let Some(typed) = self.typed.take() else {
+        let Some(reached) = self.reached.take() else {
             return false;
         };
-        // SAFETY: the handle is open for writing; the value, if of the type
-        // the handler used, is a live value of that type.
+        // SAFETY: the handle is open for writing, and `reached` is still its
+        // value (see `reached`), of the type `is_empty` was made for.
         unsafe {
-            match stored_value(self.raw, typed.data_type) {
-                Ok(value) if !value.is_null() && (typed.is_empty)(value) => {
-                    api!(RedisModule_DeleteKey)(self.raw);
-                    true
-                }
-                _ => false,
+            if !(reached.is_empty)(reached.value) {
+                return false;
             }
+            api!(RedisModule_DeleteKey)(self.raw);
         }
+        true
     }
 }
 
