@@ -123,10 +123,10 @@ impl CommandSet for MultiMapCommands {
             complexity: c"O(1) for every call. O(F+N) for a complete iteration",
             since: SINCE, key_access: KeyAccess::Read,
             args: &[
-            KEY,
-            ArgDoc::new(c"cursor", ArgKind::Integer),
-            ArgDoc::new(c"pattern", ArgKind::Pattern).after_token(c"MATCH").optional(),
-            ArgDoc::new(c"count", ArgKind::Integer).after_token(c"COUNT").optional(),
+                KEY,
+                ArgDoc::new(c"cursor", ArgKind::Integer),
+                ArgDoc::new(c"pattern", ArgKind::Pattern).after_token(c"MATCH").optional(),
+                ArgDoc::new(c"count", ArgKind::Integer).after_token(c"COUNT").optional(),
             ],
         },
     ];
