@@ -23,6 +23,9 @@ pub type Fields = BTreeMap<Bytes, Vec<Bytes>>;
 /// (field, values) pairs in the order a reply lists them.
 pub type Pairs = Vec<(Bytes, Vec<Bytes>)>;
 
+/// SCAN without options: `scan_all(con, key, NO_OPTIONS)`.
+pub const NO_OPTIONS: &[&str] = &[];
+
 /// A SCAN iteration that needs more calls than this never ends.
 const MAX_SCAN_CALLS: usize = 1_000_000;
 
@@ -132,13 +135,13 @@ pub fn try_getall(con: &mut impl ConnectionLike, key: impl ToRedisArgs) -> Resul
     Ok(fields)
 }
 
-/// A MultiMap's content from literals: `content(&[("f", &["a", "b"])])`.
-pub fn content<F: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(F, &[V])]) -> Fields {
+/// A MultiMap's content from text literals: `content(&[("f", &["a", "b"])])`.
+pub fn content(pairs: &[(&str, &[&str])]) -> Fields {
     pairs
         .iter()
         .map(|(field, values)| {
-            let values = values.iter().map(|value| value.as_ref().to_vec());
-            (field.as_ref().to_vec(), values.collect())
+            let values = values.iter().map(|value| value.as_bytes().to_vec());
+            (field.as_bytes().to_vec(), values.collect())
         })
         .collect()
 }
@@ -163,10 +166,23 @@ impl ScanIteration {
     pub fn sorted(&self) -> Pairs {
         sorted(self.pairs.clone())
     }
+
+    /// The content returned, to compare with GETALL's; panics if a field
+    /// came twice (an unchanged key returns each field exactly once).
+    pub fn content(&self) -> Fields {
+        let content: Fields = self.pairs.iter().cloned().collect();
+        assert_eq!(
+            content.len(),
+            self.pairs.len(),
+            "SCAN returned a field twice: {}",
+            super::show::show_list(&self.fields())
+        );
+        content
+    }
 }
 
 /// One MULTIMAP.SCAN call: the next cursor and the pairs returned. `options`
-/// follow the cursor: `&["COUNT", "5"]`, `("MATCH", pattern)`, `&[][..]`.
+/// follow the cursor: `&["COUNT", "5"]`, `("MATCH", pattern)`, `NO_OPTIONS`.
 pub fn scan_once(
     con: &mut impl ConnectionLike,
     key: impl ToRedisArgs,
