@@ -1,14 +1,18 @@
 //! Bytes, command lines and replies as failure messages show them: escaped,
 //! and cut short when long (values can be megabytes).
 
+use std::collections::BTreeSet;
+
 use redis::Value;
 
-use super::client::Bytes;
+use super::client::{Bytes, Fields};
 
 /// Bytes shown of one string.
 const SHOWN_BYTES: usize = 40;
 /// Items shown of a list.
 const SHOWN_ITEMS: usize = 12;
+/// Differing fields shown of two MultiMaps.
+const SHOWN_FIELDS: usize = 5;
 
 /// `"escaped bytes"`, with `...(N bytes)` after the first few when long.
 pub fn show(bytes: &[u8]) -> String {
@@ -58,4 +62,43 @@ pub fn show_reply(reply: &Value) -> String {
         }
         other => format!("{other:?}"),
     }
+}
+
+/// Where two MultiMaps' contents differ, the first few differing fields one
+/// per line, briefly (values can be megabytes); "no difference" if none.
+pub fn show_difference(expected: &Fields, actual: &Fields) -> String {
+    let names: BTreeSet<&Bytes> = expected.keys().chain(actual.keys()).collect();
+    let mut lines = Vec::new();
+    for name in names {
+        let field = show(name);
+        lines.push(match (expected.get(name), actual.get(name)) {
+            (Some(want), Some(got)) if want == got => continue,
+            (Some(want), Some(got)) => match want.iter().zip(got).position(|(w, g)| w != g) {
+                Some(index) => format!(
+                    "field {field}, value {index}: expected {}, found {}",
+                    show(&want[index]),
+                    show(&got[index])
+                ),
+                None => format!(
+                    "field {field}: {} values expected {}, {} found {}",
+                    want.len(),
+                    show_list(want),
+                    got.len(),
+                    show_list(got)
+                ),
+            },
+            (Some(want), None) => format!("field {field} missing (expected {})", show_list(want)),
+            (None, Some(got)) => format!("field {field} unexpected (holding {})", show_list(got)),
+            (None, None) => unreachable!("a name from one of the two"),
+        });
+    }
+    if lines.is_empty() {
+        return "no difference".to_owned();
+    }
+    let more = lines.len().saturating_sub(SHOWN_FIELDS);
+    lines.truncate(SHOWN_FIELDS);
+    if more > 0 {
+        lines.push(format!("...and {more} more differing fields"));
+    }
+    lines.join("\n")
 }
