@@ -15,6 +15,7 @@
 //!   arities, one well-formed call of each).
 //! - [`errors`]: the exact error texts clients receive, and the malformed
 //!   arguments that provoke them.
+//! - [`payload`]: DUMP payloads framed with Redis's CRC-64, to forge them.
 //! - [`rng`]: the seeded [`Rng`] and [`seed`], which every randomized test
 //!   calls once: the seed comes from `MULTIMAP_SEED` (else from the clock), is
 //!   printed, and a failing test prints how to replay it.
@@ -31,6 +32,7 @@ pub mod client;
 pub mod cluster;
 pub mod commands;
 pub mod errors;
+pub mod payload;
 pub mod rng;
 pub mod server;
 pub mod show;
@@ -40,6 +42,7 @@ pub use client::*;
 pub use cluster::*;
 pub use commands::*;
 pub use errors::*;
+pub use payload::*;
 pub use rng::*;
 pub use server::*;
 pub use show::*;
