@@ -17,9 +17,9 @@ use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
 use common::{
-    aof_rewrite_status, dbsize, digest, getall, info_field, info_number, key_type, seed, show,
-    show_difference, used_memory, wait_for_aof_rewrite, wait_in_sync, wait_until, Bytes, Fields,
-    Rng, Seed, Server, FILLER_KEYS,
+    aof_rewrite_status, dbsize, digest, frame, getall, info_field, info_number, key_type, seed,
+    show, show_difference, unframe, used_memory, wait_for_aof_rewrite, wait_in_sync, wait_until,
+    Bytes, Fields, Rng, Seed, Server, FILLER_KEYS,
 };
 use redis::{Connection, Value};
 
@@ -325,39 +325,6 @@ fn churn_of_inserts_removes_deletes_and_expiries_leaves_used_memory_at_its_basel
 
 // ---------------------------------------------------------------- rejected RESTORE payloads
 
-/// CRC-64/Jones as Redis computes it over a DUMP payload: reflected,
-/// polynomial 0xad93d23594c935a9, initial value 0, no final xor.
-fn crc64(data: &[u8]) -> u64 {
-    const REFLECTED_POLY: u64 = 0x95ac_9329_ac4b_c9b5;
-    data.iter().fold(0, |mut crc, &byte| {
-        crc ^= u64::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ REFLECTED_POLY
-            } else {
-                crc >> 1
-            };
-        }
-        crc
-    })
-}
-
-/// A DUMP payload is the serialized value, then a 10-byte footer: the RDB
-/// version (2 bytes) and the CRC-64 of everything before the CRC (8 bytes).
-/// Returns the payload of `body` under the footer version of `genuine`.
-fn reframe(genuine: &[u8], body: &[u8]) -> Bytes {
-    let version = &genuine[genuine.len() - 10..genuine.len() - 8];
-    let mut payload = body.to_vec();
-    payload.extend_from_slice(version);
-    let crc = crc64(&payload);
-    payload.extend_from_slice(&crc.to_le_bytes());
-    payload
-}
-
-fn body(genuine: &[u8]) -> &[u8] {
-    &genuine[..genuine.len() - 10]
-}
-
 /// Builds the keys whose DUMPs get mangled: many fields, long fields, big
 /// values, binary names. Returns their genuine payloads.
 fn restore_sources(con: &mut Connection, rng: &mut Rng) -> Vec<Bytes> {
@@ -424,8 +391,8 @@ fn restore_mangled(
 ) -> RestoreTally {
     let mut tally = RestoreTally::default();
     for _ in 0..payloads {
-        let source = &genuine[rng.below(genuine.len() as u64) as usize];
-        let body = body(source);
+        let source = rng.pick(genuine);
+        let (body, version) = unframe(source);
         let kind = rng.below(4);
         let payload = match kind {
             0 | 1 => {
@@ -435,15 +402,15 @@ fn restore_mangled(
                 } else {
                     1 + rng.below(body.len() as u64 - 1) as usize
                 };
-                reframe(source, &body[..len])
+                frame(&body[..len], version)
             }
             2 => {
-                let mut body = body.to_vec();
+                let mut body = body.clone();
                 for _ in 0..1 + rng.below(3) {
                     let at = 1 + rng.below(body.len() as u64 - 1) as usize;
                     body[at] = rng.next() as u8;
                 }
-                reframe(source, &body)
+                frame(&body, version)
             }
             _ => {
                 let mut payload = source.clone();
