@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    fields_bytes, get_bytes, getall, insert, integer, scan_all, sorted, Bytes, Fields, Server,
-    NO_OPTIONS,
+    fields_bytes, get_bytes, getall, insert, integer, key_exists, scan_all, sorted, Bytes, Fields,
+    Server, NO_OPTIONS,
 };
 use redis::Value;
 
@@ -141,8 +141,7 @@ fn empty_field_name_is_a_field_like_any_other() {
     // Distinct from a field with a name.
     assert_eq!(integer(&mut con, ("MULTIMAP.EXISTS", "k", b" ")), 0);
     assert_eq!(integer(&mut con, ("MULTIMAP.DEL", "k", b"")), 1);
-    let exists: i64 = redis::cmd("EXISTS").arg("k").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
+    assert!(!key_exists(&mut con, "k"));
 }
 
 #[test]
@@ -188,8 +187,7 @@ fn field_holding_only_an_empty_value_is_distinct_from_missing_field() {
     );
     assert_eq!(get_bytes(&mut con, "k", b""), [Bytes::new(), Bytes::new()]);
     assert_eq!(integer(&mut con, ("MULTIMAP.REMOVE", "k", b"", b"")), 2);
-    let exists: i64 = redis::cmd("EXISTS").arg("k").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
+    assert!(!key_exists(&mut con, "k"));
 }
 
 #[test]
@@ -248,8 +246,7 @@ fn binary_key_names_work() {
         .query(&mut con)
         .unwrap();
     assert_eq!(inserted, 1);
-    let exists: i64 = redis::cmd("EXISTS").arg(b"key").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
+    assert!(!key_exists(&mut con, b"key"));
     let values: Vec<String> = redis::cmd("MULTIMAP.GET")
         .arg(key)
         .arg("f")

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    error_reply, fields, get, getall, insert, integer, is_redis_7, key_exists, key_type,
-    read_commands, seed, skip_unless, sorted, write_commands, Fields, Server, COMMANDS,
+    dbsize, error_reply, fields, get, getall, insert, integer, is_redis_7, key_exists, key_type,
+    query, read_commands, run, seed, skip_unless, sorted, write_commands, Fields, Server, COMMANDS,
 };
 use redis::{Connection, Value};
 
@@ -388,7 +388,7 @@ fn remove_deletes_key_when_last_value_goes() {
     assert_eq!(key_type(&mut con, "k"), "none");
     assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 0);
     // The name is free for any type again.
-    let _: () = redis::cmd("SET").arg("k").arg("s").query(&mut con).unwrap();
+    run(&mut con, ("SET", "k", "s"));
     assert_eq!(key_type(&mut con, "k"), "string");
 }
 
@@ -726,8 +726,7 @@ fn reads_on_missing_key_never_create_it() {
     integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "v"]);
     integer(&mut con, &["MULTIMAP.DEL", "k", "f"]);
     assert!(!key_exists(&mut con, "k"));
-    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(dbsize, 0);
+    assert_eq!(dbsize(&mut con), 0);
 }
 
 #[test]
@@ -758,7 +757,7 @@ fn type_of_multimap_key_is_rmultimap() {
 fn module_list_shows_module_named_multimap() {
     let server = Server::start();
     let mut con = server.connect();
-    let modules: Vec<Vec<Value>> = redis::cmd("MODULE").arg("LIST").query(&mut con).unwrap();
+    let modules: Vec<Vec<Value>> = query(&mut con, ("MODULE", "LIST"));
     let names: Vec<String> = modules
         .iter()
         .map(|module| {
@@ -853,14 +852,10 @@ fn command_info_declares_key_at_position_one() {
         let (_, first, last, step) = command_info(&mut con, &name);
         assert_eq!((first, last, step), (1, 1, 1), "{name}");
     }
-    let keys: Vec<String> = redis::cmd("COMMAND")
-        .arg("GETKEYS")
-        .arg("MULTIMAP.INSERT")
-        .arg("mykey")
-        .arg("f")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    let keys: Vec<String> = query(
+        &mut con,
+        ("COMMAND", "GETKEYS", "MULTIMAP.INSERT", "mykey", "f", "v"),
+    );
     assert_eq!(keys, ["mykey"]);
 }
 
@@ -908,11 +903,7 @@ fn command_info_reports_each_command_arity() {
     let mut con = server.connect();
     for command in &COMMANDS {
         let name = command.lower_name();
-        let reply: Vec<Vec<Value>> = redis::cmd("COMMAND")
-            .arg("INFO")
-            .arg(&name)
-            .query(&mut con)
-            .unwrap();
+        let reply: Vec<Vec<Value>> = query(&mut con, ("COMMAND", "INFO", &name));
         let reported: i64 = redis::from_redis_value_ref(&reply[0][1]).unwrap();
         assert_eq!(reported, command.arity, "{name}");
     }
@@ -927,11 +918,7 @@ fn command_docs_describe_every_command() {
     let mut con = server.connect();
     for command in &COMMANDS {
         let name = command.lower_name();
-        let reply: Value = redis::cmd("COMMAND")
-            .arg("DOCS")
-            .arg(&name)
-            .query(&mut con)
-            .unwrap();
+        let reply: Value = query(&mut con, ("COMMAND", "DOCS", &name));
         // RESP2: [name, [field, value, field, value, ...]]
         let Value::Array(outer) = &reply else {
             panic!("COMMAND DOCS {name}: {reply:?}");
@@ -967,16 +954,12 @@ fn acl_read_only_key_permission_allows_reads_and_refuses_writes() {
     let server = Server::start();
     let mut admin = server.connect();
     insert(&mut admin, "ro:k", "f", &["v"]);
-    let _: () = redis::cmd("ACL")
-        .arg(&["SETUSER", "reader", "on", "nopass", "%R~ro:*", "+@all"])
-        .query(&mut admin)
-        .unwrap();
+    let acl = [
+        "ACL", "SETUSER", "reader", "on", "nopass", "%R~ro:*", "+@all",
+    ];
+    run(&mut admin, &acl);
     let mut reader = server.connect();
-    let _: () = redis::cmd("AUTH")
-        .arg("reader")
-        .arg("any")
-        .query(&mut reader)
-        .unwrap();
+    run(&mut reader, ("AUTH", "reader", "any"));
     assert_eq!(get(&mut reader, "ro:k", "f"), ["v"]);
     assert_eq!(integer(&mut reader, &["MULTIMAP.CARD", "ro:k"]), 1);
     for write in [

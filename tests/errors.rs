@@ -4,9 +4,10 @@
 mod common;
 
 use common::{
-    arity_error, error_reply, get, insert, integer, scan_once, Server, COMMANDS, COUNTS_BELOW_ONE,
-    INVALID_CURSOR, MALFORMED_CURSORS, NOT_AN_INTEGER, NOT_INTEGERS, NOT_INTEGER_COUNTS,
-    NO_OPTIONS, OOM, SCAN_OPTIONS_MISSING_VALUE, SYNTAX, UNKNOWN_SCAN_OPTIONS, WRONGTYPE,
+    arity_error, error_reply, get, insert, integer, query, run, scan_once, Server, COMMANDS,
+    COUNTS_BELOW_ONE, INVALID_CURSOR, MALFORMED_CURSORS, NOT_AN_INTEGER, NOT_INTEGERS,
+    NOT_INTEGER_COUNTS, NO_OPTIONS, OOM, SCAN_OPTIONS_MISSING_VALUE, SYNTAX, UNKNOWN_SCAN_OPTIONS,
+    WRONGTYPE,
 };
 
 /// One well-formed call of every command on `key`, and SCAN with options.
@@ -22,15 +23,11 @@ fn every_command(key: &str) -> Vec<Vec<&str>> {
 fn every_command_against_a_string_key_replies_wrongtype() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: () = redis::cmd("SET")
-        .arg("s")
-        .arg("text")
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "s", "text"));
     for call in every_command("s") {
         assert_eq!(error_reply(&mut con, &call), WRONGTYPE, "{call:?}");
     }
-    let value: String = redis::cmd("GET").arg("s").query(&mut con).unwrap();
+    let value: String = query(&mut con, ("GET", "s"));
     assert_eq!(value, "text", "a failed command changed the string");
     assert!(server.is_alive());
 }
@@ -39,20 +36,11 @@ fn every_command_against_a_string_key_replies_wrongtype() {
 fn every_command_against_a_list_key_replies_wrongtype() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: () = redis::cmd("RPUSH")
-        .arg("l")
-        .arg(&["a", "b"])
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("RPUSH", "l", &["a", "b"]));
     for call in every_command("l") {
         assert_eq!(error_reply(&mut con, &call), WRONGTYPE, "{call:?}");
     }
-    let list: Vec<String> = redis::cmd("LRANGE")
-        .arg("l")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let list: Vec<String> = query(&mut con, ("LRANGE", "l", 0, -1));
     assert_eq!(list, ["a", "b"], "a failed command changed the list");
     assert!(server.is_alive());
 }
@@ -61,20 +49,11 @@ fn every_command_against_a_list_key_replies_wrongtype() {
 fn commands_against_a_hash_key_reply_wrongtype() {
     let server = Server::start();
     let mut con = server.connect();
-    let _: () = redis::cmd("HSET")
-        .arg("h")
-        .arg("f")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("HSET", "h", "f", "v"));
     for call in every_command("h") {
         assert_eq!(error_reply(&mut con, &call), WRONGTYPE, "{call:?}");
     }
-    let value: String = redis::cmd("HGET")
-        .arg("h")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let value: String = query(&mut con, ("HGET", "h", "f"));
     assert_eq!(value, "v");
 }
 

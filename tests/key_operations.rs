@@ -10,8 +10,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::{
-    content, digest_value, get, getall, info_number, insert, integer, key_exists, select, text,
-    used_memory, wait_for, Fields, Server,
+    content, digest_value, get, getall, info_number, insert, integer, key_exists, query, run,
+    select, text, used_memory, wait_for, Fields, Server,
 };
 use redis::Connection;
 
@@ -139,11 +139,7 @@ fn copy_onto_an_existing_key_without_replace_changes_nothing() {
     let mut con = server.connect();
     insert(&mut con, "src", "f", &["new"]);
     insert(&mut con, "dst", "f", &["old"]);
-    redis::cmd("SET")
-        .arg("str")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "str", "s"));
     assert_eq!(integer(&mut con, &["COPY", "src", "dst"]), 0);
     assert_eq!(integer(&mut con, &["COPY", "src", "str"]), 0);
     assert_eq!(getall(&mut con, "dst"), content(&[("f", &["old"])]));
@@ -158,11 +154,7 @@ fn copy_with_replace_overwrites_an_existing_key_of_any_type() {
     insert(&mut con, "src", "f", &["new"]);
     insert(&mut con, "dst", "f", &["old"]);
     insert(&mut con, "dst", "g", &["old"]);
-    redis::cmd("SET")
-        .arg("str")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "str", "s"));
     assert_eq!(integer(&mut con, &["COPY", "src", "dst", "REPLACE"]), 1);
     assert_eq!(integer(&mut con, &["COPY", "src", "str", "REPLACE"]), 1);
     assert_eq!(getall(&mut con, "dst"), content(&[("f", &["new"])]));
@@ -200,11 +192,7 @@ fn rename_overwrites_an_existing_destination_of_any_type() {
     let mut con = server.connect();
     insert(&mut con, "a", "f", &["from-a"]);
     insert(&mut con, "b", "f", &["from-b"]);
-    redis::cmd("RPUSH")
-        .arg("list")
-        .arg("x")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("RPUSH", "list", "x"));
     assert_eq!(text(&mut con, &["RENAME", "a", "b"]), "OK");
     assert_eq!(getall(&mut con, "b"), content(&[("f", &["from-a"])]));
     assert_eq!(text(&mut con, &["RENAME", "b", "list"]), "OK");
@@ -368,12 +356,7 @@ fn writes_keep_the_ttl_of_an_existing_key_like_native_types() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["c"]);
-    redis::cmd("HSET")
-        .arg("h")
-        .arg("f")
-        .arg("a")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("HSET", "h", "f", "a"));
     integer(&mut con, &["EXPIRE", "k", "1000"]);
     integer(&mut con, &["EXPIRE", "h", "1000"]);
 
@@ -435,12 +418,7 @@ fn object_freq_counts_multimap_reads_like_native_reads() {
         .start();
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["v"]);
-    redis::cmd("HSET")
-        .arg("h")
-        .arg("f")
-        .arg("v")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("HSET", "h", "f", "v"));
     let key_start = integer(&mut con, &["OBJECT", "FREQ", "k"]);
     let hash_start = integer(&mut con, &["OBJECT", "FREQ", "h"]);
     for _ in 0..10 {
@@ -593,11 +571,7 @@ fn del_removes_several_keys_of_mixed_types_at_once() {
     assert_eq!(integer(&mut con, &["DBSIZE"]), 10 - 3);
     assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "mm:0"]), 0);
     // The name is free for a new key of any type.
-    redis::cmd("SET")
-        .arg("mm:0")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "mm:0", "s"));
     assert_eq!(text(&mut con, &["TYPE", "mm:0"]), "string");
 }
 
@@ -607,22 +581,9 @@ fn mixed_types_in_one_db_stay_independent_under_key_operations() {
     let mut con = server.connect();
     let mut db1 = server.connect_to_db(1);
     insert(&mut con, "mm", "f", &["a", "b"]);
-    redis::cmd("SET")
-        .arg("str")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
-    redis::cmd("RPUSH")
-        .arg("list")
-        .arg(&["x", "y"])
-        .exec(&mut con)
-        .unwrap();
-    redis::cmd("HSET")
-        .arg("hash")
-        .arg("f")
-        .arg("h")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "str", "s"));
+    run(&mut con, ("RPUSH", "list", &["x", "y"]));
+    run(&mut con, ("HSET", "hash", "f", "h"));
 
     integer(&mut con, &["EXPIRE", "str", "1000"]);
     assert_eq!(integer(&mut con, &["TTL", "mm"]), -1);
@@ -637,12 +598,7 @@ fn mixed_types_in_one_db_stay_independent_under_key_operations() {
         getall(&mut con, "mm"),
         content(&[("f", &["a", "b"]), ("g", &["c"])])
     );
-    let list: Vec<String> = redis::cmd("LRANGE")
-        .arg("list2")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let list: Vec<String> = query(&mut con, ("LRANGE", "list2", 0, -1));
     assert_eq!(list, ["x", "y"]);
     assert_eq!(text(&mut con, &["HGET", "hash2", "f"]), "h");
     assert_eq!(text(&mut db1, &["GET", "str"]), "s");

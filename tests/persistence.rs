@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use common::{
     content, digest, digest_value, dump, error_reply, getall, insert, integer, is_redis_7,
-    key_exists, key_type, restore, rewrite_aof, show, show_difference, skip_unless, Bytes, Fields,
-    Rng, Server, BUSYKEY,
+    key_exists, key_type, query, restore, rewrite_aof, run, show, show_difference, skip_unless,
+    Bytes, Fields, Rng, Server, BUSYKEY,
 };
 use redis::Connection;
 
@@ -427,7 +427,7 @@ fn dump_and_restore_copies_every_key_to_another_server() {
     write_awkward_keys(&mut from);
     let target = Server::start();
     let mut to = target.connect();
-    let keys: Vec<Bytes> = redis::cmd("KEYS").arg("*").query(&mut from).unwrap();
+    let keys: Vec<Bytes> = query(&mut from, ("KEYS", "*"));
     for key in &keys {
         restore(&mut to, key, &dump(&mut from, key)).expect("RESTORE");
     }
@@ -461,11 +461,7 @@ fn restore_replace_overwrites_a_multimap_or_another_type() {
     restore_replace(&mut con, b"multimap", &payload);
     assert_eq!(getall(&mut con, b"multimap"), expected);
 
-    let _: () = redis::cmd("SET")
-        .arg("string")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "string", "v"));
     restore_replace(&mut con, b"string", &payload);
     assert_eq!(key_type(&mut con, b"string"), "rmultimap");
     assert_eq!(getall(&mut con, b"string"), expected);
@@ -496,7 +492,7 @@ fn restored_key_is_independent_of_its_source() {
     );
     assert_eq!(getall(&mut con, b"copy"), content(&[("f", &["z"])]));
 
-    let _: () = redis::cmd("DEL").arg("source").query(&mut con).unwrap();
+    run(&mut con, ("DEL", "source"));
     assert_eq!(getall(&mut con, b"copy"), content(&[("f", &["z"])]));
 }
 

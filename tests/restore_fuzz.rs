@@ -15,7 +15,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::{
-    crc64, dump, env_number, error_text, frame, getall, info_number, insert, restore, seed,
+    crc64, dbsize, dump, env_number, error_text, frame, getall, info_number, insert, restore, seed,
     show_list, try_digest_value, try_getall, try_scan_all, unframe, Bytes, Fields, Rng, Seed,
     Server, BAD_DATA_FORMAT,
 };
@@ -765,8 +765,7 @@ fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
     );
 
     let baseline = baseline.unwrap();
-    let keys: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(keys, 5, "only the seed keys remain");
+    assert_eq!(dbsize(&mut con), 5, "only the seed keys remain");
     // Values freed on the lazy-free thread may leave memory a moment later.
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut growth = kept_memory(&mut con) - baseline;

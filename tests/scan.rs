@@ -6,8 +6,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use common::{
-    content, fields, insert, integer, scan_all, scan_once, seed, sorted, Bytes, Pairs, Server,
-    NO_OPTIONS,
+    content, fields, insert, integer, key_exists, run, scan_all, scan_once, seed, sorted, Bytes,
+    Pairs, Server, NO_OPTIONS,
 };
 use redis::{Connection, Value};
 
@@ -70,8 +70,7 @@ fn scan_of_missing_key_returns_zero_cursor_and_empty_array() {
             "{options:?}"
         );
     }
-    let exists: i64 = redis::cmd("EXISTS").arg("nokey").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
+    assert!(!key_exists(&mut con, "nokey"));
 }
 
 #[test]
@@ -595,7 +594,7 @@ fn scan_of_key_deleted_mid_iteration_ends_with_zero() {
     fill(&mut con, "k", "field:", 0..100);
     let (cursor, _) = scan_once(&mut con, "k", "0", &["COUNT", "5"]);
     assert_ne!(cursor, "0");
-    let _: i64 = redis::cmd("DEL").arg("k").query(&mut con).unwrap();
+    run(&mut con, ("DEL", "k"));
     let (next, pairs) = scan_once(&mut con, "k", &cursor, &["COUNT", "5"]);
     assert_eq!(next, "0");
     assert!(pairs.is_empty());

@@ -109,12 +109,3 @@ pub fn error_reply(con: &mut impl ConnectionLike, line: impl ToRedisArgs) -> Str
         Err(error) => error_text(&error),
     }
 }
-
-/// Transitional: `error_reply` with a built command, until every test file
-/// sends command lines.
-pub fn query_error(command: &redis::Cmd, con: &mut impl ConnectionLike) -> String {
-    match command.query::<Value>(con) {
-        Ok(value) => panic!("expected an error reply, got {value:?}"),
-        Err(error) => error_text(&error),
-    }
-}
