@@ -5,10 +5,18 @@
 mod common;
 
 use common::{
-    fields_bytes, get_bytes, getall, insert, integer, key_exists, scan_all, sorted, Bytes, Fields,
-    Server, NO_OPTIONS,
+    fields_bytes, get_bytes, getall, insert, integer, key_exists, query, scan_all, sorted, Bytes,
+    Fields, Server, NO_OPTIONS,
 };
 use redis::Value;
+
+/// FIELDS, GETALL and a full SCAN all return exactly `expected`, byte for byte.
+fn assert_reads_return(con: &mut redis::Connection, key: &str, expected: &Fields) {
+    let names: Vec<Bytes> = expected.keys().cloned().collect();
+    assert_eq!(sorted(fields_bytes(con, key)), names, "FIELDS");
+    assert_eq!(getall(con, key), *expected, "GETALL");
+    assert_eq!(scan_all(con, key, NO_OPTIONS).content(), *expected, "SCAN");
+}
 
 #[test]
 fn nul_bytes_in_fields_and_values_round_trip() {
@@ -19,15 +27,8 @@ fn nul_bytes_in_fields_and_values_round_trip() {
     assert_eq!(insert(&mut con, "k", field, &values), 4);
     let expected: Vec<Bytes> = values.iter().map(|v| v.to_vec()).collect();
     assert_eq!(get_bytes(&mut con, "k", field), expected);
-    assert_eq!(sorted(fields_bytes(&mut con, "k")), [field.to_vec()]);
-    assert_eq!(
-        getall(&mut con, "k"),
-        Fields::from([(field.to_vec(), expected.clone())])
-    );
-    assert_eq!(
-        scan_all(&mut con, "k", NO_OPTIONS).content(),
-        Fields::from([(field.to_vec(), expected.clone())])
-    );
+    let content = Fields::from([(field.to_vec(), expected.clone())]);
+    assert_reads_return(&mut con, "k", &content);
     // The bytes before the NUL name another, missing field.
     assert_eq!(integer(&mut con, ("MULTIMAP.EXISTS", "k", b"fi")), 0);
     assert_eq!(
@@ -71,23 +72,9 @@ fn invalid_utf8_in_fields_and_values_round_trips() {
     insert(&mut con, "k", field, &values);
     let expected: Vec<Bytes> = values.iter().map(|v| v.to_vec()).collect();
     assert_eq!(get_bytes(&mut con, "k", field), expected);
-    let ranged: Vec<Bytes> = redis::cmd("MULTIMAP.RANGE")
-        .arg("k")
-        .arg(field)
-        .arg(1)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let ranged: Vec<Bytes> = query(&mut con, ("MULTIMAP.RANGE", "k", field, 1, -1));
     assert_eq!(ranged, expected[1..].to_vec());
-    assert_eq!(sorted(fields_bytes(&mut con, "k")), [field.to_vec()]);
-    assert_eq!(
-        getall(&mut con, "k"),
-        Fields::from([(field.to_vec(), expected.clone())])
-    );
-    assert_eq!(
-        scan_all(&mut con, "k", NO_OPTIONS).content(),
-        Fields::from([(field.to_vec(), expected)])
-    );
+    assert_reads_return(&mut con, "k", &Fields::from([(field.to_vec(), expected)]));
     assert_eq!(
         integer(
             &mut con,
@@ -111,13 +98,11 @@ fn every_byte_value_round_trips() {
     for field in &single_bytes {
         insert(&mut con, "bytes", field, &[field]);
     }
-    assert_eq!(sorted(fields_bytes(&mut con, "bytes")), single_bytes);
-    let pairs: Fields = single_bytes
+    let content: Fields = single_bytes
         .iter()
         .map(|b| (b.clone(), vec![b.clone()]))
         .collect();
-    assert_eq!(scan_all(&mut con, "bytes", NO_OPTIONS).content(), pairs);
-    assert_eq!(getall(&mut con, "bytes"), pairs);
+    assert_reads_return(&mut con, "bytes", &content);
 }
 
 #[test]
@@ -129,15 +114,8 @@ fn empty_field_name_is_a_field_like_any_other() {
     assert_eq!(integer(&mut con, ("MULTIMAP.EXISTS", "k", b"")), 1);
     assert_eq!(integer(&mut con, ("MULTIMAP.LEN", "k", b"")), 1);
     assert_eq!(get_bytes(&mut con, "k", b""), [b"v".to_vec()]);
-    assert_eq!(sorted(fields_bytes(&mut con, "k")), [Bytes::new()]);
-    assert_eq!(
-        getall(&mut con, "k"),
-        Fields::from([(Bytes::new(), vec![b"v".to_vec()])])
-    );
-    assert_eq!(
-        scan_all(&mut con, "k", NO_OPTIONS).content(),
-        Fields::from([(Bytes::new(), vec![b"v".to_vec()])])
-    );
+    let content = Fields::from([(Bytes::new(), vec![b"v".to_vec()])]);
+    assert_reads_return(&mut con, "k", &content);
     // Distinct from a field with a name.
     assert_eq!(integer(&mut con, ("MULTIMAP.EXISTS", "k", b" ")), 0);
     assert_eq!(integer(&mut con, ("MULTIMAP.DEL", "k", b"")), 1);
@@ -167,17 +145,9 @@ fn field_holding_only_an_empty_value_is_distinct_from_missing_field() {
     let server = Server::start();
     let mut con = server.connect();
     insert(&mut con, "k", b"", &[b""]);
-    let present: Value = redis::cmd("MULTIMAP.GET")
-        .arg("k")
-        .arg("")
-        .query(&mut con)
-        .unwrap();
+    let present: Value = query(&mut con, ("MULTIMAP.GET", "k", ""));
     assert_eq!(present, Value::Array(vec![Value::BulkString(vec![])]));
-    let missing: Value = redis::cmd("MULTIMAP.GET")
-        .arg("k")
-        .arg("x")
-        .query(&mut con)
-        .unwrap();
+    let missing: Value = query(&mut con, ("MULTIMAP.GET", "k", "x"));
     assert_eq!(missing, Value::Array(vec![]));
     assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "k")), 1);
     assert_eq!(integer(&mut con, ("MULTIMAP.SIZE", "k")), 1);
@@ -204,13 +174,7 @@ fn multi_megabyte_value_round_trips_byte_for_byte() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0], b"small");
     assert!(got[1] == big, "GET changed the 5 MiB value");
-    let last: Vec<Bytes> = redis::cmd("MULTIMAP.RANGE")
-        .arg("k")
-        .arg("big")
-        .arg(-1)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let last: Vec<Bytes> = query(&mut con, ("MULTIMAP.RANGE", "k", "big", -1, -1));
     assert!(last.len() == 1 && last[0] == big, "RANGE changed the value");
     let all = getall(&mut con, "k");
     assert!(
@@ -239,18 +203,9 @@ fn binary_key_names_work() {
     let server = Server::start();
     let mut con = server.connect();
     let key: &[u8] = b"key\0\xff";
-    let inserted: i64 = redis::cmd("MULTIMAP.INSERT")
-        .arg(key)
-        .arg("f")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    let inserted: i64 = query(&mut con, ("MULTIMAP.INSERT", key, "f", "v"));
     assert_eq!(inserted, 1);
     assert!(!key_exists(&mut con, b"key"));
-    let values: Vec<String> = redis::cmd("MULTIMAP.GET")
-        .arg(key)
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let values: Vec<String> = query(&mut con, ("MULTIMAP.GET", key, "f"));
     assert_eq!(values, ["v"]);
 }

@@ -80,11 +80,7 @@ fn command_names_are_case_insensitive() {
     let mut con = server.connect();
     assert_eq!(integer(&mut con, &["multimap.insert", "k", "f", "v"]), 1);
     assert_eq!(integer(&mut con, &["MultiMap.Insert", "k", "f", "w"]), 2);
-    let values: Vec<String> = redis::cmd("mUlTiMaP.gEt")
-        .arg("k")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let values: Vec<String> = query(&mut con, ("mUlTiMaP.gEt", "k", "f"));
     assert_eq!(values, ["v", "w"]);
 }
 
@@ -95,11 +91,7 @@ fn get_returns_values_in_insertion_order() {
     let server = Server::start();
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["z", "a", "m"]);
-    let reply: Value = redis::cmd("MULTIMAP.GET")
-        .arg("k")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.GET", "k", "f"));
     assert_eq!(reply, bulk_array(&["z", "a", "m"]));
 }
 
@@ -107,18 +99,10 @@ fn get_returns_values_in_insertion_order() {
 fn get_of_missing_key_or_field_is_an_empty_array() {
     let server = Server::start();
     let mut con = server.connect();
-    let missing_key: Value = redis::cmd("MULTIMAP.GET")
-        .arg("nokey")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let missing_key: Value = query(&mut con, ("MULTIMAP.GET", "nokey", "f"));
     assert_eq!(missing_key, Value::Array(vec![]));
     insert(&mut con, "k", "f", &["v"]);
-    let missing_field: Value = redis::cmd("MULTIMAP.GET")
-        .arg("k")
-        .arg("nofield")
-        .query(&mut con)
-        .unwrap();
+    let missing_field: Value = query(&mut con, ("MULTIMAP.GET", "k", "nofield"));
     assert_eq!(missing_field, Value::Array(vec![]));
 }
 
@@ -128,23 +112,11 @@ fn values_is_an_alias_of_get() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b", "a"]);
     for (key, field) in [("k", "f"), ("k", "nofield"), ("nokey", "f")] {
-        let by_get: Value = redis::cmd("MULTIMAP.GET")
-            .arg(key)
-            .arg(field)
-            .query(&mut con)
-            .unwrap();
-        let by_values: Value = redis::cmd("MULTIMAP.VALUES")
-            .arg(key)
-            .arg(field)
-            .query(&mut con)
-            .unwrap();
+        let by_get: Value = query(&mut con, ("MULTIMAP.GET", key, field));
+        let by_values: Value = query(&mut con, ("MULTIMAP.VALUES", key, field));
         assert_eq!(by_values, by_get, "{key} {field}");
     }
-    let values: Vec<String> = redis::cmd("MULTIMAP.VALUES")
-        .arg("k")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let values: Vec<String> = query(&mut con, ("MULTIMAP.VALUES", "k", "f"));
     assert_eq!(values, ["a", "b", "a"]);
 }
 
@@ -265,13 +237,16 @@ fn range_accepts_extreme_64_bit_indexes() {
     assert!(range(&mut con, "k", "f", max, 0).is_empty());
     assert!(range(&mut con, "k", "f", 0, min).is_empty());
     // The exact textual extremes, as a client would type them.
-    let typed: Vec<String> = redis::cmd("MULTIMAP.RANGE")
-        .arg("k")
-        .arg("f")
-        .arg("-9223372036854775808")
-        .arg("9223372036854775807")
-        .query(&mut con)
-        .unwrap();
+    let typed: Vec<String> = query(
+        &mut con,
+        (
+            "MULTIMAP.RANGE",
+            "k",
+            "f",
+            "-9223372036854775808",
+            "9223372036854775807",
+        ),
+    );
     assert_eq!(typed, ["a", "b", "c"]);
 }
 
@@ -367,10 +342,7 @@ fn remove_deletes_field_when_its_last_value_goes() {
     assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 1);
     assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 1);
     assert_eq!(fields(&mut con, "k"), ["g"]);
-    let all: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let all: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     assert_eq!(all, Value::Array(vec![bulk("g"), bulk_array(&["b"])]));
     assert!(key_exists(&mut con, "k"));
 }
@@ -553,10 +525,7 @@ fn fields_lists_every_field_once() {
 fn fields_of_missing_key_is_an_empty_array() {
     let server = Server::start();
     let mut con = server.connect();
-    let reply: Value = redis::cmd("MULTIMAP.FIELDS")
-        .arg("nokey")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.FIELDS", "nokey"));
     assert_eq!(reply, Value::Array(vec![]));
 }
 
@@ -580,10 +549,7 @@ fn field_order_is_stable_while_key_is_unchanged() {
     integer(&mut con, &["MULTIMAP.CARD", "k"]);
     assert_eq!(fields(&mut con, "k"), first);
     // GETALL lists the fields in that same order.
-    let all: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let all: Vec<Value> = query(&mut con, ("MULTIMAP.GETALL", "k"));
     let getall_fields: Vec<String> = all
         .iter()
         .step_by(2)
@@ -600,10 +566,7 @@ fn getall_under_resp2_is_flat_array_of_fields_and_value_arrays() {
     let mut con = server.connect();
     insert(&mut con, "k", "colors", &["red", "blue"]);
     insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     let Value::Array(items) = reply else {
         panic!("GETALL under RESP2 must be an array, got {reply:?}");
     };
@@ -631,10 +594,7 @@ fn getall_under_resp3_is_map_of_field_to_value_array() {
     let mut con = server.connect_resp3();
     insert(&mut con, "k", "colors", &["red", "blue"]);
     insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     let Value::Map(mut pairs) = reply else {
         panic!("GETALL under RESP3 must be a map, got {reply:?}");
     };
@@ -657,10 +617,7 @@ fn getall_under_resp3_before_redis_7_is_the_resp2_flat_array() {
     let mut con = server.connect_resp3();
     insert(&mut con, "k", "colors", &["red", "blue"]);
     insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     // Before Redis 7.0 modules cannot reply maps: RESP3 clients get the RESP2 shape.
     let Value::Array(items) = reply else {
         panic!("GETALL under RESP3 on Redis 6 must be an array, got {reply:?}");
@@ -683,16 +640,10 @@ fn getall_under_resp3_before_redis_7_is_the_resp2_flat_array() {
 fn getall_of_missing_key_is_empty() {
     let server = Server::start();
     let mut resp2 = server.connect();
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("nokey")
-        .query(&mut resp2)
-        .unwrap();
+    let reply: Value = query(&mut resp2, ("MULTIMAP.GETALL", "nokey"));
     assert_eq!(reply, Value::Array(vec![]));
     let mut resp3 = server.connect_resp3();
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("nokey")
-        .query(&mut resp3)
-        .unwrap();
+    let reply: Value = query(&mut resp3, ("MULTIMAP.GETALL", "nokey"));
     // Before Redis 7.0 modules cannot reply maps: RESP3 clients get the RESP2 shape.
     let empty = if is_redis_7() {
         Value::Map(vec![])
@@ -1099,18 +1050,10 @@ fn del_of_thousands_of_fields_in_one_call_deletes_the_key() {
             .ignore();
     }
     let _: () = pipe.query(&mut con).unwrap();
-    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
-        .arg("k")
-        .arg(&names[..4999])
-        .query(&mut con)
-        .unwrap();
+    let deleted: i64 = query(&mut con, ("MULTIMAP.DEL", "k", &names[..4999]));
     assert_eq!(deleted, 4999);
     assert_eq!(fields(&mut con, "k"), ["field:4999"]);
-    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
-        .arg("k")
-        .arg(&names)
-        .query(&mut con)
-        .unwrap();
+    let deleted: i64 = query(&mut con, ("MULTIMAP.DEL", "k", &names));
     assert_eq!(deleted, 1);
     assert!(!key_exists(&mut con, "k"));
 }

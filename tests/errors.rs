@@ -119,34 +119,13 @@ fn variadic_commands_accept_many_arguments() {
     let server = Server::start();
     let mut con = server.connect();
     let values: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
-    let inserted: i64 = redis::cmd("MULTIMAP.INSERT")
-        .arg("k")
-        .arg("f")
-        .arg(&values)
-        .query(&mut con)
-        .unwrap();
+    let inserted: i64 = query(&mut con, ("MULTIMAP.INSERT", "k", "f", &values));
     assert_eq!(inserted, 1000);
-    let removed: i64 = redis::cmd("MULTIMAP.REMOVE")
-        .arg("k")
-        .arg("f")
-        .arg(&values[..600])
-        .query(&mut con)
-        .unwrap();
+    let removed: i64 = query(&mut con, ("MULTIMAP.REMOVE", "k", "f", &values[..600]));
     assert_eq!(removed, 600);
-    let replaced: i64 = redis::cmd("MULTIMAP.REPLACE")
-        .arg("k")
-        .arg("g")
-        .arg(&values[..300])
-        .query(&mut con)
-        .unwrap();
+    let replaced: i64 = query(&mut con, ("MULTIMAP.REPLACE", "k", "g", &values[..300]));
     assert_eq!(replaced, 300);
-    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
-        .arg("k")
-        .arg(&values)
-        .arg("f")
-        .arg("g")
-        .query(&mut con)
-        .unwrap();
+    let deleted: i64 = query(&mut con, ("MULTIMAP.DEL", "k", &values, "f", "g"));
     assert_eq!(deleted, 2);
 }
 
@@ -351,7 +330,7 @@ fn odd_input_never_takes_the_server_down() {
         let _ = common::command(&call).query::<redis::Value>(&mut con);
         assert!(server.is_alive(), "{:?} crashed the server", &call[..3]);
     }
-    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    let pong: String = query(&mut con, &["PING"]);
     assert_eq!(pong, "PONG");
     assert_eq!(get(&mut con, "k", "f"), ["v"]);
 }

@@ -181,6 +181,28 @@ fn assert_no_rejection_logged(server: &Server) {
     );
 }
 
+/// What a server holds: every key read back, and `DEBUG DIGEST`.
+struct Snapshot {
+    dataset: Dataset,
+    digest: String,
+}
+
+fn snapshot(con: &mut Connection) -> Snapshot {
+    Snapshot {
+        dataset: dataset(con),
+        digest: digest(con),
+    }
+}
+
+/// The server holds exactly `expected`, and its log shows no stored value
+/// the module rejected.
+fn assert_holds(server: &Server, expected: &Snapshot) {
+    let mut con = server.connect();
+    assert_same_dataset(&expected.dataset, &dataset(&mut con));
+    assert_eq!(digest(&mut con), expected.digest, "DEBUG DIGEST");
+    assert_no_rejection_logged(server);
+}
+
 fn seed_v0_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-v0.rdb")
 }
@@ -348,13 +370,13 @@ fn keys_loaded_from_v0_rdb_are_saved_back_as_v1() {
             show(key)
         );
     }
-    let digest_before = digest(&mut con);
-    let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    let expected = Snapshot {
+        dataset: seed_v0_content(),
+        digest: digest(&mut con),
+    };
+    run(&mut con, &["SAVE"]);
     let server = Server::builder().in_dir(server.stop()).start();
-    let mut con = server.connect();
-    assert_same_dataset(&seed_v0_content(), &dataset(&mut con));
-    assert_eq!(digest(&mut con), digest_before);
-    assert_no_rejection_logged(&server);
+    assert_holds(&server, &expected);
 }
 
 // ---------------------------------------------------------------- DEBUG RELOAD, SAVE + restart
@@ -364,16 +386,10 @@ fn debug_reload_keeps_every_key_byte_for_byte() {
     let mut server = Server::start();
     let mut con = server.connect();
     write_awkward_keys(&mut con);
-    let before = dataset(&mut con);
-    let digest_before = digest(&mut con);
-    let _: () = redis::cmd("DEBUG")
-        .arg("RELOAD")
-        .query(&mut con)
-        .expect("DEBUG RELOAD");
-    assert_same_dataset(&before, &dataset(&mut con));
-    assert_eq!(digest(&mut con), digest_before);
+    let before = snapshot(&mut con);
+    run(&mut con, &["DEBUG", "RELOAD"]);
     assert!(server.is_alive());
-    assert_no_rejection_logged(&server);
+    assert_holds(&server, &before);
 }
 
 #[test]
@@ -381,16 +397,11 @@ fn save_and_restart_restores_every_key_byte_for_byte() {
     let server = Server::start();
     let mut con = server.connect();
     write_awkward_keys(&mut con);
-    let before = dataset(&mut con);
-    let digest_before = digest(&mut con);
-    let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    let before = snapshot(&mut con);
+    run(&mut con, &["SAVE"]);
     let dir = server.stop();
     assert!(dir.path().join("dump.rdb").exists());
-    let server = Server::builder().in_dir(dir).start();
-    let mut con = server.connect();
-    assert_same_dataset(&before, &dataset(&mut con));
-    assert_eq!(digest(&mut con), digest_before);
-    assert_no_rejection_logged(&server);
+    assert_holds(&Server::builder().in_dir(dir).start(), &before);
 }
 
 // ---------------------------------------------------------------- DUMP / RESTORE
@@ -547,17 +558,13 @@ fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: bool) {
     write_after_rewrite(&mut con);
     assert!(!key_exists(&mut con, b"dups"));
     assert!(!key_exists(&mut con, b"lengths"));
-    let expected = dataset(&mut con);
-    let digest_before = digest(&mut con);
+    let expected = snapshot(&mut con);
 
     let dir = server.stop();
     // Only the AOF can bring the data back.
     assert!(!dir.path().join("dump.rdb").exists());
     let server = Server::builder().aof(rdb_preamble).in_dir(dir).start();
-    let mut con = server.connect();
-    assert_same_dataset(&expected, &dataset(&mut con));
-    assert_eq!(digest(&mut con), digest_before);
-    assert_no_rejection_logged(&server);
+    assert_holds(&server, &expected);
 }
 
 #[test]

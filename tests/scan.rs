@@ -6,8 +6,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use common::{
-    content, fields, insert, integer, key_exists, run, scan_all, scan_once, seed, sorted, Bytes,
-    Pairs, Server, NO_OPTIONS,
+    content, fields, insert, integer, key_exists, query, run, scan_all, scan_once, seed, sorted,
+    Bytes, Pairs, Server, NO_OPTIONS,
 };
 use redis::{Connection, Value};
 
@@ -58,12 +58,7 @@ fn scan_of_missing_key_returns_zero_cursor_and_empty_array() {
     let server = Server::start();
     let mut con = server.connect();
     for options in [&[][..], &["COUNT", "100"], &["MATCH", "a*"]] {
-        let reply: Value = redis::cmd("MULTIMAP.SCAN")
-            .arg("nokey")
-            .arg("0")
-            .arg(options)
-            .query(&mut con)
-            .unwrap();
+        let reply: Value = query(&mut con, ("MULTIMAP.SCAN", "nokey", "0", options));
         assert_eq!(
             reply,
             Value::Array(vec![Value::BulkString(b"0".to_vec()), Value::Array(vec![])]),
