@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{dbsize, digest, master_offset, run, seed, wait_in_sync, Server};
+use common::{
+    dbsize, digest, master_offset, run, seed, wait_in_sync, Server, NO_OP_SETUP, NO_OP_WRITES,
+};
 
 #[test]
 fn replica_is_byte_identical_after_full_sync_and_a_stream_of_writes() {
@@ -62,20 +64,12 @@ fn writes_that_change_nothing_do_not_move_the_replication_offset() {
         .config("repl-ping-replica-period", "3600")
         .start();
     let mut con = master.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", ""]);
+    run(&mut con, NO_OP_SETUP);
     // The offset only exists once a replica is attached.
     let replica = Server::builder().replica_of(&master).start();
     wait_in_sync(&mut con, &mut replica.connect());
     let before = master_offset(&mut con);
-    let no_ops: [&[&str]; 6] = [
-        &["MULTIMAP.REMOVE", "k", "f", "absent"],
-        &["MULTIMAP.REMOVE", "k", "nofield", "a"],
-        &["MULTIMAP.REMOVE", "nokey", "f", "a"],
-        &["MULTIMAP.DEL", "k", "nofield"],
-        &["MULTIMAP.DEL", "nokey", "f"],
-        &["MULTIMAP.REPLACE", "k", "f", "a", ""],
-    ];
-    for command in no_ops {
+    for command in NO_OP_WRITES {
         run(&mut con, command);
     }
     for read in [&["MULTIMAP.GET", "k", "f"][..], &["MULTIMAP.GETALL", "k"]] {

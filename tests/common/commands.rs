@@ -1,5 +1,6 @@
 //! The MULTIMAP commands as SPEC.md lists them, for tests that go over all of
-//! them: the name, the arity as Redis reports it, and one well-formed call.
+//! them: the name, the arity as Redis reports it, and one well-formed call;
+//! and the writes that change nothing.
 
 pub struct CommandSpec {
     /// As clients usually type it; Redis names it in lower case.
@@ -80,3 +81,18 @@ pub fn read_commands() -> impl Iterator<Item = &'static CommandSpec> {
 pub fn write_commands() -> impl Iterator<Item = &'static CommandSpec> {
     COMMANDS.iter().filter(|command| command.writes)
 }
+
+/// What the writes of [`NO_OP_WRITES`] find: key `k`, field `f` holding `a`, `b`.
+pub const NO_OP_SETUP: &[&str] = &["MULTIMAP.INSERT", "k", "f", "a", "b"];
+
+/// Writes that change nothing after [`NO_OP_SETUP`]: absent values, fields
+/// and keys, and a REPLACE with the values the field already holds. None may
+/// replicate, fire an event or invalidate a WATCH.
+pub const NO_OP_WRITES: [&[&str]; 6] = [
+    &["MULTIMAP.REMOVE", "k", "f", "absent"],
+    &["MULTIMAP.REMOVE", "k", "nofield", "a"],
+    &["MULTIMAP.REMOVE", "nokey", "f", "a"],
+    &["MULTIMAP.DEL", "k", "nofield"],
+    &["MULTIMAP.DEL", "nokey", "f"],
+    &["MULTIMAP.REPLACE", "k", "f", "a", "b"],
+];
