@@ -30,7 +30,9 @@ build:
 	cargo build --release
 
 # `cargo test` does not build the cdylib the integration tests load, so build it
-# first. The suite runs against Debian's Redis 7, then against Redis 6.2.
+# first. The suite runs against Debian's Redis 7, then against Redis 6.2; tests
+# that 6.2 cannot run print `SKIPPED <file>::<test>: <reason>`. A failing
+# randomized test prints its replay command (MULTIMAP_SEED=... cargo test ...).
 test: deps $(REDIS62)
 	cargo build
 	cargo test
