@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use common::{
     aof_rewrite_status, dbsize, digest, frame, getall, info_field, info_number, key_type, seed,
-    show, show_difference, unframe, used_memory, wait_for_aof_rewrite, wait_in_sync, wait_until,
-    Bytes, Fields, Rng, Seed, Server, FILLER_KEYS,
+    show, show_cmd, show_difference, unframe, used_memory, wait_for_aof_rewrite, wait_in_sync,
+    wait_until, Bytes, Fields, Rng, Seed, Server, FILLER_KEYS,
 };
 use redis::{Connection, Value};
 
@@ -570,15 +570,7 @@ impl Write {
 
 impl fmt::Display for Write {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let command = self.command();
-        let args: Vec<String> = command
-            .args_iter()
-            .map(|arg| match arg {
-                redis::Arg::Simple(bytes) => show(bytes),
-                _ => "<cursor>".to_owned(),
-            })
-            .collect();
-        write!(f, "{}", args.join(" "))
+        write!(f, "{}", show_cmd(&self.command()))
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, FromRedisValue, ToRedisArgs, Value};
 
-use super::show::{show, show_command, show_reply};
+use super::show::{show, show_cmd, show_reply};
 
 pub type Bytes = Vec<u8>;
 
@@ -46,17 +46,7 @@ pub fn query<T: FromRedisValue>(con: &mut impl ConnectionLike, line: impl ToRedi
     let command = command(line);
     command
         .query(con)
-        .unwrap_or_else(|error| panic!("{}: {error}", show_command(&command_line(&command))))
-}
-
-fn command_line(command: &redis::Cmd) -> Vec<Bytes> {
-    command
-        .args_iter()
-        .map(|arg| match arg {
-            redis::Arg::Simple(bytes) => bytes.to_vec(),
-            _ => b"<cursor>".to_vec(),
-        })
-        .collect()
+        .unwrap_or_else(|error| panic!("{}: {error}", show_cmd(&command)))
 }
 
 /// A command whose reply does not matter, only that it is not an error.
@@ -122,7 +112,7 @@ pub fn getall(con: &mut impl ConnectionLike, key: impl ToRedisArgs) -> Fields {
 /// MULTIMAP.GETALL as a map, or what is wrong with the reply.
 pub fn try_getall(con: &mut impl ConnectionLike, key: impl ToRedisArgs) -> Result<Fields, String> {
     let command = command(("MULTIMAP.GETALL", key));
-    let line = show_command(&command_line(&command));
+    let line = show_cmd(&command);
     let reply: Value = command
         .query(con)
         .map_err(|error| format!("{line}: {error}"))?;
@@ -162,11 +152,6 @@ impl ScanIteration {
         self.pairs.iter().map(|(field, _)| field.clone()).collect()
     }
 
-    /// The pairs sorted by field.
-    pub fn sorted(&self) -> Pairs {
-        sorted(self.pairs.clone())
-    }
-
     /// The content returned, to compare with GETALL's; panics if a field
     /// came twice (an unchanged key returns each field exactly once).
     pub fn content(&self) -> Fields {
@@ -199,7 +184,7 @@ pub fn try_scan_once(
     options: impl ToRedisArgs,
 ) -> Result<(String, Pairs), String> {
     let command = command(("MULTIMAP.SCAN", key, cursor, options));
-    let line = show_command(&command_line(&command));
+    let line = show_cmd(&command);
     let reply: Value = command
         .query(con)
         .map_err(|error| format!("{line}: {error}"))?;
@@ -286,7 +271,7 @@ pub fn try_digest_value(
 pub fn dump(con: &mut impl ConnectionLike, key: impl ToRedisArgs) -> Bytes {
     let command = command(("DUMP", key));
     let payload: Option<Bytes> = command.query(con).expect("DUMP");
-    payload.unwrap_or_else(|| panic!("{}: no such key", show_command(&command_line(&command))))
+    payload.unwrap_or_else(|| panic!("{}: no such key", show_cmd(&command)))
 }
 
 /// `RESTORE key 0 payload`, which may fail: the payload is what is tested.

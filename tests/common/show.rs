@@ -47,6 +47,18 @@ pub fn show_command(line: &[Bytes]) -> String {
     words.join(" ")
 }
 
+/// A built command, as `show_command` shows its line.
+pub fn show_cmd(command: &redis::Cmd) -> String {
+    let line: Vec<Bytes> = command
+        .args_iter()
+        .map(|arg| match arg {
+            redis::Arg::Simple(bytes) => bytes.to_vec(),
+            _ => b"<cursor>".to_vec(),
+        })
+        .collect();
+    show_command(&line)
+}
+
 /// A reply: bulk strings shown, arrays shortened.
 pub fn show_reply(reply: &Value) -> String {
     match reply {
