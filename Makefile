@@ -1,5 +1,7 @@
 # Quick start:  make run   (build, then serve Redis on PORT with the module loaded)
-#               make test  (the whole test suite against real redis-server processes)
+#               make test  (the whole test suite against real redis-server processes;
+#                           MULTIMAP_SEED=<n> replays a randomized test, tests an
+#                           older server cannot run print SKIPPED <file>::<test>)
 #               make bench (the module against native lists and hashes; BENCH_SCALE=0 skips 10× data)
 #               make fuzz  (cargo-fuzz targets, FUZZ_SECONDS each)
 
@@ -30,9 +32,7 @@ build:
 	cargo build --release
 
 # `cargo test` does not build the cdylib the integration tests load, so build it
-# first. The suite runs against Debian's Redis 7, then against Redis 6.2; tests
-# that 6.2 cannot run print `SKIPPED <file>::<test>: <reason>`. A failing
-# randomized test prints its replay command (MULTIMAP_SEED=... cargo test ...).
+# first. The suite runs against Debian's Redis 7, then against Redis 6.2.
 test: deps $(REDIS62)
 	cargo build
 	cargo test
