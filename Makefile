@@ -1,5 +1,7 @@
 # Quick start:  make run   (build, then serve Redis on PORT with the module loaded)
-#               make test  (the whole test suite against real redis-server processes)
+#               make test  (the whole test suite against real redis-server processes;
+#                           MULTIMAP_SEED=<n> replays a randomized test, tests an
+#                           older server cannot run print SKIPPED <file>::<test>)
 #               make bench (the module against native lists and hashes; BENCH_SCALE=0 skips 10× data)
 #               make fuzz  (cargo-fuzz targets, FUZZ_SECONDS each)
 

@@ -4,7 +4,10 @@
 
 mod common;
 
-use common::{get, insert, Rng, Server};
+use common::{
+    dbsize, error_reply, fields, get, getall, insert, integer, is_redis_7, key_exists, key_type,
+    query, read_commands, run, seed, skip_unless, sorted, write_commands, Fields, Server, COMMANDS,
+};
 use redis::{Connection, Value};
 
 fn range(con: &mut Connection, key: &str, field: &str, start: i64, stop: i64) -> Vec<String> {
@@ -15,34 +18,6 @@ fn range(con: &mut Connection, key: &str, field: &str, start: i64, stop: i64) ->
         .arg(stop)
         .query(con)
         .expect("MULTIMAP.RANGE")
-}
-
-/// A command on `key` (and more arguments) that replies with an integer.
-fn integer(con: &mut Connection, command: &str, args: &[&str]) -> i64 {
-    redis::cmd(command)
-        .arg(args)
-        .query(con)
-        .unwrap_or_else(|error| panic!("{command} {args:?}: {error}"))
-}
-
-fn key_exists(con: &mut Connection, key: &str) -> bool {
-    redis::cmd("EXISTS").arg(key).query(con).expect("EXISTS")
-}
-
-fn key_type(con: &mut Connection, key: &str) -> String {
-    redis::cmd("TYPE").arg(key).query(con).expect("TYPE")
-}
-
-fn fields(con: &mut Connection, key: &str) -> Vec<String> {
-    redis::cmd("MULTIMAP.FIELDS")
-        .arg(key)
-        .query(con)
-        .expect("MULTIMAP.FIELDS")
-}
-
-fn sorted(mut items: Vec<String>) -> Vec<String> {
-    items.sort();
-    items
 }
 
 fn bulk(text: &str) -> Value {
@@ -83,8 +58,8 @@ fn insert_keeps_duplicates_in_insertion_order() {
     assert_eq!(insert(&mut con, "k", "f", &["a", "b", "a"]), 3);
     assert_eq!(insert(&mut con, "k", "f", &["b", "a"]), 5);
     assert_eq!(get(&mut con, "k", "f"), ["a", "b", "a", "b", "a"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 5);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 5);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "f"]), 5);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 5);
 }
 
 #[test]
@@ -96,20 +71,16 @@ fn insert_into_one_field_leaves_other_fields_alone() {
     insert(&mut con, "k", "f", &["c"]);
     assert_eq!(get(&mut con, "k", "f"), ["a", "c"]);
     assert_eq!(get(&mut con, "k", "g"), ["b"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 2);
 }
 
 #[test]
 fn command_names_are_case_insensitive() {
     let server = Server::start();
     let mut con = server.connect();
-    assert_eq!(integer(&mut con, "multimap.insert", &["k", "f", "v"]), 1);
-    assert_eq!(integer(&mut con, "MultiMap.Insert", &["k", "f", "w"]), 2);
-    let values: Vec<String> = redis::cmd("mUlTiMaP.gEt")
-        .arg("k")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    assert_eq!(integer(&mut con, &["multimap.insert", "k", "f", "v"]), 1);
+    assert_eq!(integer(&mut con, &["MultiMap.Insert", "k", "f", "w"]), 2);
+    let values: Vec<String> = query(&mut con, ("mUlTiMaP.gEt", "k", "f"));
     assert_eq!(values, ["v", "w"]);
 }
 
@@ -120,11 +91,7 @@ fn get_returns_values_in_insertion_order() {
     let server = Server::start();
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["z", "a", "m"]);
-    let reply: Value = redis::cmd("MULTIMAP.GET")
-        .arg("k")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.GET", "k", "f"));
     assert_eq!(reply, bulk_array(&["z", "a", "m"]));
 }
 
@@ -132,18 +99,10 @@ fn get_returns_values_in_insertion_order() {
 fn get_of_missing_key_or_field_is_an_empty_array() {
     let server = Server::start();
     let mut con = server.connect();
-    let missing_key: Value = redis::cmd("MULTIMAP.GET")
-        .arg("nokey")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let missing_key: Value = query(&mut con, ("MULTIMAP.GET", "nokey", "f"));
     assert_eq!(missing_key, Value::Array(vec![]));
     insert(&mut con, "k", "f", &["v"]);
-    let missing_field: Value = redis::cmd("MULTIMAP.GET")
-        .arg("k")
-        .arg("nofield")
-        .query(&mut con)
-        .unwrap();
+    let missing_field: Value = query(&mut con, ("MULTIMAP.GET", "k", "nofield"));
     assert_eq!(missing_field, Value::Array(vec![]));
 }
 
@@ -153,23 +112,11 @@ fn values_is_an_alias_of_get() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b", "a"]);
     for (key, field) in [("k", "f"), ("k", "nofield"), ("nokey", "f")] {
-        let by_get: Value = redis::cmd("MULTIMAP.GET")
-            .arg(key)
-            .arg(field)
-            .query(&mut con)
-            .unwrap();
-        let by_values: Value = redis::cmd("MULTIMAP.VALUES")
-            .arg(key)
-            .arg(field)
-            .query(&mut con)
-            .unwrap();
+        let by_get: Value = query(&mut con, ("MULTIMAP.GET", key, field));
+        let by_values: Value = query(&mut con, ("MULTIMAP.VALUES", key, field));
         assert_eq!(by_values, by_get, "{key} {field}");
     }
-    let values: Vec<String> = redis::cmd("MULTIMAP.VALUES")
-        .arg("k")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let values: Vec<String> = query(&mut con, ("MULTIMAP.VALUES", "k", "f"));
     assert_eq!(values, ["a", "b", "a"]);
 }
 
@@ -179,24 +126,24 @@ fn values_is_an_alias_of_get() {
 fn len_counts_values_of_field_and_is_zero_when_missing() {
     let server = Server::start();
     let mut con = server.connect();
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["nokey", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "nokey", "f"]), 0);
     insert(&mut con, "k", "f", &["a", "b", "b"]);
     insert(&mut con, "k", "g", &["c"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 3);
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "g"]), 1);
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "nofield"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "f"]), 3);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "g"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "nofield"]), 0);
 }
 
 #[test]
 fn exists_reports_whether_field_exists() {
     let server = Server::start();
     let mut con = server.connect();
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["nokey", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "nokey", "f"]), 0);
     insert(&mut con, "k", "f", &["v"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "f"]), 1);
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "g"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "f"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "g"]), 0);
     // A field is a name, not a value.
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "v"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "v"]), 0);
 }
 
 #[test]
@@ -205,18 +152,18 @@ fn contains_reports_whether_field_holds_value() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["c"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "a"]), 1);
-    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "b"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CONTAINS", "k", "f", "a"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CONTAINS", "k", "f", "b"]), 1);
     // Values of another field, prefixes and the field name itself are not members.
-    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "c"]), 0);
-    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "ab"]), 0);
-    assert_eq!(integer(&mut con, "MULTIMAP.CONTAINS", &["k", "f", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CONTAINS", "k", "f", "c"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CONTAINS", "k", "f", "ab"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CONTAINS", "k", "f", "f"]), 0);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.CONTAINS", &["k", "nofield", "a"]),
+        integer(&mut con, &["MULTIMAP.CONTAINS", "k", "nofield", "a"]),
         0
     );
     assert_eq!(
-        integer(&mut con, "MULTIMAP.CONTAINS", &["nokey", "f", "a"]),
+        integer(&mut con, &["MULTIMAP.CONTAINS", "nokey", "f", "a"]),
         0
     );
 }
@@ -290,13 +237,16 @@ fn range_accepts_extreme_64_bit_indexes() {
     assert!(range(&mut con, "k", "f", max, 0).is_empty());
     assert!(range(&mut con, "k", "f", 0, min).is_empty());
     // The exact textual extremes, as a client would type them.
-    let typed: Vec<String> = redis::cmd("MULTIMAP.RANGE")
-        .arg("k")
-        .arg("f")
-        .arg("-9223372036854775808")
-        .arg("9223372036854775807")
-        .query(&mut con)
-        .unwrap();
+    let typed: Vec<String> = query(
+        &mut con,
+        (
+            "MULTIMAP.RANGE",
+            "k",
+            "f",
+            "-9223372036854775808",
+            "9223372036854775807",
+        ),
+    );
     assert_eq!(typed, ["a", "b", "c"]);
 }
 
@@ -317,12 +267,12 @@ fn remove_removes_every_occurrence_of_each_value() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b", "a", "c", "a", "d", "c"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a", "c"]),
+        integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a", "c"]),
         5
     );
     assert_eq!(get(&mut con, "k", "f"), ["b", "d"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 2);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "f"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 2);
 }
 
 #[test]
@@ -331,7 +281,7 @@ fn remove_counts_a_value_named_twice_once_per_occurrence() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b", "a"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a", "a"]),
+        integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a", "a"]),
         2
     );
     assert_eq!(get(&mut con, "k", "f"), ["b"]);
@@ -349,7 +299,7 @@ fn remove_of_many_values_at_once_removes_each_of_them() {
     unwanted.extend(["v99".to_owned(), "nope".to_owned()]);
     let mut args = vec!["k", "f"];
     args.extend(unwanted.iter().map(String::as_str));
-    assert_eq!(integer(&mut con, "MULTIMAP.REMOVE", &args), 20);
+    assert_eq!(integer(&mut con, ("MULTIMAP.REMOVE", &args)), 20);
     let expected: Vec<String> = (0..40)
         .map(|i| i % 20)
         .filter(|i| i % 2 == 1)
@@ -363,21 +313,21 @@ fn remove_of_absent_value_field_or_key_removes_nothing() {
     let server = Server::start();
     let mut con = server.connect();
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REMOVE", &["nokey", "f", "a"]),
+        integer(&mut con, &["MULTIMAP.REMOVE", "nokey", "f", "a"]),
         0
     );
     assert!(!key_exists(&mut con, "nokey"));
     insert(&mut con, "k", "f", &["a", "b"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "x", "y"]),
+        integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "x", "y"]),
         0
     );
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REMOVE", &["k", "nofield", "a"]),
+        integer(&mut con, &["MULTIMAP.REMOVE", "k", "nofield", "a"]),
         0
     );
     assert_eq!(get(&mut con, "k", "f"), ["a", "b"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "nofield"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "nofield"]), 0);
 }
 
 #[test]
@@ -386,16 +336,13 @@ fn remove_deletes_field_when_its_last_value_goes() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "a"]);
     insert(&mut con, "k", "g", &["b"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a"]), 2);
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "f"]), 0);
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &["k", "f"]), 0);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 1);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 1);
     assert_eq!(fields(&mut con, "k"), ["g"]);
-    let all: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let all: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     assert_eq!(all, Value::Array(vec![bulk("g"), bulk_array(&["b"])]));
     assert!(key_exists(&mut con, "k"));
 }
@@ -406,14 +353,14 @@ fn remove_deletes_key_when_last_value_goes() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a", "b"]),
+        integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a", "b"]),
         2
     );
     assert!(!key_exists(&mut con, "k"));
     assert_eq!(key_type(&mut con, "k"), "none");
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 0);
     // The name is free for any type again.
-    let _: () = redis::cmd("SET").arg("k").arg("s").query(&mut con).unwrap();
+    run(&mut con, ("SET", "k", "s"));
     assert_eq!(key_type(&mut con, "k"), "string");
 }
 
@@ -425,12 +372,12 @@ fn replace_makes_field_hold_exactly_the_given_values() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b", "c"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "x", "y"]),
+        integer(&mut con, &["MULTIMAP.REPLACE", "k", "f", "x", "y"]),
         2
     );
     assert_eq!(get(&mut con, "k", "f"), ["x", "y"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 2);
-    assert_eq!(integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "z"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.REPLACE", "k", "f", "z"]), 1);
     assert_eq!(get(&mut con, "k", "f"), ["z"]);
 }
 
@@ -442,8 +389,7 @@ fn replace_keeps_duplicates_in_given_order() {
     assert_eq!(
         integer(
             &mut con,
-            "MULTIMAP.REPLACE",
-            &["k", "f", "b", "a", "b", "b"]
+            &["MULTIMAP.REPLACE", "k", "f", "b", "a", "b", "b"]
         ),
         4
     );
@@ -455,15 +401,15 @@ fn replace_creates_missing_key_and_field() {
     let server = Server::start();
     let mut con = server.connect();
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "a", "b"]),
+        integer(&mut con, &["MULTIMAP.REPLACE", "k", "f", "a", "b"]),
         2
     );
     assert_eq!(key_type(&mut con, "k"), "rmultimap");
     assert_eq!(get(&mut con, "k", "f"), ["a", "b"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.REPLACE", &["k", "g", "c"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.REPLACE", "k", "g", "c"]), 1);
     assert_eq!(get(&mut con, "k", "g"), ["c"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 2);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 3);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 3);
 }
 
 #[test]
@@ -472,9 +418,9 @@ fn replace_leaves_other_fields_alone() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a"]);
     insert(&mut con, "k", "g", &["b", "c"]);
-    integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "x"]);
+    integer(&mut con, &["MULTIMAP.REPLACE", "k", "f", "x"]);
     assert_eq!(get(&mut con, "k", "g"), ["b", "c"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 3);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 3);
 }
 
 #[test]
@@ -483,11 +429,11 @@ fn replace_with_same_values_keeps_them() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.REPLACE", &["k", "f", "a", "b"]),
+        integer(&mut con, &["MULTIMAP.REPLACE", "k", "f", "a", "b"]),
         2
     );
     assert_eq!(get(&mut con, "k", "f"), ["a", "b"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 2);
 }
 
 // ---------------------------------------------------------------- DEL
@@ -500,15 +446,15 @@ fn del_removes_whole_fields_and_counts_those_that_existed() {
     insert(&mut con, "k", "g", &["c"]);
     insert(&mut con, "k", "h", &["d"]);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.DEL", &["k", "f", "nofield", "f", "g"]),
+        integer(&mut con, &["MULTIMAP.DEL", "k", "f", "nofield", "f", "g"]),
         2
     );
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "f"]), 0);
-    assert_eq!(integer(&mut con, "MULTIMAP.EXISTS", &["k", "g"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "g"]), 0);
     assert!(get(&mut con, "k", "f").is_empty());
     assert_eq!(fields(&mut con, "k"), ["h"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 1);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 1);
 }
 
 #[test]
@@ -517,9 +463,9 @@ fn del_deletes_key_when_last_field_goes() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["c"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["k", "f"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.DEL", "k", "f"]), 1);
     assert!(key_exists(&mut con, "k"));
-    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["k", "g"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.DEL", "k", "g"]), 1);
     assert!(!key_exists(&mut con, "k"));
     assert_eq!(key_type(&mut con, "k"), "none");
 }
@@ -528,10 +474,10 @@ fn del_deletes_key_when_last_field_goes() {
 fn del_of_missing_key_or_fields_deletes_nothing() {
     let server = Server::start();
     let mut con = server.connect();
-    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["nokey", "f"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.DEL", "nokey", "f"]), 0);
     assert!(!key_exists(&mut con, "nokey"));
     insert(&mut con, "k", "f", &["a"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.DEL", &["k", "x", "y"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.DEL", "k", "x", "y"]), 0);
     assert_eq!(get(&mut con, "k", "f"), ["a"]);
 }
 
@@ -544,24 +490,24 @@ fn card_and_size_count_fields_and_values() {
     insert(&mut con, "k", "f", &["a", "b", "a"]);
     insert(&mut con, "k", "g", &["c"]);
     insert(&mut con, "k", "h", &["d", "e"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 3);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 6);
-    integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "a"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 3);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 4);
-    integer(&mut con, "MULTIMAP.REPLACE", &["k", "g", "x", "y", "z"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 6);
-    integer(&mut con, "MULTIMAP.DEL", &["k", "h"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 2);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["k"]), 4);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 3);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 6);
+    integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a"]);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 3);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 4);
+    integer(&mut con, &["MULTIMAP.REPLACE", "k", "g", "x", "y", "z"]);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 6);
+    integer(&mut con, &["MULTIMAP.DEL", "k", "h"]);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 2);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "k"]), 4);
 }
 
 #[test]
 fn card_and_size_of_missing_key_are_zero() {
     let server = Server::start();
     let mut con = server.connect();
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["nokey"]), 0);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &["nokey"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "nokey"]), 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "nokey"]), 0);
 }
 
 #[test]
@@ -579,10 +525,7 @@ fn fields_lists_every_field_once() {
 fn fields_of_missing_key_is_an_empty_array() {
     let server = Server::start();
     let mut con = server.connect();
-    let reply: Value = redis::cmd("MULTIMAP.FIELDS")
-        .arg("nokey")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.FIELDS", "nokey"));
     assert_eq!(reply, Value::Array(vec![]));
 }
 
@@ -603,13 +546,10 @@ fn field_order_is_stable_while_key_is_unchanged() {
     assert_eq!(first.len(), 500);
     // Reads in between change nothing.
     get(&mut con, "k", "field:7");
-    integer(&mut con, "MULTIMAP.CARD", &["k"]);
+    integer(&mut con, &["MULTIMAP.CARD", "k"]);
     assert_eq!(fields(&mut con, "k"), first);
     // GETALL lists the fields in that same order.
-    let all: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let all: Vec<Value> = query(&mut con, ("MULTIMAP.GETALL", "k"));
     let getall_fields: Vec<String> = all
         .iter()
         .step_by(2)
@@ -626,10 +566,7 @@ fn getall_under_resp2_is_flat_array_of_fields_and_value_arrays() {
     let mut con = server.connect();
     insert(&mut con, "k", "colors", &["red", "blue"]);
     insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
+    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     let Value::Array(items) = reply else {
         panic!("GETALL under RESP2 must be an array, got {reply:?}");
     };
@@ -650,22 +587,14 @@ fn getall_under_resp2_is_flat_array_of_fields_and_value_arrays() {
 
 #[test]
 fn getall_under_resp3_is_map_of_field_to_value_array() {
+    if skip_unless(is_redis_7(), "modules reply RESP3 maps since Redis 7.0") {
+        return;
+    }
     let server = Server::start();
     let mut con = server.connect_resp3();
     insert(&mut con, "k", "colors", &["red", "blue"]);
     insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("k")
-        .query(&mut con)
-        .unwrap();
-    if !common::is_redis_7() {
-        // Before Redis 7.0 modules cannot reply maps: RESP3 clients get the RESP2 shape.
-        assert!(
-            matches!(&reply, Value::Array(items) if items.len() == 4),
-            "{reply:?}"
-        );
-        return;
-    }
+    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
     let Value::Map(mut pairs) = reply else {
         panic!("GETALL under RESP3 must be a map, got {reply:?}");
     };
@@ -680,21 +609,43 @@ fn getall_under_resp3_is_map_of_field_to_value_array() {
 }
 
 #[test]
+fn getall_under_resp3_before_redis_7_is_the_resp2_flat_array() {
+    if skip_unless(!is_redis_7(), "Redis 7.0+ replies a RESP3 map instead") {
+        return;
+    }
+    let server = Server::start();
+    let mut con = server.connect_resp3();
+    insert(&mut con, "k", "colors", &["red", "blue"]);
+    insert(&mut con, "k", "sizes", &["S", "M", "S"]);
+    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
+    // Before Redis 7.0 modules cannot reply maps: RESP3 clients get the RESP2 shape.
+    let Value::Array(items) = reply else {
+        panic!("GETALL under RESP3 on Redis 6 must be an array, got {reply:?}");
+    };
+    let mut pairs: Vec<(Value, Value)> = items
+        .chunks(2)
+        .map(|pair| (pair[0].clone(), pair[1].clone()))
+        .collect();
+    pairs.sort_by_key(|(field, _)| format!("{field:?}"));
+    assert_eq!(
+        pairs,
+        [
+            (bulk("colors"), bulk_array(&["red", "blue"])),
+            (bulk("sizes"), bulk_array(&["S", "M", "S"])),
+        ]
+    );
+}
+
+#[test]
 fn getall_of_missing_key_is_empty() {
     let server = Server::start();
     let mut resp2 = server.connect();
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("nokey")
-        .query(&mut resp2)
-        .unwrap();
+    let reply: Value = query(&mut resp2, ("MULTIMAP.GETALL", "nokey"));
     assert_eq!(reply, Value::Array(vec![]));
     let mut resp3 = server.connect_resp3();
-    let reply: Value = redis::cmd("MULTIMAP.GETALL")
-        .arg("nokey")
-        .query(&mut resp3)
-        .unwrap();
+    let reply: Value = query(&mut resp3, ("MULTIMAP.GETALL", "nokey"));
     // Before Redis 7.0 modules cannot reply maps: RESP3 clients get the RESP2 shape.
-    let empty = if common::is_redis_7() {
+    let empty = if is_redis_7() {
         Value::Map(vec![])
     } else {
         Value::Array(vec![])
@@ -708,33 +659,25 @@ fn getall_of_missing_key_is_empty() {
 fn reads_on_missing_key_never_create_it() {
     let server = Server::start();
     let mut con = server.connect();
-    let reads: [&[&str]; 12] = [
-        &["MULTIMAP.GET", "k", "f"],
-        &["MULTIMAP.VALUES", "k", "f"],
-        &["MULTIMAP.LEN", "k", "f"],
-        &["MULTIMAP.RANGE", "k", "f", "0", "-1"],
-        &["MULTIMAP.CONTAINS", "k", "f", "v"],
-        &["MULTIMAP.EXISTS", "k", "f"],
-        &["MULTIMAP.CARD", "k"],
-        &["MULTIMAP.SIZE", "k"],
-        &["MULTIMAP.FIELDS", "k"],
-        &["MULTIMAP.GETALL", "k"],
-        &["MULTIMAP.SCAN", "k", "0"],
-        &["MULTIMAP.SCAN", "k", "0", "MATCH", "*", "COUNT", "100"],
-    ];
+    let mut reads: Vec<Vec<&str>> = read_commands().map(|read| read.call("k")).collect();
+    reads.push(vec![
+        "MULTIMAP.SCAN",
+        "k",
+        "0",
+        "MATCH",
+        "*",
+        "COUNT",
+        "100",
+    ]);
     for read in reads {
-        let _: Value = redis::cmd(read[0])
-            .arg(&read[1..])
-            .query(&mut con)
-            .unwrap_or_else(|error| panic!("{read:?}: {error}"));
+        let _: Value = common::query(&mut con, &read);
         assert!(!key_exists(&mut con, "k"), "{read:?} created the key");
     }
     // Writes that change nothing don't create it either.
-    integer(&mut con, "MULTIMAP.REMOVE", &["k", "f", "v"]);
-    integer(&mut con, "MULTIMAP.DEL", &["k", "f"]);
+    integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "v"]);
+    integer(&mut con, &["MULTIMAP.DEL", "k", "f"]);
     assert!(!key_exists(&mut con, "k"));
-    let dbsize: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(dbsize, 0);
+    assert_eq!(dbsize(&mut con), 0);
 }
 
 #[test]
@@ -744,11 +687,11 @@ fn reads_on_missing_field_leave_key_unchanged() {
     insert(&mut con, "k", "f", &["a"]);
     get(&mut con, "k", "nofield");
     range(&mut con, "k", "nofield", 0, -1);
-    integer(&mut con, "MULTIMAP.LEN", &["k", "nofield"]);
-    integer(&mut con, "MULTIMAP.CONTAINS", &["k", "nofield", "a"]);
-    integer(&mut con, "MULTIMAP.EXISTS", &["k", "nofield"]);
+    integer(&mut con, &["MULTIMAP.LEN", "k", "nofield"]);
+    integer(&mut con, &["MULTIMAP.CONTAINS", "k", "nofield", "a"]);
+    integer(&mut con, &["MULTIMAP.EXISTS", "k", "nofield"]);
     assert_eq!(fields(&mut con, "k"), ["f"]);
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &["k"]), 1);
+    assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 1);
 }
 
 // ---------------------------------------------------------------- type, module, command table
@@ -765,7 +708,7 @@ fn type_of_multimap_key_is_rmultimap() {
 fn module_list_shows_module_named_multimap() {
     let server = Server::start();
     let mut con = server.connect();
-    let modules: Vec<Vec<Value>> = redis::cmd("MODULE").arg("LIST").query(&mut con).unwrap();
+    let modules: Vec<Vec<Value>> = query(&mut con, ("MODULE", "LIST"));
     let names: Vec<String> = modules
         .iter()
         .map(|module| {
@@ -798,24 +741,6 @@ fn command_info(con: &mut Connection, name: &str) -> (Vec<String>, i64, i64, i64
     let number = |value: &Value| -> i64 { redis::from_redis_value_ref(value).unwrap() };
     (flags, number(&info[3]), number(&info[4]), number(&info[5]))
 }
-
-const ALL_COMMANDS: [&str; 15] = [
-    "multimap.insert",
-    "multimap.get",
-    "multimap.values",
-    "multimap.len",
-    "multimap.range",
-    "multimap.contains",
-    "multimap.exists",
-    "multimap.remove",
-    "multimap.replace",
-    "multimap.del",
-    "multimap.card",
-    "multimap.size",
-    "multimap.fields",
-    "multimap.getall",
-    "multimap.scan",
-];
 
 #[test]
 fn command_info_declares_write_flags_for_writes() {
@@ -873,18 +798,15 @@ fn command_info_declares_readonly_for_reads_and_fast_for_constant_time_ones() {
 fn command_info_declares_key_at_position_one() {
     let server = Server::start();
     let mut con = server.connect();
-    for name in ALL_COMMANDS {
-        let (_, first, last, step) = command_info(&mut con, name);
+    for command in &COMMANDS {
+        let name = command.lower_name();
+        let (_, first, last, step) = command_info(&mut con, &name);
         assert_eq!((first, last, step), (1, 1, 1), "{name}");
     }
-    let keys: Vec<String> = redis::cmd("COMMAND")
-        .arg("GETKEYS")
-        .arg("MULTIMAP.INSERT")
-        .arg("mykey")
-        .arg("f")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    let keys: Vec<String> = query(
+        &mut con,
+        ("COMMAND", "GETKEYS", "MULTIMAP.INSERT", "mykey", "f", "v"),
+    );
     assert_eq!(keys, ["mykey"]);
 }
 
@@ -902,89 +824,52 @@ fn key_flags(con: &mut Connection, call: &[&str]) -> Vec<String> {
 
 #[test]
 fn key_specs_mark_reads_read_only_and_writes_read_write() {
-    if !common::is_redis_7() {
-        return; // command metadata and key specs arrived with Redis 7.0
+    if skip_unless(is_redis_7(), "key specs arrived with Redis 7.0") {
+        return;
     }
     let server = Server::start();
     let mut con = server.connect();
-    let reads: [&[&str]; 11] = [
-        &["multimap.get", "k", "f"],
-        &["multimap.values", "k", "f"],
-        &["multimap.len", "k", "f"],
-        &["multimap.range", "k", "f", "0", "1"],
-        &["multimap.contains", "k", "f", "v"],
-        &["multimap.exists", "k", "f"],
-        &["multimap.card", "k"],
-        &["multimap.size", "k"],
-        &["multimap.fields", "k"],
-        &["multimap.getall", "k"],
-        &["multimap.scan", "k", "0"],
-    ];
-    for call in reads {
-        let flags = key_flags(&mut con, call);
+    for read in read_commands() {
+        let call = read.call("k");
+        let flags = key_flags(&mut con, &call);
         assert!(flags.contains(&"RO".to_owned()), "{call:?}: {flags:?}");
         assert!(!flags.contains(&"RW".to_owned()), "{call:?}: {flags:?}");
     }
-    let writes: [&[&str]; 4] = [
-        &["multimap.insert", "k", "f", "v"],
-        &["multimap.remove", "k", "f", "v"],
-        &["multimap.replace", "k", "f", "v"],
-        &["multimap.del", "k", "f"],
-    ];
-    for call in writes {
-        let flags = key_flags(&mut con, call);
+    for write in write_commands() {
+        let call = write.call("k");
+        let flags = key_flags(&mut con, &call);
         assert!(flags.contains(&"RW".to_owned()), "{call:?}: {flags:?}");
     }
 }
 
 #[test]
 fn command_info_reports_each_command_arity() {
-    if !common::is_redis_7() {
-        return; // command metadata and key specs arrived with Redis 7.0
+    if skip_unless(
+        is_redis_7(),
+        "module command arities in COMMAND INFO need Redis 7.0",
+    ) {
+        return;
     }
     let server = Server::start();
     let mut con = server.connect();
-    let arities = [
-        ("multimap.insert", -4),
-        ("multimap.get", 3),
-        ("multimap.values", 3),
-        ("multimap.len", 3),
-        ("multimap.range", 5),
-        ("multimap.contains", 4),
-        ("multimap.exists", 3),
-        ("multimap.remove", -4),
-        ("multimap.replace", -4),
-        ("multimap.del", -3),
-        ("multimap.card", 2),
-        ("multimap.size", 2),
-        ("multimap.fields", 2),
-        ("multimap.getall", 2),
-        ("multimap.scan", -3),
-    ];
-    for (name, arity) in arities {
-        let reply: Vec<Vec<Value>> = redis::cmd("COMMAND")
-            .arg("INFO")
-            .arg(name)
-            .query(&mut con)
-            .unwrap();
+    for command in &COMMANDS {
+        let name = command.lower_name();
+        let reply: Vec<Vec<Value>> = query(&mut con, ("COMMAND", "INFO", &name));
         let reported: i64 = redis::from_redis_value_ref(&reply[0][1]).unwrap();
-        assert_eq!(reported, arity, "{name}");
+        assert_eq!(reported, command.arity, "{name}");
     }
 }
 
 #[test]
 fn command_docs_describe_every_command() {
-    if !common::is_redis_7() {
-        return; // command metadata and key specs arrived with Redis 7.0
+    if skip_unless(is_redis_7(), "COMMAND DOCS arrived with Redis 7.0") {
+        return;
     }
     let server = Server::start();
     let mut con = server.connect();
-    for name in ALL_COMMANDS {
-        let reply: Value = redis::cmd("COMMAND")
-            .arg("DOCS")
-            .arg(name)
-            .query(&mut con)
-            .unwrap();
+    for command in &COMMANDS {
+        let name = command.lower_name();
+        let reply: Value = query(&mut con, ("COMMAND", "DOCS", &name));
         // RESP2: [name, [field, value, field, value, ...]]
         let Value::Array(outer) = &reply else {
             panic!("COMMAND DOCS {name}: {reply:?}");
@@ -1014,31 +899,27 @@ fn command_docs_describe_every_command() {
 
 #[test]
 fn acl_read_only_key_permission_allows_reads_and_refuses_writes() {
-    if !common::is_redis_7() {
-        return; // %R~ key permissions arrived with Redis 7.0
+    if skip_unless(is_redis_7(), "%R~ key permissions arrived with Redis 7.0") {
+        return;
     }
     let server = Server::start();
     let mut admin = server.connect();
     insert(&mut admin, "ro:k", "f", &["v"]);
-    let _: () = redis::cmd("ACL")
-        .arg(&["SETUSER", "reader", "on", "nopass", "%R~ro:*", "+@all"])
-        .query(&mut admin)
-        .unwrap();
+    let acl = [
+        "ACL", "SETUSER", "reader", "on", "nopass", "%R~ro:*", "+@all",
+    ];
+    run(&mut admin, &acl);
     let mut reader = server.connect();
-    let _: () = redis::cmd("AUTH")
-        .arg("reader")
-        .arg("any")
-        .query(&mut reader)
-        .unwrap();
+    run(&mut reader, ("AUTH", "reader", "any"));
     assert_eq!(get(&mut reader, "ro:k", "f"), ["v"]);
-    assert_eq!(integer(&mut reader, "MULTIMAP.CARD", &["ro:k"]), 1);
+    assert_eq!(integer(&mut reader, &["MULTIMAP.CARD", "ro:k"]), 1);
     for write in [
         vec!["MULTIMAP.INSERT", "ro:k", "f", "w"],
         vec!["MULTIMAP.REMOVE", "ro:k", "f", "v"],
         vec!["MULTIMAP.REPLACE", "ro:k", "f", "w"],
         vec!["MULTIMAP.DEL", "ro:k", "f"],
     ] {
-        let error = common::query_error(redis::cmd(write[0]).arg(&write[1..]), &mut reader);
+        let error = error_reply(&mut reader, &write);
         assert!(error.starts_with("NOPERM"), "{write:?}: {error}");
     }
     assert_eq!(get(&mut admin, "ro:k", "f"), ["v"]);
@@ -1134,9 +1015,16 @@ fn commands_work_from_lua_scripts() {
     );
     let values: Vec<String> = script.key("k").invoke(&mut con).unwrap();
     assert_eq!(values, ["b"]);
-    if !common::is_redis_7() {
-        return; // EVAL_RO came with Redis 7.0
+}
+
+#[test]
+fn read_commands_work_from_read_only_scripts() {
+    if skip_unless(is_redis_7(), "EVAL_RO arrived with Redis 7.0") {
+        return;
     }
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["b"]);
     let read_only: i64 = redis::cmd("EVAL_RO")
         .arg("return redis.call('MULTIMAP.LEN', KEYS[1], 'f')")
         .arg(1)
@@ -1162,39 +1050,30 @@ fn del_of_thousands_of_fields_in_one_call_deletes_the_key() {
             .ignore();
     }
     let _: () = pipe.query(&mut con).unwrap();
-    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
-        .arg("k")
-        .arg(&names[..4999])
-        .query(&mut con)
-        .unwrap();
+    let deleted: i64 = query(&mut con, ("MULTIMAP.DEL", "k", &names[..4999]));
     assert_eq!(deleted, 4999);
     assert_eq!(fields(&mut con, "k"), ["field:4999"]);
-    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
-        .arg("k")
-        .arg(&names)
-        .query(&mut con)
-        .unwrap();
+    let deleted: i64 = query(&mut con, ("MULTIMAP.DEL", "k", &names));
     assert_eq!(deleted, 1);
     assert!(!key_exists(&mut con, "k"));
 }
 
 #[test]
 fn random_commands_agree_with_a_simple_model() {
-    use std::collections::BTreeMap;
-
+    let seed = seed();
+    let mut rng = seed.rng();
     let server = Server::start();
     let mut con = server.connect();
-    let mut rng = Rng(0x5eed);
-    let mut model: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut model = Fields::new();
     for _batch in 0..40 {
         let mut pipe = redis::pipe();
         let mut expected: Vec<i64> = Vec::new();
         for _ in 0..250 {
             // Few fields and values, so that removals hit and fields empty often;
             // growth and shrinking phases come from the skewed mix below.
-            let field = format!("f{}", rng.below(300));
-            let values: Vec<String> = (0..1 + rng.below(4))
-                .map(|_| format!("v{}", rng.below(6)))
+            let field = format!("f{}", rng.below(300)).into_bytes();
+            let values: Vec<Vec<u8>> = (0..1 + rng.below(4))
+                .map(|_| format!("v{}", rng.below(6)).into_bytes())
                 .collect();
             match rng.below(10) {
                 0..=3 => {
@@ -1244,26 +1123,13 @@ fn random_commands_agree_with_a_simple_model() {
             }
         }
         let replies: Vec<i64> = pipe.query(&mut con).unwrap();
-        assert_eq!(replies, expected);
-
-        let all: Vec<(String, Vec<String>)> = redis::cmd("MULTIMAP.GETALL")
-            .arg("k")
-            .query::<Vec<redis::Value>>(&mut con)
-            .unwrap()
-            .chunks(2)
-            .map(|pair| {
-                (
-                    redis::from_redis_value_ref(&pair[0]).unwrap(),
-                    redis::from_redis_value_ref(&pair[1]).unwrap(),
-                )
-            })
-            .collect();
-        let all: BTreeMap<String, Vec<String>> = all.into_iter().collect();
-        assert_eq!(all, model);
-        let card = integer(&mut con, "MULTIMAP.CARD", &["k"]);
-        assert_eq!(card, model.len() as i64);
-        let size = integer(&mut con, "MULTIMAP.SIZE", &["k"]);
-        assert_eq!(size, model.values().map(Vec::len).sum::<usize>() as i64);
-        assert_eq!(key_exists(&mut con, "k"), !model.is_empty());
+        assert_eq!(replies, expected, "{seed}");
+        assert_eq!(getall(&mut con, "k"), model, "{seed}");
+        let card = integer(&mut con, &["MULTIMAP.CARD", "k"]);
+        assert_eq!(card, model.len() as i64, "{seed}");
+        let size = integer(&mut con, &["MULTIMAP.SIZE", "k"]);
+        let values = model.values().map(Vec::len).sum::<usize>();
+        assert_eq!(size, values as i64, "{seed}");
+        assert_eq!(key_exists(&mut con, "k"), !model.is_empty(), "{seed}");
     }
 }

@@ -21,27 +21,29 @@
 //! keep `DEBUG DIGEST`, and every key must then hold exactly what the model
 //! holds.
 //!
-//! `SEED=<u64>` replays a run (the seed is printed at the start and in every
-//! failure, with the index of the failing operation); `OPS=<count>` sets its
-//! length (default 50,000, about 15 s in a debug build).
+//! `MULTIMAP_SEED=<u64>` replays a run (the seed is printed at the start and
+//! in every failure, with the index of the failing operation);
+//! `MULTIMAP_OPS=<count>` sets its length (default 50,000, about 15 s in a
+//! debug build).
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::{info_field, wait_until, Rng, Server, NOT_INTEGERS};
+use common::{
+    aof_rewrite_status, arity_error, bulk_strings, digest, env_number, error_line, field_pairs,
+    scan_reply, seed, show, show_command, show_list, show_reply, wait_for_aof_rewrite, Bytes,
+    Fields, Pairs, Rng, Seed, Server, COMMANDS, COUNTS_BELOW_ONE, INVALID_CURSOR,
+    MALFORMED_CURSORS, NOT_AN_INTEGER, NOT_INTEGERS, NOT_INTEGER_COUNTS,
+    SCAN_OPTIONS_MISSING_VALUE, SYNTAX, UNKNOWN_SCAN_OPTIONS, WRONGTYPE,
+};
 use redis::{Connection, Value};
 use tempfile::TempDir;
 
-type Bytes = Vec<u8>;
-
-/// A MultiMap's content. Ordered maps, not hash maps, so that iterating the
-/// model (to pick an existing field or value) is the same on every replay.
-type Fields = BTreeMap<Bytes, Vec<Bytes>>;
-
-/// (field, values) pairs as a reply lists them.
-type Pairs = Vec<(Bytes, Vec<Bytes>)>;
+// The model's content is `Fields`: ordered maps, not hash maps, so that
+// iterating the model (to pick an existing field or value) is the same on
+// every replay.
 
 const DEFAULT_OPS: usize = 50_000;
 
@@ -52,16 +54,8 @@ const BATCH: usize = 64;
 /// A SCAN iteration of these small keys that needs more calls never ends.
 const MAX_SCAN_CALLS: usize = 10_000;
 
-/// How long a background AOF rewrite may take.
-const REWRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Failure messages show this many of the latest operations.
 const HISTORY: usize = 40;
-
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
-const INVALID_CURSOR: &str = "ERR invalid cursor";
 
 /// A few keys, so that operations often meet the same key, one of them binary.
 const KEYS: [&[u8]; 4] = [b"mm:a", b"mm:b", b"{mm}:c", b"mm\0\xff"];
@@ -129,50 +123,6 @@ const SCAN_COUNTS: [i64; 8] = [1, 2, 3, 5, 10, 100, 1000, i64::MAX];
 const PATTERNS: [&[u8]; 16] = [
     b"*", b"a*", b"*b", b"?", b"??", b"?b*", b"[ab]*", b"[^a]*", b"[a-c]?", b"*\0*", b"\xff*",
     b"a\\*", b"\\[x]", b"x\\?y", b"\\\\", b"",
-];
-
-const MALFORMED_CURSORS: [&str; 9] = [
-    "abc",
-    "-1",
-    "1.5",
-    "",
-    " 0",
-    "0 ",
-    "0x10",
-    "18446744073709551616",
-    "99999999999999999999999999",
-];
-
-/// SCAN options that are unknown or miss their value.
-const BAD_SCAN_OPTIONS: [&[&str]; 7] = [
-    &["FOO", "bar"],
-    &["NOVALUES"],
-    &["MATCH"],
-    &["COUNT"],
-    &["MATCH", "*", "COUNT"],
-    &["COUNT", "10", "MATCH"],
-    &["MATCHX", "*"],
-];
-
-/// Every command with its arity as Redis checks it: (name, arguments counting
-/// the name, whether exactly that many or at least). Lower case, as Redis 7
-/// names it in arity errors.
-const ARITIES: [(&str, usize, bool); 15] = [
-    ("multimap.insert", 4, false),
-    ("multimap.get", 3, true),
-    ("multimap.values", 3, true),
-    ("multimap.len", 3, true),
-    ("multimap.range", 5, true),
-    ("multimap.contains", 4, true),
-    ("multimap.exists", 3, true),
-    ("multimap.remove", 4, false),
-    ("multimap.replace", 4, false),
-    ("multimap.del", 3, false),
-    ("multimap.card", 2, true),
-    ("multimap.size", 2, true),
-    ("multimap.fields", 2, true),
-    ("multimap.getall", 2, true),
-    ("multimap.scan", 3, false),
 ];
 
 // ---------------------------------------------------------------- operations
@@ -388,14 +338,14 @@ impl Op {
 
     fn describe(&self) -> String {
         match (self, self.args()) {
-            (_, Some(args)) => describe(&args),
+            (_, Some(args)) => show_command(&args),
             (Op::ScanAll { key, options }, None) => format!(
                 "whole SCAN iteration: {} ...",
-                describe(&scan_args(key, "0", options))
+                show_command(&scan_args(key, "0", options))
             ),
             (Op::ScanStart { key, options }, None) => format!(
                 "interleaved SCAN, first call: {}",
-                describe(&scan_args(key, "0", options))
+                show_command(&scan_args(key, "0", options))
             ),
             _ => "interleaved SCAN, next call".to_owned(),
         }
@@ -679,101 +629,18 @@ fn glob_tokens(mut pattern: &[u8]) -> Vec<GlobToken> {
 
 // ---------------------------------------------------------------- replies
 
-/// Bytes for a message: escaped, and cut short when long.
-fn show(bytes: &[u8]) -> String {
-    const SHOWN: usize = 40;
-    let mut text: String = bytes
-        .iter()
-        .take(SHOWN)
-        .flat_map(|&byte| std::ascii::escape_default(byte))
-        .map(char::from)
-        .collect();
-    if bytes.len() > SHOWN {
-        text += &format!("...({} bytes)", bytes.len());
-    }
-    format!("\"{text}\"")
-}
-
-fn show_list(items: &[Bytes]) -> String {
-    const SHOWN: usize = 12;
-    let mut shown: Vec<String> = items.iter().take(SHOWN).map(|item| show(item)).collect();
-    if items.len() > SHOWN {
-        shown.push(format!("...({} in all)", items.len()));
-    }
-    format!("[{}]", shown.join(", "))
-}
-
-/// A command line for messages: the name as is, the arguments escaped.
-fn describe(args: &[Bytes]) -> String {
-    let mut words = vec![String::from_utf8_lossy(&args[0]).into_owned()];
-    words.extend(args[1..].iter().map(|arg| show(arg)));
-    words.join(" ")
-}
-
-fn show_reply(reply: &Value) -> String {
-    match reply {
-        Value::BulkString(bytes) => show(bytes),
-        Value::Array(items) => {
-            let shown: Vec<String> = items.iter().take(12).map(show_reply).collect();
-            let more = if items.len() > 12 { ", ..." } else { "" };
-            format!("[{}{more}]", shown.join(", "))
-        }
-        other => format!("{other:?}"),
-    }
-}
-
-fn bulk(reply: &Value) -> Result<Bytes, String> {
-    match reply {
-        Value::BulkString(bytes) => Ok(bytes.clone()),
-        other => Err(format!("expected a bulk string, got {}", show_reply(other))),
-    }
-}
-
-fn bulk_strings(reply: &Value) -> Result<Vec<Bytes>, String> {
-    match reply {
-        Value::Array(items) => items.iter().map(bulk).collect(),
-        other => Err(format!("expected an array, got {}", show_reply(other))),
-    }
-}
-
-/// A flat `field, [values], field, [values] ...` array (GETALL, SCAN items).
-fn field_pairs(reply: &Value) -> Result<Pairs, String> {
-    let Value::Array(items) = reply else {
-        return Err(format!("expected an array, got {}", show_reply(reply)));
-    };
-    if items.len() % 2 != 0 {
+/// A SCAN reply whose cursor is a decimal unsigned 64-bit number, as this
+/// module's cursors are (the contract only promises an opaque string).
+fn scan_reply_with_u64_cursor(reply: &Value) -> Result<(String, Pairs), String> {
+    let (cursor, pairs) = scan_reply(reply)?;
+    let decimal = !cursor.is_empty() && cursor.bytes().all(|byte| byte.is_ascii_digit());
+    if !decimal || cursor.parse::<u64>().is_err() {
         return Err(format!(
-            "odd-length field/values array {}",
-            show_reply(reply)
+            "cursor {} is not an unsigned 64-bit number",
+            show(cursor.as_bytes())
         ));
     }
-    items
-        .chunks(2)
-        .map(|pair| Ok((bulk(&pair[0])?, bulk_strings(&pair[1])?)))
-        .collect()
-}
-
-/// `[cursor, items]`, the cursor a decimal unsigned 64-bit number.
-fn scan_reply(reply: &Value) -> Result<(String, Pairs), String> {
-    let Value::Array(parts) = reply else {
-        return Err(format!(
-            "expected [cursor, items], got {}",
-            show_reply(reply)
-        ));
-    };
-    let [cursor, items] = parts.as_slice() else {
-        return Err(format!(
-            "expected [cursor, items], got {}",
-            show_reply(reply)
-        ));
-    };
-    let cursor = bulk(cursor)?;
-    let cursor = String::from_utf8(cursor.clone())
-        .ok()
-        .filter(|text| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
-        .filter(|text| text.parse::<u64>().is_ok())
-        .ok_or_else(|| format!("cursor {} is not an unsigned 64-bit number", show(&cursor)))?;
-    Ok((cursor, field_pairs(items)?))
+    Ok((cursor, pairs))
 }
 
 fn same_values(expected: &[Bytes], got: &[Bytes]) -> Result<(), String> {
@@ -864,19 +731,15 @@ impl Expect {
                 }
                 same_fields(expected, &got)
             }
-            Expect::ScanCall(allowed) => check_scan_items(&scan_reply(reply)?.1, allowed),
+            Expect::ScanCall(allowed) => {
+                check_scan_items(&scan_reply_with_u64_cursor(reply)?.1, allowed)
+            }
             Expect::Error(expected) => {
-                let got = match reply {
-                    Value::ServerError(error) => match error.details() {
-                        Some(detail) => format!("{} {detail}", error.code()),
-                        None => error.code().to_owned(),
-                    },
-                    other => {
-                        return Err(format!(
-                            "expected error {expected:?}, got {}",
-                            show_reply(other)
-                        ))
-                    }
+                let Some(got) = error_line(reply) else {
+                    return Err(format!(
+                        "expected error {expected:?}, got {}",
+                        show_reply(reply)
+                    ));
                 };
                 if got == *expected {
                     Ok(())
@@ -906,8 +769,7 @@ impl Generator {
             .iter()
             .enumerate()
             .map(|(i, &len)| {
-                let mut rng = Rng(len as u64);
-                let mut value: Bytes = (0..len).map(|_| rng.next() as u8).collect();
+                let mut value = Rng(len as u64).bytes(len);
                 // The two 100 KiB values differ in their last byte only.
                 *value.last_mut().unwrap() = i as u8;
                 value
@@ -919,60 +781,48 @@ impl Generator {
         }
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        self.rng.below(n as u64) as usize
-    }
-
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
-
     fn key(&mut self) -> Bytes {
-        self.pick(&KEYS).to_vec()
+        self.rng.pick(&KEYS).to_vec()
     }
 
     /// A field from the small pool, or now and then one of 256 more, so that
     /// keys also grow past the smallest table sizes (and SCAN iterations see
     /// the table grow and shrink under them).
     fn field(&mut self) -> Bytes {
-        if self.chance(16) {
-            format!("f{}", self.below(256)).into_bytes()
+        if self.rng.chance(16) {
+            format!("f{}", self.rng.index(256)).into_bytes()
         } else {
-            self.pick(&FIELDS).to_vec()
+            self.rng.pick(&FIELDS).to_vec()
         }
     }
 
     /// A value: rarely a large one; often one the field already holds, so that
     /// CONTAINS and REMOVE find something.
     fn value(&mut self, model: &Model, key: &[u8], field: &[u8]) -> Bytes {
-        if self.chance(400) {
-            let i = self.below(self.large_values.len());
+        if self.rng.chance(400) {
+            let i = self.rng.index(self.large_values.len());
             return self.large_values[i].clone();
         }
         let stored = model.values(key, field);
-        if !stored.is_empty() && self.chance(2) {
-            return self.pick(stored);
+        if !stored.is_empty() && self.rng.chance(2) {
+            return self.rng.pick(stored).clone();
         }
-        self.pick(&SMALL_VALUES).to_vec()
+        self.rng.pick(&SMALL_VALUES).to_vec()
     }
 
     /// Mostly a few values, sometimes dozens, rarely well over a thousand:
     /// half of those numbered, so that one REMOVE does not strip them all and
     /// RANGE meets long fields (where walking from the nearer end counts).
     fn values(&mut self, model: &Model, key: &[u8], field: &[u8]) -> Vec<Bytes> {
-        let n = match self.below(200) {
-            0 => 50 + self.below(1500),
-            1..=5 => 5 + self.below(26),
-            _ => 1 + self.below(4),
+        let n = match self.rng.index(200) {
+            0 => 50 + self.rng.index(1500),
+            1..=5 => 5 + self.rng.index(26),
+            _ => 1 + self.rng.index(4),
         };
         (0..n)
             .map(|i| {
                 if n >= 50 && i % 2 == 0 {
-                    format!("n{}", self.below(100_000)).into_bytes()
+                    format!("n{}", self.rng.index(100_000)).into_bytes()
                 } else {
                     self.value(model, key, field)
                 }
@@ -984,26 +834,28 @@ impl Generator {
     /// positive or negative), sometimes anything, sometimes an extreme.
     fn index(&mut self, len: usize) -> i64 {
         let len = len as i64;
-        match self.below(12) {
-            0 => self.pick(&[i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, -1, 0]),
+        match self.rng.index(12) {
+            0 => *self
+                .rng
+                .pick(&[i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, -1, 0]),
             1 => self.rng.next() as i64,
-            _ => self.below(2 * len as usize + 7) as i64 - (len + 3),
+            _ => self.rng.index(2 * len as usize + 7) as i64 - (len + 3),
         }
     }
 
     fn scan_options(&mut self) -> ScanOptions {
         ScanOptions {
-            pattern: if self.chance(3) {
+            pattern: if self.rng.chance(3) {
                 None
             } else {
                 Some(self.pattern())
             },
-            count: if self.chance(3) {
+            count: if self.rng.chance(3) {
                 None
             } else {
-                Some(self.pick(&SCAN_COUNTS))
+                Some(*self.rng.pick(&SCAN_COUNTS))
             },
-            count_first: self.chance(2),
+            count_first: self.rng.chance(2),
         }
     }
 
@@ -1016,29 +868,29 @@ impl Generator {
         const LITERALS: &[u8] = b"abcfgxy0\0\xff";
         const CLASS_LITERALS: &[u8] = b"abxy0*?[\0\xff";
         const RANGES: [(u8, u8); 4] = [(b'a', b'c'), (b'0', b'9'), (b'x', b'a'), (b'A', b'z')];
-        if self.chance(2) {
-            return self.pick(&PATTERNS).to_vec();
+        if self.rng.chance(2) {
+            return self.rng.pick(&PATTERNS).to_vec();
         }
         let mut pattern = Vec::new();
-        for _ in 0..1 + self.below(4) {
-            match self.below(8) {
-                0..=2 => pattern.push(self.pick(LITERALS)),
+        for _ in 0..1 + self.rng.index(4) {
+            match self.rng.index(8) {
+                0..=2 => pattern.push(*self.rng.pick(LITERALS)),
                 3 => pattern.push(b'*'),
                 4 => pattern.push(b'?'),
-                5 => pattern.extend([b'\\', self.pick(b"*?[]\\a")]),
+                5 => pattern.extend([b'\\', *self.rng.pick(b"*?[]\\a")]),
                 _ => {
                     pattern.push(b'[');
-                    if self.chance(3) {
+                    if self.rng.chance(3) {
                         pattern.push(b'^');
                     }
-                    for _ in 0..1 + self.below(3) {
-                        match self.below(3) {
-                            0 => pattern.push(self.pick(CLASS_LITERALS)),
+                    for _ in 0..1 + self.rng.index(3) {
+                        match self.rng.index(3) {
+                            0 => pattern.push(*self.rng.pick(CLASS_LITERALS)),
                             1 => {
-                                let (low, high) = self.pick(&RANGES);
+                                let (low, high) = *self.rng.pick(&RANGES);
                                 pattern.extend([low, b'-', high]);
                             }
-                            _ => pattern.extend([b'\\', self.pick(b"]\\-")]),
+                            _ => pattern.extend([b'\\', *self.rng.pick(b"]\\-")]),
                         }
                     }
                     pattern.push(b']');
@@ -1051,7 +903,7 @@ impl Generator {
     /// The next operation; `scan_open` tells whether an interleaved SCAN
     /// iteration is open, to continue it.
     fn op(&mut self, model: &Model, scan_open: bool) -> Op {
-        match self.below(1000) {
+        match self.rng.index(1000) {
             0..=839 => self.command(model),
             840..=854 => Op::ScanAll {
                 key: self.key(),
@@ -1064,10 +916,10 @@ impl Generator {
                 let key = self.key();
                 // Small counts, so that writes come between the calls.
                 let mut options = self.scan_options();
-                if !self.chance(3) {
-                    options.count = Some(self.pick(&[1, 1, 2, 3]));
+                if !self.rng.chance(3) {
+                    options.count = Some(*self.rng.pick(&[1, 1, 2, 3]));
                 }
-                let start_another = self.chance(40);
+                let start_another = self.rng.chance(40);
                 if scan_open && !start_another {
                     Op::ScanContinue
                 } else {
@@ -1094,7 +946,7 @@ impl Generator {
         let key = self.key();
         let field = self.field();
         let len = model.values(&key, &field).len();
-        match self.below(100) {
+        match self.rng.index(100) {
             0..=21 => Op::Insert {
                 values: self.values(model, &key, &field),
                 key,
@@ -1111,7 +963,7 @@ impl Generator {
                 field,
             },
             39..=43 => Op::Del {
-                fields: (0..1 + self.below(3)).map(|_| self.field()).collect(),
+                fields: (0..1 + self.rng.index(3)).map(|_| self.field()).collect(),
                 key,
             },
             44..=49 => Op::Get { key, field },
@@ -1134,10 +986,10 @@ impl Generator {
             87..=90 => Op::Fields { key },
             91..=94 => Op::GetAll { key },
             _ => Op::Scan {
-                cursor: match self.below(4) {
+                cursor: match self.rng.index(4) {
                     0 | 1 => 0,
-                    2 => self.below(1000) as u64,
-                    _ if self.chance(2) => u64::MAX,
+                    2 => self.rng.index(1000) as u64,
+                    _ if self.rng.chance(2) => u64::MAX,
                     _ => self.rng.next(),
                 },
                 options: self.scan_options(),
@@ -1153,12 +1005,12 @@ impl Generator {
             args: args.into_iter().map(<[u8]>::to_vec).collect(),
             error: error.to_owned(),
         };
-        match self.below(6) {
+        match self.rng.index(6) {
             0 => {
                 let field = self.field();
                 let good = self.index(model.values(&key, &field).len()).to_string();
-                let bad = self.pick(&NOT_INTEGERS);
-                let (start, stop) = if self.chance(2) {
+                let bad = *self.rng.pick(&NOT_INTEGERS);
+                let (start, stop) = if self.rng.chance(2) {
                     (bad, good.as_str())
                 } else {
                     (good.as_str(), bad)
@@ -1173,47 +1025,54 @@ impl Generator {
                 refused(args, NOT_AN_INTEGER)
             }
             1 => {
-                let cursor = self.pick(&MALFORMED_CURSORS);
+                let cursor = *self.rng.pick(&MALFORMED_CURSORS);
                 let mut args = scan_args(&key, cursor, &self.scan_options());
-                args.truncate(if self.chance(2) { 3 } else { args.len() });
+                args.truncate(if self.rng.chance(2) { 3 } else { args.len() });
                 Op::Refused {
                     args,
                     error: INVALID_CURSOR.to_owned(),
                 }
             }
             2 => {
-                let count = self.pick(&["abc", "1.5", "", "10x", "99999999999999999999"]);
+                let count = self.rng.pick(&NOT_INTEGER_COUNTS);
                 refused(
                     vec![b"MULTIMAP.SCAN", &key, b"0", b"COUNT", count.as_bytes()],
                     NOT_AN_INTEGER,
                 )
             }
             3 => {
-                let count = self.pick(&["0", "-1", "-9223372036854775808"]);
+                let count = self.rng.pick(&COUNTS_BELOW_ONE);
                 refused(
                     vec![b"MULTIMAP.SCAN", &key, b"0", b"COUNT", count.as_bytes()],
                     SYNTAX,
                 )
             }
             4 => {
-                let options = self.pick(&BAD_SCAN_OPTIONS);
+                let options = if self.rng.chance(2) {
+                    self.rng.pick(&UNKNOWN_SCAN_OPTIONS)
+                } else {
+                    self.rng.pick(&SCAN_OPTIONS_MISSING_VALUE)
+                };
                 let mut args = vec![&b"MULTIMAP.SCAN"[..], &key, b"0"];
                 args.extend(options.iter().map(|option| option.as_bytes()));
                 refused(args, SYNTAX)
             }
             _ => {
-                let (name, arity, exact) = self.pick(&ARITIES);
+                let command = self.rng.pick(&COMMANDS);
+                // Redis 7 names the command in lower case in arity errors.
+                let name = command.lower_name();
+                let arity = command.min_words();
                 // Too few arguments, or too many for a fixed arity.
-                let argc = if exact && self.chance(2) {
-                    arity + 1 + self.below(3)
+                let argc = if command.fixed_arity() && self.rng.chance(2) {
+                    arity + 1 + self.rng.index(3)
                 } else {
-                    1 + self.below(arity - 1)
+                    1 + self.rng.index(arity - 1)
                 };
                 let mut args = vec![name.as_bytes().to_vec()];
                 args.extend((1..argc).map(|i| if i == 1 { key.clone() } else { b"x".to_vec() }));
                 Op::Refused {
                     args,
-                    error: format!("ERR wrong number of arguments for '{name}' command"),
+                    error: arity_error(&name),
                 }
             }
         }
@@ -1222,12 +1081,12 @@ impl Generator {
     /// Whether a persistence event comes before the next operation: about
     /// 15 reloads, 5 rewrites and 5 restarts of each kind in 50,000 operations.
     fn event(&mut self) -> Option<Event> {
-        match self.below(10_000) {
+        match self.rng.index(10_000) {
             0..=2 => Some(Event::Reload),
             3 => Some(Event::RewriteAof),
             4 => Some(Event::RestartFromRdb),
             5 => Some(Event::RestartFromAof {
-                rewrite: self.chance(2),
+                rewrite: self.rng.chance(2),
             }),
             _ => None,
         }
@@ -1259,7 +1118,7 @@ struct OpenScan {
 }
 
 struct Harness {
-    seed: u64,
+    seed: Seed,
     generator: Generator,
     model: Model,
     /// None only while restarting.
@@ -1280,8 +1139,8 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(seed: u64) -> Harness {
-        let mut generator = Generator::new(seed);
+    fn new(seed: Seed) -> Harness {
+        let mut generator = Generator::new(seed.value());
         let server = start_server(&mut generator, None, true);
         let mut con = server.connect();
         let _: () = redis::cmd("SET")
@@ -1433,7 +1292,7 @@ impl Harness {
     fn send_one(&mut self, index: usize, args: Vec<Bytes>) -> Value {
         match self.send(std::slice::from_ref(&args)) {
             Ok(mut replies) => replies.pop().unwrap(),
-            Err(error) => self.fail(index, &describe(&args), &format!("no reply: {error}")),
+            Err(error) => self.fail(index, &show_command(&args), &format!("no reply: {error}")),
         }
     }
 
@@ -1446,12 +1305,16 @@ impl Harness {
         for call in 0.. {
             let args = scan_args(key, &cursor, options);
             let reply = self.send_one(index, args.clone());
-            let (next, items) = scan_reply(&reply)
+            let (next, items) = scan_reply_with_u64_cursor(&reply)
                 .and_then(|(next, items)| {
                     check_scan_items(&items, &expected).map(|()| (next, items))
                 })
                 .unwrap_or_else(|detail| {
-                    self.fail(index, &describe(&args), &format!("call {call}: {detail}"))
+                    self.fail(
+                        index,
+                        &show_command(&args),
+                        &format!("call {call}: {detail}"),
+                    )
                 });
             for (field, _) in items {
                 *returned.entry(field).or_default() += 1;
@@ -1460,7 +1323,7 @@ impl Harness {
                 break;
             }
             if call == MAX_SCAN_CALLS {
-                self.fail(index, &describe(&args), "the iteration never ends");
+                self.fail(index, &show_command(&args), "the iteration never ends");
             }
             cursor = next;
         }
@@ -1475,7 +1338,7 @@ impl Harness {
             .cloned()
             .collect();
         if !twice.is_empty() || !missing.is_empty() {
-            let description = describe(&scan_args(key, "0", options));
+            let description = show_command(&scan_args(key, "0", options));
             self.fail(
                 index,
                 &format!("whole SCAN iteration: {description}"),
@@ -1492,18 +1355,21 @@ impl Harness {
     fn scan_step(&mut self, index: usize) {
         let mut open = self.open_scan.take().expect("an open SCAN iteration");
         let args = scan_args(&open.key, &open.cursor, &open.options);
-        self.remember(index, format!("  call {}: {}", open.calls, describe(&args)));
+        self.remember(
+            index,
+            format!("  call {}: {}", open.calls, show_command(&args)),
+        );
         let reply = self.send_one(index, args.clone());
         let allowed = self.model.matching(&open.key, &open.options);
-        let (next, items) = scan_reply(&reply)
+        let (next, items) = scan_reply_with_u64_cursor(&reply)
             .and_then(|(next, items)| check_scan_items(&items, &allowed).map(|()| (next, items)))
-            .unwrap_or_else(|detail| self.fail(index, &describe(&args), &detail));
+            .unwrap_or_else(|detail| self.fail(index, &show_command(&args), &detail));
         open.returned
             .extend(items.into_iter().map(|(field, _)| field));
         open.calls += 1;
         if next != "0" {
             if open.calls > MAX_SCAN_CALLS {
-                self.fail(index, &describe(&args), "the iteration never ends");
+                self.fail(index, &show_command(&args), "the iteration never ends");
             }
             open.cursor = next;
             self.open_scan = Some(open);
@@ -1518,7 +1384,7 @@ impl Harness {
         if !missed.is_empty() {
             self.fail(
                 index,
-                &describe(&args),
+                &show_command(&args),
                 &format!(
                     "the iteration ended ({} calls, {} writes to the key meanwhile) without \
                      returning {}, present throughout",
@@ -1547,7 +1413,7 @@ impl Harness {
         // Cursors and field order need not survive a reload.
         self.open_scan = None;
         self.field_order.clear();
-        let before = self.digest();
+        let before = digest(&mut self.con);
         match event {
             Event::Reload => {
                 let _: () = redis::cmd("DEBUG")
@@ -1580,7 +1446,7 @@ impl Harness {
                 self.restart(true);
             }
         }
-        let after = self.digest();
+        let after = digest(&mut self.con);
         if before != after {
             self.fail(
                 index,
@@ -1590,13 +1456,6 @@ impl Harness {
         }
         self.compare_everything(index, event);
         self.event_time += started.elapsed();
-    }
-
-    fn digest(&mut self) -> String {
-        redis::cmd("DEBUG")
-            .arg("DIGEST")
-            .query(&mut self.con)
-            .expect("DEBUG DIGEST")
     }
 
     /// Stops the server and starts another in the same directory, loading
@@ -1619,12 +1478,8 @@ impl Harness {
     /// Waits until no AOF rewrite runs or waits to run, and checks the last
     /// one succeeded.
     fn wait_for_aof_rewrite(&mut self, index: usize) {
-        let con = &mut self.con;
-        wait_until("the AOF rewrite to finish", REWRITE_TIMEOUT, || {
-            info_field(con, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
-                && info_field(con, "persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
-        });
-        let status = info_field(&mut self.con, "persistence", "aof_last_bgrewrite_status");
+        wait_for_aof_rewrite(&mut self.con);
+        let status = aof_rewrite_status(&mut self.con);
         if status.as_deref() != Some("ok") {
             self.fail(
                 index,
@@ -1702,11 +1557,9 @@ impl Harness {
         let mut server_state = String::new();
         if let Some(server) = &mut self.server {
             if !server.is_alive() {
-                let log = server.log_text();
-                let tail: Vec<&str> = log.lines().rev().take(30).collect();
                 server_state = format!(
                     "\nthe server died; the end of its log:\n{}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    server.log_tail(30)
                 );
             }
         }
@@ -1718,12 +1571,14 @@ impl Harness {
             .map(|(at, text)| format!("#{at} {text}"))
             .collect();
         panic!(
-            "SEED={seed} op #{index}: {what}\n  {detail}\n\
-             replay: SEED={seed} OPS={ops} cargo test --test differential\n\
+            "{seed} op #{index}: {what}\n  {detail}\n\
+             replay: {replay}\n\
              the latest operations up to this one:\n  {}{server_state}",
             history.join("\n  "),
             seed = self.seed,
-            ops = index + 1,
+            replay = self
+                .seed
+                .replay_with(&format!("MULTIMAP_OPS={}", index + 1)),
         );
     }
 }
@@ -1732,35 +1587,22 @@ impl Harness {
 /// contract's strictest setting), with or without an RDB preamble in its
 /// rewrites, chosen at random. `appendonly: false` makes it load the RDB.
 fn start_server(generator: &mut Generator, dir: Option<TempDir>, appendonly: bool) -> Server {
-    let yes_no = |yes: bool| if yes { "yes" } else { "no" };
-    let mut builder = Server::builder()
-        .config("appendonly", yes_no(appendonly))
-        .config("appendfsync", "always")
-        .config("aof-use-rdb-preamble", yes_no(generator.chance(2)));
+    let mut builder = Server::builder().aof(generator.rng.chance(2));
+    if !appendonly {
+        // Loads the RDB rather than the AOF (CONFIG SET turns the AOF back on).
+        builder = builder.config("appendonly", "no");
+    }
     if let Some(dir) = dir {
         builder = builder.in_dir(dir);
     }
     builder.start()
 }
 
-fn env_number(name: &str) -> Option<u64> {
-    let text = std::env::var(name).ok()?;
-    Some(
-        text.trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={text:?} is not an unsigned number")),
-    )
-}
-
 #[test]
 fn random_operations_match_an_in_memory_model() {
-    let seed = env_number("SEED").unwrap_or_else(|| {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        Rng(now.as_nanos() as u64).next()
-    });
-    let ops = env_number("OPS").map_or(DEFAULT_OPS, |ops| ops as usize);
-    println!("differential: SEED={seed} OPS={ops}");
-    eprintln!("differential: SEED={seed} OPS={ops}");
+    let seed = seed();
+    let ops = env_number("MULTIMAP_OPS").map_or(DEFAULT_OPS, |ops| ops as usize);
+    eprintln!("differential: {seed} MULTIMAP_OPS={ops}");
     let started = Instant::now();
 
     let mut harness = Harness::new(seed);
@@ -1782,9 +1624,10 @@ fn random_operations_match_an_in_memory_model() {
     let values = model.keys.values().flat_map(BTreeMap::values);
     let value_bytes: usize = values.clone().flatten().map(Vec::len).sum();
     println!(
-        "differential: SEED={seed}: {ops} operations in {:.1?} ({:.1?} of it in persistence events)\n  \
+        "differential: {}: {ops} operations in {:.1?} ({:.1?} of it in persistence events)\n  \
          operations: {:?}\n  events: {:?}\n  \
          at the end: {} keys, {fields} fields, {} values, {value_bytes} value bytes",
+        harness.seed,
         started.elapsed(),
         harness.event_time,
         harness.op_counts,

@@ -3,50 +3,18 @@
 
 mod common;
 
-use common::{query_error, Server};
-use redis::Connection;
+use common::{
+    arity_error, error_reply, get, insert, integer, query, run, scan_once, Server, COMMANDS,
+    COUNTS_BELOW_ONE, INVALID_CURSOR, MALFORMED_CURSORS, NOT_AN_INTEGER, NOT_INTEGERS,
+    NOT_INTEGER_COUNTS, NO_OPTIONS, OOM, SCAN_OPTIONS_MISSING_VALUE, SYNTAX, UNKNOWN_SCAN_OPTIONS,
+    WRONGTYPE,
+};
 
-const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX: &str = "ERR syntax error";
-const INVALID_CURSOR: &str = "ERR invalid cursor";
-
-fn command(args: &[&str]) -> redis::Cmd {
-    let mut command = redis::cmd(args[0]);
-    command.arg(&args[1..]);
-    command
-}
-
-fn error_of(con: &mut Connection, args: &[&str]) -> String {
-    query_error(&command(args), con)
-}
-
-/// Redis's arity error. Redis 7 names the command in lower case; 6.2 echoes
-/// it as the client typed it, so the calls below use the lower-case name.
-fn arity_error(name: &str) -> String {
-    format!("ERR wrong number of arguments for '{name}' command")
-}
-
-/// One well-formed call of every command on key `key`.
+/// One well-formed call of every command on `key`, and SCAN with options.
 fn every_command(key: &str) -> Vec<Vec<&str>> {
-    vec![
-        vec!["MULTIMAP.INSERT", key, "f", "v"],
-        vec!["MULTIMAP.GET", key, "f"],
-        vec!["MULTIMAP.VALUES", key, "f"],
-        vec!["MULTIMAP.LEN", key, "f"],
-        vec!["MULTIMAP.RANGE", key, "f", "0", "-1"],
-        vec!["MULTIMAP.CONTAINS", key, "f", "v"],
-        vec!["MULTIMAP.EXISTS", key, "f"],
-        vec!["MULTIMAP.REMOVE", key, "f", "v"],
-        vec!["MULTIMAP.REPLACE", key, "f", "v"],
-        vec!["MULTIMAP.DEL", key, "f"],
-        vec!["MULTIMAP.CARD", key],
-        vec!["MULTIMAP.SIZE", key],
-        vec!["MULTIMAP.FIELDS", key],
-        vec!["MULTIMAP.GETALL", key],
-        vec!["MULTIMAP.SCAN", key, "0"],
-        vec!["MULTIMAP.SCAN", key, "0", "MATCH", "*", "COUNT", "5"],
-    ]
+    let mut calls: Vec<Vec<&str>> = COMMANDS.iter().map(|command| command.call(key)).collect();
+    calls.push(vec!["MULTIMAP.SCAN", key, "0", "MATCH", "*", "COUNT", "5"]);
+    calls
 }
 
 // ---------------------------------------------------------------- WRONGTYPE
@@ -55,15 +23,11 @@ fn every_command(key: &str) -> Vec<Vec<&str>> {
 fn every_command_against_a_string_key_replies_wrongtype() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: () = redis::cmd("SET")
-        .arg("s")
-        .arg("text")
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "s", "text"));
     for call in every_command("s") {
-        assert_eq!(error_of(&mut con, &call), WRONGTYPE, "{call:?}");
+        assert_eq!(error_reply(&mut con, &call), WRONGTYPE, "{call:?}");
     }
-    let value: String = redis::cmd("GET").arg("s").query(&mut con).unwrap();
+    let value: String = query(&mut con, ("GET", "s"));
     assert_eq!(value, "text", "a failed command changed the string");
     assert!(server.is_alive());
 }
@@ -72,20 +36,11 @@ fn every_command_against_a_string_key_replies_wrongtype() {
 fn every_command_against_a_list_key_replies_wrongtype() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: () = redis::cmd("RPUSH")
-        .arg("l")
-        .arg(&["a", "b"])
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("RPUSH", "l", &["a", "b"]));
     for call in every_command("l") {
-        assert_eq!(error_of(&mut con, &call), WRONGTYPE, "{call:?}");
+        assert_eq!(error_reply(&mut con, &call), WRONGTYPE, "{call:?}");
     }
-    let list: Vec<String> = redis::cmd("LRANGE")
-        .arg("l")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let list: Vec<String> = query(&mut con, ("LRANGE", "l", 0, -1));
     assert_eq!(list, ["a", "b"], "a failed command changed the list");
     assert!(server.is_alive());
 }
@@ -94,20 +49,11 @@ fn every_command_against_a_list_key_replies_wrongtype() {
 fn commands_against_a_hash_key_reply_wrongtype() {
     let server = Server::start();
     let mut con = server.connect();
-    let _: () = redis::cmd("HSET")
-        .arg("h")
-        .arg("f")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("HSET", "h", "f", "v"));
     for call in every_command("h") {
-        assert_eq!(error_of(&mut con, &call), WRONGTYPE, "{call:?}");
+        assert_eq!(error_reply(&mut con, &call), WRONGTYPE, "{call:?}");
     }
-    let value: String = redis::cmd("HGET")
-        .arg("h")
-        .arg("f")
-        .query(&mut con)
-        .unwrap();
+    let value: String = query(&mut con, ("HGET", "h", "f"));
     assert_eq!(value, "v");
 }
 
@@ -115,64 +61,39 @@ fn commands_against_a_hash_key_reply_wrongtype() {
 fn native_commands_against_a_multimap_key_reply_wrongtype() {
     let server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
+    insert(&mut con, "k", "f", &["v"]);
     for call in [
         &["GET", "k"][..],
         &["LRANGE", "k", "0", "-1"],
         &["HGET", "k", "f"],
         &["APPEND", "k", "x"],
     ] {
-        assert_eq!(error_of(&mut con, call), WRONGTYPE, "{call:?}");
+        assert_eq!(error_reply(&mut con, call), WRONGTYPE, "{call:?}");
     }
-    let values: Vec<String> = command(&["MULTIMAP.GET", "k", "f"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(values, ["v"]);
+    assert_eq!(get(&mut con, "k", "f"), ["v"]);
 }
 
 // ---------------------------------------------------------------- arity
-
-/// Each command with its minimum well-formed arguments, and whether it takes
-/// exactly those (fixed arity) or more.
-const MINIMAL_CALLS: [(&[&str], bool); 15] = [
-    (&["MULTIMAP.INSERT", "k", "f", "v"], false),
-    (&["MULTIMAP.GET", "k", "f"], true),
-    (&["MULTIMAP.VALUES", "k", "f"], true),
-    (&["MULTIMAP.LEN", "k", "f"], true),
-    (&["MULTIMAP.RANGE", "k", "f", "0", "1"], true),
-    (&["MULTIMAP.CONTAINS", "k", "f", "v"], true),
-    (&["MULTIMAP.EXISTS", "k", "f"], true),
-    (&["MULTIMAP.REMOVE", "k", "f", "v"], false),
-    (&["MULTIMAP.REPLACE", "k", "f", "v"], false),
-    (&["MULTIMAP.DEL", "k", "f"], false),
-    (&["MULTIMAP.CARD", "k"], true),
-    (&["MULTIMAP.SIZE", "k"], true),
-    (&["MULTIMAP.FIELDS", "k"], true),
-    (&["MULTIMAP.GETALL", "k"], true),
-    (&["MULTIMAP.SCAN", "k", "0"], false),
-];
 
 #[test]
 fn every_command_with_too_few_arguments_gets_redis_arity_error() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
-    for (call, _) in MINIMAL_CALLS {
+    insert(&mut con, "k", "f", &["v"]);
+    for command in &COMMANDS {
+        let name = command.lower_name();
+        let mut call = command.call("k");
+        call[0] = &name;
         for len in 1..call.len() {
-            let mut short = call[..len].to_vec();
-            let name = call[0].to_lowercase();
-            short[0] = &name;
-            assert_eq!(error_of(&mut con, &short), arity_error(&name), "{short:?}");
+            let short = &call[..len];
+            assert_eq!(
+                error_reply(&mut con, short),
+                arity_error(&name),
+                "{short:?}"
+            );
         }
     }
-    let values: Vec<String> = command(&["MULTIMAP.GET", "k", "f"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(values, ["v"]);
+    assert_eq!(get(&mut con, "k", "f"), ["v"]);
     assert!(server.is_alive());
 }
 
@@ -180,19 +101,14 @@ fn every_command_with_too_few_arguments_gets_redis_arity_error() {
 fn fixed_arity_commands_with_too_many_arguments_get_redis_arity_error() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
-    for (call, fixed) in MINIMAL_CALLS {
-        if !fixed {
-            continue;
-        }
+    insert(&mut con, "k", "f", &["v"]);
+    for command in COMMANDS.iter().filter(|command| command.fixed_arity()) {
+        let name = command.lower_name();
         for extra in [&["x"][..], &["x", "y", "z"]] {
-            let name = call[0].to_lowercase();
-            let mut long = call.to_vec();
+            let mut long = command.call("k");
             long[0] = &name;
             long.extend_from_slice(extra);
-            assert_eq!(error_of(&mut con, &long), arity_error(&name), "{long:?}");
+            assert_eq!(error_reply(&mut con, &long), arity_error(&name), "{long:?}");
         }
     }
     assert!(server.is_alive());
@@ -203,34 +119,13 @@ fn variadic_commands_accept_many_arguments() {
     let server = Server::start();
     let mut con = server.connect();
     let values: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
-    let inserted: i64 = redis::cmd("MULTIMAP.INSERT")
-        .arg("k")
-        .arg("f")
-        .arg(&values)
-        .query(&mut con)
-        .unwrap();
+    let inserted: i64 = query(&mut con, ("MULTIMAP.INSERT", "k", "f", &values));
     assert_eq!(inserted, 1000);
-    let removed: i64 = redis::cmd("MULTIMAP.REMOVE")
-        .arg("k")
-        .arg("f")
-        .arg(&values[..600])
-        .query(&mut con)
-        .unwrap();
+    let removed: i64 = query(&mut con, ("MULTIMAP.REMOVE", "k", "f", &values[..600]));
     assert_eq!(removed, 600);
-    let replaced: i64 = redis::cmd("MULTIMAP.REPLACE")
-        .arg("k")
-        .arg("g")
-        .arg(&values[..300])
-        .query(&mut con)
-        .unwrap();
+    let replaced: i64 = query(&mut con, ("MULTIMAP.REPLACE", "k", "g", &values[..300]));
     assert_eq!(replaced, 300);
-    let deleted: i64 = redis::cmd("MULTIMAP.DEL")
-        .arg("k")
-        .arg(&values)
-        .arg("f")
-        .arg("g")
-        .query(&mut con)
-        .unwrap();
+    let deleted: i64 = query(&mut con, ("MULTIMAP.DEL", "k", &values, "f", "g"));
     assert_eq!(deleted, 2);
 }
 
@@ -240,27 +135,23 @@ fn variadic_commands_accept_many_arguments() {
 fn range_with_non_integer_index_replies_not_an_integer() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "a", "b"])
-        .query(&mut con)
-        .unwrap();
-    let bad = common::NOT_INTEGERS
-        .into_iter()
-        .chain(["99999999999999999999999"]);
+    insert(&mut con, "k", "f", &["a", "b"]);
+    let bad = NOT_INTEGERS.into_iter().chain(["99999999999999999999999"]);
     for key in ["k", "nokey"] {
         for index in bad.clone() {
             assert_eq!(
-                error_of(&mut con, &["MULTIMAP.RANGE", key, "f", index, "1"]),
+                error_reply(&mut con, &["MULTIMAP.RANGE", key, "f", index, "1"]),
                 NOT_AN_INTEGER,
                 "start {index:?} on {key}"
             );
             assert_eq!(
-                error_of(&mut con, &["MULTIMAP.RANGE", key, "f", "0", index]),
+                error_reply(&mut con, &["MULTIMAP.RANGE", key, "f", "0", index]),
                 NOT_AN_INTEGER,
                 "stop {index:?} on {key}"
             );
         }
     }
-    let exists: i64 = command(&["EXISTS", "nokey"]).query(&mut con).unwrap();
+    let exists = integer(&mut con, &["EXISTS", "nokey"]);
     assert_eq!(exists, 0);
     assert!(server.is_alive());
 }
@@ -271,13 +162,11 @@ fn range_with_non_integer_index_replies_not_an_integer() {
 fn scan_count_that_is_not_an_integer_replies_not_an_integer() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
+    insert(&mut con, "k", "f", &["v"]);
     for key in ["k", "nokey"] {
-        for count in ["abc", "1.5", "", "10x", "99999999999999999999"] {
+        for count in NOT_INTEGER_COUNTS {
             assert_eq!(
-                error_of(&mut con, &["MULTIMAP.SCAN", key, "0", "COUNT", count]),
+                error_reply(&mut con, &["MULTIMAP.SCAN", key, "0", "COUNT", count]),
                 NOT_AN_INTEGER,
                 "COUNT {count:?} on {key}"
             );
@@ -290,13 +179,11 @@ fn scan_count_that_is_not_an_integer_replies_not_an_integer() {
 fn scan_count_below_one_is_a_syntax_error() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
+    insert(&mut con, "k", "f", &["v"]);
     for key in ["k", "nokey"] {
-        for count in ["0", "-1", "-10", "-9223372036854775808"] {
+        for count in COUNTS_BELOW_ONE {
             assert_eq!(
-                error_of(&mut con, &["MULTIMAP.SCAN", key, "0", "COUNT", count]),
+                error_reply(&mut con, &["MULTIMAP.SCAN", key, "0", "COUNT", count]),
                 SYNTAX,
                 "COUNT {count} on {key}"
             );
@@ -309,22 +196,12 @@ fn scan_count_below_one_is_a_syntax_error() {
 fn scan_with_unknown_option_is_a_syntax_error() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
-    let calls: [&[&str]; 6] = [
-        &["FOO", "bar"],
-        &["TYPE", "string"],
-        &["NOVALUES"],
-        &["MATCH", "*", "FOO", "bar"],
-        &["COUNT", "10", "LIMIT", "5"],
-        &["MATCHX", "*"],
-    ];
+    insert(&mut con, "k", "f", &["v"]);
     for key in ["k", "nokey"] {
-        for options in calls {
+        for options in UNKNOWN_SCAN_OPTIONS {
             let mut call = vec!["MULTIMAP.SCAN", key, "0"];
             call.extend_from_slice(options);
-            assert_eq!(error_of(&mut con, &call), SYNTAX, "{call:?}");
+            assert_eq!(error_reply(&mut con, &call), SYNTAX, "{call:?}");
         }
     }
     assert!(server.is_alive());
@@ -334,21 +211,12 @@ fn scan_with_unknown_option_is_a_syntax_error() {
 fn scan_with_option_missing_its_value_is_a_syntax_error() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
-    let calls: [&[&str]; 5] = [
-        &["MATCH"],
-        &["COUNT"],
-        &["MATCH", "*", "COUNT"],
-        &["COUNT", "10", "MATCH"],
-        &["COUNT", "10", "MATCH", "*", "COUNT"],
-    ];
+    insert(&mut con, "k", "f", &["v"]);
     for key in ["k", "nokey"] {
-        for options in calls {
+        for options in SCAN_OPTIONS_MISSING_VALUE {
             let mut call = vec!["MULTIMAP.SCAN", key, "0"];
             call.extend_from_slice(options);
-            assert_eq!(error_of(&mut con, &call), SYNTAX, "{call:?}");
+            assert_eq!(error_reply(&mut con, &call), SYNTAX, "{call:?}");
         }
     }
     assert!(server.is_alive());
@@ -358,9 +226,7 @@ fn scan_with_option_missing_its_value_is_a_syntax_error() {
 fn scan_options_are_case_insensitive_and_may_repeat() {
     let server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
+    insert(&mut con, "k", "f", &["v"]);
     let calls: [&[&str]; 4] = [
         &["match", "f", "count", "5"],
         &["CoUnT", "5", "MaTcH", "f"],
@@ -368,11 +234,9 @@ fn scan_options_are_case_insensitive_and_may_repeat() {
         &["MATCH", "x*", "MATCH", "f"],
     ];
     for options in calls {
-        let mut call = vec!["MULTIMAP.SCAN", "k", "0"];
-        call.extend_from_slice(options);
-        let (cursor, items): (String, Vec<redis::Value>) = command(&call).query(&mut con).unwrap();
-        assert_eq!(cursor, "0", "{call:?}");
-        assert_eq!(items.len(), 2, "{call:?}: {items:?}");
+        let (cursor, pairs) = scan_once(&mut con, "k", "0", options);
+        assert_eq!(cursor, "0", "{options:?}");
+        assert_eq!(pairs.len(), 1, "{options:?}: {pairs:?}");
     }
 }
 
@@ -382,30 +246,16 @@ fn scan_options_are_case_insensitive_and_may_repeat() {
 fn scan_with_malformed_cursor_replies_invalid_cursor() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
-    let cursors = [
-        "abc",
-        "-1",
-        "1.5",
-        "",
-        " 0",
-        "0 ",
-        "0x10",
-        "1e3",
-        "18446744073709551616",
-        "99999999999999999999999999",
-    ];
+    insert(&mut con, "k", "f", &["v"]);
     for key in ["k", "nokey"] {
-        for cursor in cursors {
+        for cursor in MALFORMED_CURSORS {
             assert_eq!(
-                error_of(&mut con, &["MULTIMAP.SCAN", key, cursor]),
+                error_reply(&mut con, &["MULTIMAP.SCAN", key, cursor]),
                 INVALID_CURSOR,
                 "cursor {cursor:?} on {key}"
             );
             assert_eq!(
-                error_of(&mut con, &["MULTIMAP.SCAN", key, cursor, "COUNT", "5"]),
+                error_reply(&mut con, &["MULTIMAP.SCAN", key, cursor, "COUNT", "5"]),
                 INVALID_CURSOR,
                 "cursor {cursor:?} with COUNT on {key}"
             );
@@ -428,9 +278,7 @@ fn scan_accepts_any_unsigned_64_bit_cursor() {
     }
     let _: () = pipe.query(&mut con).unwrap();
     for cursor in ["1", "12345", "18446744073709551615", "00"] {
-        let (next, _): (String, Vec<redis::Value>) = command(&["MULTIMAP.SCAN", "k", cursor])
-            .query(&mut con)
-            .unwrap_or_else(|error| panic!("cursor {cursor}: {error}"));
+        let (next, _) = scan_once(&mut con, "k", cursor, NO_OPTIONS);
         assert!(next.parse::<u64>().is_ok(), "next cursor {next:?}");
     }
     assert!(server.is_alive());
@@ -442,16 +290,12 @@ fn scan_accepts_any_unsigned_64_bit_cursor() {
 fn odd_input_never_takes_the_server_down() {
     let mut server = Server::start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
+    insert(&mut con, "k", "f", &["v"]);
     let long = "x".repeat(100_000);
     let stars = "*".repeat(10_000);
     let backtracking = format!("{}b", "*a".repeat(200));
     let subject = "a".repeat(5_000);
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", &subject, "v"])
-        .query(&mut con)
-        .unwrap();
+    integer(&mut con, &["MULTIMAP.INSERT", "k", &subject, "v"]);
     let calls: Vec<Vec<&str>> = vec![
         vec!["MULTIMAP.RANGE", "k", "f", &long, "1"],
         vec!["MULTIMAP.SCAN", "k", &long],
@@ -483,15 +327,12 @@ fn odd_input_never_takes_the_server_down() {
         vec!["MULTIMAP.DEL", "k", "", "", ""],
     ];
     for call in calls {
-        let _ = command(&call).query::<redis::Value>(&mut con);
+        let _ = common::command(&call).query::<redis::Value>(&mut con);
         assert!(server.is_alive(), "{:?} crashed the server", &call[..3]);
     }
-    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    let pong: String = query(&mut con, &["PING"]);
     assert_eq!(pong, "PONG");
-    let values: Vec<String> = command(&["MULTIMAP.GET", "k", "f"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(values, ["v"]);
+    assert_eq!(get(&mut con, "k", "f"), ["v"]);
 }
 
 // ---------------------------------------------------------------- maxmemory
@@ -502,39 +343,29 @@ fn inserts_under_maxmemory_get_oom_while_reads_and_removals_work() {
         .config("maxmemory-policy", "noeviction")
         .start();
     let mut con = server.connect();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "f", "a", "b"])
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = command(&["MULTIMAP.INSERT", "k", "g", "c"])
-        .query(&mut con)
-        .unwrap();
+    insert(&mut con, "k", "f", &["a", "b"]);
+    insert(&mut con, "k", "g", &["c"]);
     // Any server uses more than one byte: every deny-oom command is refused.
-    let _: () = command(&["CONFIG", "SET", "maxmemory", "1"])
-        .query(&mut con)
-        .unwrap();
-    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    common::run(&mut con, &["CONFIG", "SET", "maxmemory", "1"]);
     for call in [
         &["MULTIMAP.INSERT", "k", "f", "x"][..],
         &["MULTIMAP.INSERT", "new", "f", "x"],
         &["MULTIMAP.REPLACE", "k", "f", "x"],
     ] {
-        assert_eq!(error_of(&mut con, call), oom, "{call:?}");
+        assert_eq!(error_reply(&mut con, call), OOM, "{call:?}");
     }
-    let values: Vec<String> = command(&["MULTIMAP.GET", "k", "f"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(values, ["a", "b"], "a refused write changed the key");
-    let exists: i64 = command(&["EXISTS", "new"]).query(&mut con).unwrap();
+    assert_eq!(
+        get(&mut con, "k", "f"),
+        ["a", "b"],
+        "a refused write changed the key"
+    );
+    let exists = integer(&mut con, &["EXISTS", "new"]);
     assert_eq!(exists, 0);
-    let removed: i64 = command(&["MULTIMAP.REMOVE", "k", "f", "a"])
-        .query(&mut con)
-        .unwrap();
+    let removed = integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a"]);
     assert_eq!(removed, 1);
-    let deleted: i64 = command(&["MULTIMAP.DEL", "k", "g"])
-        .query(&mut con)
-        .unwrap();
+    let deleted = integer(&mut con, &["MULTIMAP.DEL", "k", "g"]);
     assert_eq!(deleted, 1);
-    let size: i64 = command(&["MULTIMAP.SIZE", "k"]).query(&mut con).unwrap();
+    let size = integer(&mut con, &["MULTIMAP.SIZE", "k"]);
     assert_eq!(size, 1);
     assert!(server.is_alive());
 }

@@ -6,117 +6,17 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{get, insert, Server};
-use redis::{Connection, Value};
-
-type Bytes = Vec<u8>;
-/// A key's whole content, independent of field order.
-type Content = BTreeMap<Bytes, Vec<Bytes>>;
+use common::{
+    content, digest_value, get, getall, info_number, insert, integer, key_exists, query, run,
+    select, text, used_memory, wait_for, Fields, Server,
+};
+use redis::Connection;
 
 /// How long a poll may wait for something the server does by itself.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// A command that replies with an integer.
-fn integer(con: &mut Connection, args: &[&str]) -> i64 {
-    redis::cmd(args[0])
-        .arg(&args[1..])
-        .query(con)
-        .unwrap_or_else(|error| panic!("{args:?}: {error}"))
-}
-
-/// A command that replies with a simple or bulk string.
-fn text(con: &mut Connection, args: &[&str]) -> String {
-    redis::cmd(args[0])
-        .arg(&args[1..])
-        .query(con)
-        .unwrap_or_else(|error| panic!("{args:?}: {error}"))
-}
-
-/// MULTIMAP.GETALL as a field-ordered map.
-fn content(con: &mut Connection, key: &str) -> Content {
-    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
-        .arg(key)
-        .query(con)
-        .expect("MULTIMAP.GETALL");
-    flat.chunks(2)
-        .map(|pair| {
-            (
-                redis::from_redis_value_ref(&pair[0]).unwrap(),
-                redis::from_redis_value_ref(&pair[1]).unwrap(),
-            )
-        })
-        .collect()
-}
-
-/// Builds a Content from string literals.
-fn expected(pairs: &[(&str, &[&str])]) -> Content {
-    pairs
-        .iter()
-        .map(|(field, values)| {
-            (
-                field.as_bytes().to_vec(),
-                values.iter().map(|v| v.as_bytes().to_vec()).collect(),
-            )
-        })
-        .collect()
-}
-
-fn exists(con: &mut Connection, key: &str) -> bool {
-    integer(con, &["EXISTS", key]) == 1
-}
-
-fn select(con: &mut Connection, db: i64) {
-    redis::cmd("SELECT").arg(db).exec(con).expect("SELECT");
-}
-
-/// A connection whose current database is `db`.
-fn connect_to_db(server: &Server, db: i64) -> Connection {
-    let mut con = server.connect();
-    select(&mut con, db);
-    con
-}
-
-fn digest_value(con: &mut Connection, key: &str) -> String {
-    let digests: Vec<String> = redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query(con)
-        .expect("DEBUG DIGEST-VALUE");
-    digests.into_iter().next().expect("one digest per key")
-}
-
-/// One numeric field of `INFO section`.
-fn info_number(con: &mut Connection, section: &str, name: &str) -> i64 {
-    let info: String = redis::cmd("INFO").arg(section).query(con).expect("INFO");
-    info.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("INFO {section} has no numeric {name}:\n{info}"))
-}
-
-fn used_memory(con: &mut Connection) -> i64 {
-    info_number(con, "memory", "used_memory")
-}
-
-/// Polls `probe` until `done` accepts its result; fails after WAIT_TIMEOUT.
-fn wait_for<T: Debug>(what: &str, mut probe: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
-    let deadline = Instant::now() + WAIT_TIMEOUT;
-    loop {
-        let value = probe();
-        if done(&value) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {WAIT_TIMEOUT:?} waiting for {what}; last seen {value:?}"
-        );
-        sleep(Duration::from_millis(5));
-    }
-}
 
 /// Fills `key` with `fields` fields of `per_field` distinct values of exactly
 /// 16 bytes, pipelined in batches.
@@ -158,9 +58,9 @@ fn copy_makes_an_independent_deep_copy() {
     let mut con = server.connect();
     insert(&mut con, "src", "f", &[&b"a"[..], b"\x00\xff", b"a"]);
     insert(&mut con, "src", "g", &["x"]);
-    let original = content(&mut con, "src");
+    let original = getall(&mut con, "src");
     assert_eq!(integer(&mut con, &["COPY", "src", "dst"]), 1);
-    assert_eq!(content(&mut con, "dst"), original);
+    assert_eq!(getall(&mut con, "dst"), original);
     assert_eq!(text(&mut con, &["TYPE", "dst"]), "rmultimap");
 
     // Changing the copy leaves the source alone...
@@ -168,8 +68,8 @@ fn copy_makes_an_independent_deep_copy() {
     insert(&mut con, "dst", "new", &["n"]);
     integer(&mut con, &["MULTIMAP.REMOVE", "dst", "f", "a"]);
     integer(&mut con, &["MULTIMAP.DEL", "dst", "g"]);
-    assert_eq!(content(&mut con, "src"), original);
-    let changed_copy = content(&mut con, "dst");
+    assert_eq!(getall(&mut con, "src"), original);
+    let changed_copy = getall(&mut con, "dst");
     assert_eq!(
         changed_copy,
         BTreeMap::from([
@@ -181,15 +81,15 @@ fn copy_makes_an_independent_deep_copy() {
     // ...and changing the source leaves the copy alone.
     integer(&mut con, &["MULTIMAP.REPLACE", "src", "f", "z"]);
     insert(&mut con, "src", "g", &["y"]);
-    assert_eq!(content(&mut con, "dst"), changed_copy);
+    assert_eq!(getall(&mut con, "dst"), changed_copy);
     assert_eq!(
-        content(&mut con, "src"),
-        expected(&[("f", &["z"]), ("g", &["x", "y"])])
+        getall(&mut con, "src"),
+        content(&[("f", &["z"]), ("g", &["x", "y"])])
     );
 
     // Deleting either one leaves the other whole.
     integer(&mut con, &["DEL", "src"]);
-    assert_eq!(content(&mut con, "dst"), changed_copy);
+    assert_eq!(getall(&mut con, "dst"), changed_copy);
 }
 
 #[test]
@@ -200,7 +100,7 @@ fn copy_of_a_large_key_is_complete() {
     assert_eq!(integer(&mut con, &["COPY", "src", "dst"]), 1);
     assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "dst"]), 300);
     assert_eq!(integer(&mut con, &["MULTIMAP.SIZE", "dst"]), 6000);
-    assert_eq!(content(&mut con, "dst"), content(&mut con, "src"));
+    assert_eq!(getall(&mut con, "dst"), getall(&mut con, "src"));
 }
 
 #[test]
@@ -218,21 +118,18 @@ fn copy_keeps_the_source_ttl() {
 fn copy_to_another_db_leaves_an_independent_copy_there() {
     let server = Server::start();
     let mut db0 = server.connect();
-    let mut db1 = connect_to_db(&server, 1);
+    let mut db1 = server.connect_to_db(1);
     insert(&mut db0, "src", "f", &["a", "b"]);
     assert_eq!(integer(&mut db0, &["COPY", "src", "dst", "DB", "1"]), 1);
-    assert!(!exists(&mut db0, "dst"));
-    assert_eq!(content(&mut db1, "dst"), expected(&[("f", &["a", "b"])]));
+    assert!(!key_exists(&mut db0, "dst"));
+    assert_eq!(getall(&mut db1, "dst"), content(&[("f", &["a", "b"])]));
 
     insert(&mut db1, "dst", "f", &["c"]);
     insert(&mut db0, "src", "g", &["x"]);
+    assert_eq!(getall(&mut db1, "dst"), content(&[("f", &["a", "b", "c"])]));
     assert_eq!(
-        content(&mut db1, "dst"),
-        expected(&[("f", &["a", "b", "c"])])
-    );
-    assert_eq!(
-        content(&mut db0, "src"),
-        expected(&[("f", &["a", "b"]), ("g", &["x"])])
+        getall(&mut db0, "src"),
+        content(&[("f", &["a", "b"]), ("g", &["x"])])
     );
 }
 
@@ -242,16 +139,12 @@ fn copy_onto_an_existing_key_without_replace_changes_nothing() {
     let mut con = server.connect();
     insert(&mut con, "src", "f", &["new"]);
     insert(&mut con, "dst", "f", &["old"]);
-    redis::cmd("SET")
-        .arg("str")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "str", "s"));
     assert_eq!(integer(&mut con, &["COPY", "src", "dst"]), 0);
     assert_eq!(integer(&mut con, &["COPY", "src", "str"]), 0);
-    assert_eq!(content(&mut con, "dst"), expected(&[("f", &["old"])]));
+    assert_eq!(getall(&mut con, "dst"), content(&[("f", &["old"])]));
     assert_eq!(text(&mut con, &["GET", "str"]), "s");
-    assert_eq!(content(&mut con, "src"), expected(&[("f", &["new"])]));
+    assert_eq!(getall(&mut con, "src"), content(&[("f", &["new"])]));
 }
 
 #[test]
@@ -261,20 +154,16 @@ fn copy_with_replace_overwrites_an_existing_key_of_any_type() {
     insert(&mut con, "src", "f", &["new"]);
     insert(&mut con, "dst", "f", &["old"]);
     insert(&mut con, "dst", "g", &["old"]);
-    redis::cmd("SET")
-        .arg("str")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "str", "s"));
     assert_eq!(integer(&mut con, &["COPY", "src", "dst", "REPLACE"]), 1);
     assert_eq!(integer(&mut con, &["COPY", "src", "str", "REPLACE"]), 1);
-    assert_eq!(content(&mut con, "dst"), expected(&[("f", &["new"])]));
-    assert_eq!(content(&mut con, "str"), expected(&[("f", &["new"])]));
+    assert_eq!(getall(&mut con, "dst"), content(&[("f", &["new"])]));
+    assert_eq!(getall(&mut con, "str"), content(&[("f", &["new"])]));
     assert_eq!(text(&mut con, &["TYPE", "str"]), "rmultimap");
     // The replaced copies are still independent of each other.
     insert(&mut con, "dst", "f", &["more"]);
-    assert_eq!(content(&mut con, "str"), expected(&[("f", &["new"])]));
-    assert_eq!(content(&mut con, "src"), expected(&[("f", &["new"])]));
+    assert_eq!(getall(&mut con, "str"), content(&[("f", &["new"])]));
+    assert_eq!(getall(&mut con, "src"), content(&[("f", &["new"])]));
 }
 
 // ---------------------------------------------------------------- RENAME, MOVE, SWAPDB
@@ -286,11 +175,11 @@ fn rename_moves_content_and_ttl_to_the_new_name() {
     insert(&mut con, "old", "f", &["a", "b"]);
     insert(&mut con, "old", "g", &["c"]);
     integer(&mut con, &["EXPIRE", "old", "1000"]);
-    let before = content(&mut con, "old");
+    let before = getall(&mut con, "old");
     assert_eq!(text(&mut con, &["RENAME", "old", "new"]), "OK");
-    assert!(!exists(&mut con, "old"));
+    assert!(!key_exists(&mut con, "old"));
     assert_eq!(get(&mut con, "old", "f"), Vec::<String>::new());
-    assert_eq!(content(&mut con, "new"), before);
+    assert_eq!(getall(&mut con, "new"), before);
     let ttl = integer(&mut con, &["TTL", "new"]);
     assert!((990..=1000).contains(&ttl), "TTL after RENAME: {ttl}");
     // The renamed key is fully writable under its new name.
@@ -303,16 +192,12 @@ fn rename_overwrites_an_existing_destination_of_any_type() {
     let mut con = server.connect();
     insert(&mut con, "a", "f", &["from-a"]);
     insert(&mut con, "b", "f", &["from-b"]);
-    redis::cmd("RPUSH")
-        .arg("list")
-        .arg("x")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("RPUSH", "list", "x"));
     assert_eq!(text(&mut con, &["RENAME", "a", "b"]), "OK");
-    assert_eq!(content(&mut con, "b"), expected(&[("f", &["from-a"])]));
+    assert_eq!(getall(&mut con, "b"), content(&[("f", &["from-a"])]));
     assert_eq!(text(&mut con, &["RENAME", "b", "list"]), "OK");
     assert_eq!(text(&mut con, &["TYPE", "list"]), "rmultimap");
-    assert_eq!(content(&mut con, "list"), expected(&[("f", &["from-a"])]));
+    assert_eq!(getall(&mut con, "list"), content(&[("f", &["from-a"])]));
     assert_eq!(integer(&mut con, &["DBSIZE"]), 1);
 }
 
@@ -323,27 +208,27 @@ fn renamenx_refuses_an_existing_destination_and_renames_otherwise() {
     insert(&mut con, "a", "f", &["from-a"]);
     insert(&mut con, "b", "f", &["from-b"]);
     assert_eq!(integer(&mut con, &["RENAMENX", "a", "b"]), 0);
-    assert_eq!(content(&mut con, "a"), expected(&[("f", &["from-a"])]));
-    assert_eq!(content(&mut con, "b"), expected(&[("f", &["from-b"])]));
+    assert_eq!(getall(&mut con, "a"), content(&[("f", &["from-a"])]));
+    assert_eq!(getall(&mut con, "b"), content(&[("f", &["from-b"])]));
 
     assert_eq!(integer(&mut con, &["RENAMENX", "a", "c"]), 1);
-    assert!(!exists(&mut con, "a"));
-    assert_eq!(content(&mut con, "c"), expected(&[("f", &["from-a"])]));
+    assert!(!key_exists(&mut con, "a"));
+    assert_eq!(getall(&mut con, "c"), content(&[("f", &["from-a"])]));
 }
 
 #[test]
 fn move_to_another_db_keeps_content_and_leaves_none_behind() {
     let server = Server::start();
     let mut db0 = server.connect();
-    let mut db1 = connect_to_db(&server, 1);
+    let mut db1 = server.connect_to_db(1);
     insert(&mut db0, "k", "f", &["a", "b"]);
     insert(&mut db0, "k", "g", &["c"]);
     integer(&mut db0, &["EXPIRE", "k", "1000"]);
-    let before = content(&mut db0, "k");
+    let before = getall(&mut db0, "k");
     assert_eq!(integer(&mut db0, &["MOVE", "k", "1"]), 1);
-    assert!(!exists(&mut db0, "k"));
+    assert!(!key_exists(&mut db0, "k"));
     assert_eq!(integer(&mut db0, &["MULTIMAP.CARD", "k"]), 0);
-    assert_eq!(content(&mut db1, "k"), before);
+    assert_eq!(getall(&mut db1, "k"), before);
     let ttl = integer(&mut db1, &["TTL", "k"]);
     assert!((990..=1000).contains(&ttl), "TTL after MOVE: {ttl}");
     assert_eq!(insert(&mut db1, "k", "g", &["d"]), 2);
@@ -353,31 +238,31 @@ fn move_to_another_db_keeps_content_and_leaves_none_behind() {
 fn move_refuses_when_the_destination_db_already_has_the_key() {
     let server = Server::start();
     let mut db0 = server.connect();
-    let mut db1 = connect_to_db(&server, 1);
+    let mut db1 = server.connect_to_db(1);
     insert(&mut db0, "k", "f", &["in-0"]);
     insert(&mut db1, "k", "f", &["in-1"]);
     assert_eq!(integer(&mut db0, &["MOVE", "k", "1"]), 0);
-    assert_eq!(content(&mut db0, "k"), expected(&[("f", &["in-0"])]));
-    assert_eq!(content(&mut db1, "k"), expected(&[("f", &["in-1"])]));
+    assert_eq!(getall(&mut db0, "k"), content(&[("f", &["in-0"])]));
+    assert_eq!(getall(&mut db1, "k"), content(&[("f", &["in-1"])]));
 }
 
 #[test]
 fn swapdb_exchanges_multimap_keys_between_databases() {
     let server = Server::start();
     let mut db0 = server.connect();
-    let mut db1 = connect_to_db(&server, 1);
+    let mut db1 = server.connect_to_db(1);
     insert(&mut db0, "zero", "f", &["0"]);
     insert(&mut db0, "both", "f", &["from-0"]);
     insert(&mut db1, "one", "f", &["1"]);
     insert(&mut db1, "both", "f", &["from-1"]);
     assert_eq!(text(&mut db0, &["SWAPDB", "0", "1"]), "OK");
 
-    assert!(!exists(&mut db0, "zero"));
-    assert_eq!(content(&mut db0, "one"), expected(&[("f", &["1"])]));
-    assert_eq!(content(&mut db0, "both"), expected(&[("f", &["from-1"])]));
-    assert!(!exists(&mut db1, "one"));
-    assert_eq!(content(&mut db1, "zero"), expected(&[("f", &["0"])]));
-    assert_eq!(content(&mut db1, "both"), expected(&[("f", &["from-0"])]));
+    assert!(!key_exists(&mut db0, "zero"));
+    assert_eq!(getall(&mut db0, "one"), content(&[("f", &["1"])]));
+    assert_eq!(getall(&mut db0, "both"), content(&[("f", &["from-1"])]));
+    assert!(!key_exists(&mut db1, "one"));
+    assert_eq!(getall(&mut db1, "zero"), content(&[("f", &["0"])]));
+    assert_eq!(getall(&mut db1, "both"), content(&[("f", &["from-0"])]));
     // Writes after the swap land in the database the connection now sees.
     insert(&mut db0, "both", "f", &["after"]);
     assert_eq!(get(&mut db0, "both", "f"), ["from-1", "after"]);
@@ -394,7 +279,12 @@ fn pexpired_key_disappears() {
     assert_eq!(integer(&mut con, &["PEXPIRE", "k", "50"]), 1);
     let pttl = integer(&mut con, &["PTTL", "k"]);
     assert!((0..=50).contains(&pttl), "PTTL: {pttl}");
-    wait_for("the key to expire", || exists(&mut con, "k"), |&e| !e);
+    wait_for(
+        "the key to expire",
+        WAIT_TIMEOUT,
+        || key_exists(&mut con, "k"),
+        |&e| !e,
+    );
     assert_eq!(integer(&mut con, &["TTL", "k"]), -2);
     assert_eq!(get(&mut con, "k", "f"), Vec::<String>::new());
     assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "k"]), 0);
@@ -412,13 +302,14 @@ fn expired_key_is_gone_for_multimap_reads_before_redis_reclaims_it() {
     integer(&mut con, &["PEXPIRE", "k", "30"]);
     wait_for(
         "MULTIMAP.SIZE to see the key expired",
+        WAIT_TIMEOUT,
         || integer(&mut con, &["MULTIMAP.SIZE", "k"]),
         |&size| size == 0,
     );
     assert_eq!(get(&mut con, "k", "f"), Vec::<String>::new());
     assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "f"]), 0);
     assert_eq!(integer(&mut con, &["MULTIMAP.EXISTS", "k", "f"]), 0);
-    assert_eq!(content(&mut con, "k"), Content::new());
+    assert_eq!(getall(&mut con, "k"), Fields::new());
     assert_eq!(integer(&mut con, &["DBSIZE"]), 0);
 }
 
@@ -435,7 +326,7 @@ fn insert_into_an_expired_key_starts_a_fresh_key_without_ttl() {
         sleep(Duration::from_millis(5));
     }
     assert_eq!(insert(&mut con, "k", "f", &["new"]), 1);
-    assert_eq!(content(&mut con, "k"), expected(&[("f", &["new"])]));
+    assert_eq!(getall(&mut con, "k"), content(&[("f", &["new"])]));
     assert_eq!(integer(&mut con, &["TTL", "k"]), -1);
 }
 
@@ -454,7 +345,7 @@ fn expire_ttl_and_persist_work_on_multimap_keys() {
     assert_eq!(integer(&mut con, &["PERSIST", "k"]), 1);
     assert_eq!(integer(&mut con, &["TTL", "k"]), -1);
     assert_eq!(integer(&mut con, &["PERSIST", "k"]), 0);
-    assert_eq!(content(&mut con, "k"), expected(&[("f", &["v"])]));
+    assert_eq!(getall(&mut con, "k"), content(&[("f", &["v"])]));
     assert_eq!(integer(&mut con, &["TTL", "missing"]), -2);
     assert_eq!(integer(&mut con, &["EXPIRE", "missing", "100"]), 0);
 }
@@ -465,12 +356,7 @@ fn writes_keep_the_ttl_of_an_existing_key_like_native_types() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["c"]);
-    redis::cmd("HSET")
-        .arg("h")
-        .arg("f")
-        .arg("a")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("HSET", "h", "f", "a"));
     integer(&mut con, &["EXPIRE", "k", "1000"]);
     integer(&mut con, &["EXPIRE", "h", "1000"]);
 
@@ -491,8 +377,8 @@ fn writes_keep_the_ttl_of_an_existing_key_like_native_types() {
     let hash_ttl = integer(&mut con, &["TTL", "h"]);
     assert!((990..=1000).contains(&hash_ttl), "hash TTL: {hash_ttl}");
     assert_eq!(
-        content(&mut con, "k"),
-        expected(&[("f", &["x", "y"]), ("g", &["c"])])
+        getall(&mut con, "k"),
+        content(&[("f", &["x", "y"]), ("g", &["c"])])
     );
 }
 
@@ -503,7 +389,7 @@ fn a_key_emptied_and_recreated_has_no_ttl() {
     insert(&mut con, "k", "f", &["a"]);
     integer(&mut con, &["EXPIRE", "k", "1000"]);
     assert_eq!(integer(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a"]), 1);
-    assert!(!exists(&mut con, "k"));
+    assert!(!key_exists(&mut con, "k"));
     insert(&mut con, "k", "f", &["b"]);
     assert_eq!(integer(&mut con, &["TTL", "k"]), -1);
 }
@@ -532,12 +418,7 @@ fn object_freq_counts_multimap_reads_like_native_reads() {
         .start();
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["v"]);
-    redis::cmd("HSET")
-        .arg("h")
-        .arg("f")
-        .arg("v")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("HSET", "h", "f", "v"));
     let key_start = integer(&mut con, &["OBJECT", "FREQ", "k"]);
     let hash_start = integer(&mut con, &["OBJECT", "FREQ", "h"]);
     for _ in 0..10 {
@@ -568,6 +449,7 @@ fn object_idletime_is_reset_by_a_multimap_read() {
     // OBJECT itself does not touch the key; the LRU clock ticks in seconds.
     let idle = wait_for(
         "the key to become idle",
+        WAIT_TIMEOUT,
         || integer(&mut con, &["OBJECT", "IDLETIME", "k"]),
         |&idle| idle >= 1,
     );
@@ -684,16 +566,12 @@ fn del_removes_several_keys_of_mixed_types_at_once() {
         3
     );
     for key in ["mm:0", "mm:1", "hash:0"] {
-        assert!(!exists(&mut con, key), "{key} survived DEL");
+        assert!(!key_exists(&mut con, key), "{key} survived DEL");
     }
     assert_eq!(integer(&mut con, &["DBSIZE"]), 10 - 3);
     assert_eq!(integer(&mut con, &["MULTIMAP.CARD", "mm:0"]), 0);
     // The name is free for a new key of any type.
-    redis::cmd("SET")
-        .arg("mm:0")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "mm:0", "s"));
     assert_eq!(text(&mut con, &["TYPE", "mm:0"]), "string");
 }
 
@@ -701,24 +579,11 @@ fn del_removes_several_keys_of_mixed_types_at_once() {
 fn mixed_types_in_one_db_stay_independent_under_key_operations() {
     let server = Server::start();
     let mut con = server.connect();
-    let mut db1 = connect_to_db(&server, 1);
+    let mut db1 = server.connect_to_db(1);
     insert(&mut con, "mm", "f", &["a", "b"]);
-    redis::cmd("SET")
-        .arg("str")
-        .arg("s")
-        .exec(&mut con)
-        .unwrap();
-    redis::cmd("RPUSH")
-        .arg("list")
-        .arg(&["x", "y"])
-        .exec(&mut con)
-        .unwrap();
-    redis::cmd("HSET")
-        .arg("hash")
-        .arg("f")
-        .arg("h")
-        .exec(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "str", "s"));
+    run(&mut con, ("RPUSH", "list", &["x", "y"]));
+    run(&mut con, ("HSET", "hash", "f", "h"));
 
     integer(&mut con, &["EXPIRE", "str", "1000"]);
     assert_eq!(integer(&mut con, &["TTL", "mm"]), -1);
@@ -730,15 +595,10 @@ fn mixed_types_in_one_db_stay_independent_under_key_operations() {
     assert_eq!(integer(&mut con, &["TTL", "hash"]), -1);
 
     assert_eq!(
-        content(&mut con, "mm"),
-        expected(&[("f", &["a", "b"]), ("g", &["c"])])
+        getall(&mut con, "mm"),
+        content(&[("f", &["a", "b"]), ("g", &["c"])])
     );
-    let list: Vec<String> = redis::cmd("LRANGE")
-        .arg("list2")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let list: Vec<String> = query(&mut con, ("LRANGE", "list2", 0, -1));
     assert_eq!(list, ["x", "y"]);
     assert_eq!(text(&mut con, &["HGET", "hash2", "f"]), "h");
     assert_eq!(text(&mut db1, &["GET", "str"]), "s");
@@ -750,8 +610,8 @@ fn mixed_types_in_one_db_stay_independent_under_key_operations() {
     // db 0 now holds what was db 1: the string and the MultiMap copy.
     assert_eq!(text(&mut con, &["GET", "str"]), "s");
     assert_eq!(
-        content(&mut con, "mm3"),
-        expected(&[("f", &["a", "b"]), ("g", &["c"])])
+        getall(&mut con, "mm3"),
+        content(&[("f", &["a", "b"]), ("g", &["c"])])
     );
     assert_eq!(integer(&mut con, &["DBSIZE"]), 2);
     assert_eq!(text(&mut db1, &["TYPE", "mm2"]), "rmultimap");
@@ -774,16 +634,13 @@ fn digest_is_equal_for_equal_content_whatever_the_field_order() {
     for field in fields.iter().rev() {
         insert(&mut con, "backward", field, &["a", field.as_str(), "b"]);
     }
-    let order = |con: &mut Connection, key: &str| -> Vec<String> {
-        redis::cmd("MULTIMAP.FIELDS").arg(key).query(con).unwrap()
-    };
-    let forward_order = order(&mut con, "forward");
+    let forward_order = common::fields(&mut con, "forward");
     assert_ne!(
         forward_order,
-        order(&mut con, "backward"),
+        common::fields(&mut con, "backward"),
         "the two keys should list their fields in different orders"
     );
-    assert_eq!(content(&mut con, "forward"), content(&mut con, "backward"));
+    assert_eq!(getall(&mut con, "forward"), getall(&mut con, "backward"));
     assert_eq!(
         digest_value(&mut con, "forward"),
         digest_value(&mut con, "backward")
@@ -866,25 +723,6 @@ struct Measurement {
     memory_usage: i64,
 }
 
-/// A server whose `used_memory` moves only with the keys: no per-command
-/// latency histogram is allocated on a command's first call, the reply buffer
-/// resizing cron is off, and the keyspace table is presized (DEBUG POPULATE)
-/// so adding a few hundred keys never grows it.
-/// (Redis 6.2 has neither histograms nor reply buffer resizing, nor the
-/// commands to turn them off.)
-fn quiet_server() -> (Server, Connection) {
-    let server = Server::start();
-    let mut quiet = server.connect();
-    let _ = redis::cmd("CONFIG")
-        .arg(&["SET", "latency-tracking", "no"])
-        .exec(&mut quiet);
-    let _ = redis::cmd("DEBUG")
-        .arg(&["REPLYBUFFER", "RESIZING", "0"])
-        .exec(&mut quiet);
-    text(&mut quiet, &["DEBUG", "POPULATE", "600", "filler"]);
-    (server, quiet)
-}
-
 /// Builds a key from a connection of its own, closed (and freed by the server)
 /// before measuring, so that only the key remains of what building it took.
 fn measure(
@@ -901,6 +739,7 @@ fn measure(
     }
     wait_for(
         "the builder connection to be freed",
+        WAIT_TIMEOUT,
         || info_number(quiet, "clients", "connected_clients"),
         |&now| now == clients,
     );
@@ -940,7 +779,7 @@ fn assert_memory_usage_close(what: &str, measurements: &[Measurement]) {
 
 #[test]
 fn memory_usage_is_close_to_used_memory_growth_for_one_value() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     let measurements: Vec<Measurement> = (0..20)
         .map(|i| {
             let key = format!("one:{i}");
@@ -954,7 +793,7 @@ fn memory_usage_is_close_to_used_memory_growth_for_one_value() {
 
 #[test]
 fn memory_usage_is_close_to_used_memory_growth_for_100_values_in_one_field() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     let measurements: Vec<Measurement> = (0..10)
         .map(|i| {
             let key = format!("hundred:{i}");
@@ -966,7 +805,7 @@ fn memory_usage_is_close_to_used_memory_growth_for_100_values_in_one_field() {
 
 #[test]
 fn memory_usage_is_close_to_used_memory_growth_for_100000_values() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     let measurements: Vec<Measurement> = (0..2)
         .map(|i| {
             let key = format!("big:{i}");
@@ -978,7 +817,7 @@ fn memory_usage_is_close_to_used_memory_growth_for_100000_values() {
 
 #[test]
 fn del_gives_back_all_the_memory_of_a_key() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     let baseline = used_memory(&mut quiet);
     let measurement = measure(&server, &mut quiet, "big", |con| fill(con, "big", 100, 100));
     assert!(measurement.used_memory_growth > 100_000);
@@ -1000,6 +839,7 @@ const NEAR_BASELINE: i64 = 64 * 1024;
 fn wait_for_memory_back_to(quiet: &mut Connection, baseline: i64, key_size: i64) -> i64 {
     wait_for(
         &format!("used_memory to return near {baseline} after freeing {key_size} bytes"),
+        WAIT_TIMEOUT,
         || used_memory(quiet),
         |&now| (now - baseline).abs() <= NEAR_BASELINE,
     )
@@ -1007,7 +847,7 @@ fn wait_for_memory_back_to(quiet: &mut Connection, baseline: i64, key_size: i64)
 
 #[test]
 fn unlink_frees_a_million_value_key_off_the_main_thread() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     let baseline = used_memory(&mut quiet);
     let measurement = measure(&server, &mut quiet, "huge", |con| {
         fill(con, "huge", 100, 10_000)
@@ -1016,9 +856,10 @@ fn unlink_frees_a_million_value_key_off_the_main_thread() {
     let lazyfreed = info_number(&mut quiet, "memory", "lazyfreed_objects");
 
     assert_eq!(integer(&mut quiet, &["UNLINK", "huge"]), 1);
-    assert!(!exists(&mut quiet, "huge"));
+    assert!(!key_exists(&mut quiet, "huge"));
     wait_for(
         "the lazy free thread to free the key",
+        WAIT_TIMEOUT,
         || info_number(&mut quiet, "memory", "lazyfreed_objects"),
         |&now| now == lazyfreed + 1,
     );
@@ -1034,7 +875,7 @@ fn unlink_frees_a_million_value_key_off_the_main_thread() {
 
 #[test]
 fn unlink_frees_a_key_of_few_values_on_the_main_thread() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     let baseline = used_memory(&mut quiet);
     // 61 allocations to free: under Redis's lazy free threshold of 64, however
     // many bytes they hold.
@@ -1059,7 +900,7 @@ fn unlink_frees_a_key_of_few_values_on_the_main_thread() {
 
 #[test]
 fn flushall_async_frees_multimap_keys_off_the_main_thread() {
-    let (server, mut quiet) = quiet_server();
+    let (server, mut quiet) = Server::builder().start_quiet();
     text(&mut quiet, &["FLUSHALL"]);
     let baseline = used_memory(&mut quiet);
     let measurement = measure(&server, &mut quiet, "a", |con| {
@@ -1075,6 +916,7 @@ fn flushall_async_frees_multimap_keys_off_the_main_thread() {
     assert_eq!(integer(&mut quiet, &["DBSIZE"]), 0);
     wait_for(
         "the lazy free thread to free both databases",
+        WAIT_TIMEOUT,
         || info_number(&mut quiet, "memory", "lazyfreed_objects"),
         |&now| now == lazyfreed + 4,
     );
@@ -1084,6 +926,6 @@ fn flushall_async_frees_multimap_keys_off_the_main_thread() {
         measurement.used_memory_growth
     );
     assert_eq!(insert(&mut quiet, "a", "f", &["again"]), 1);
-    let mut db1 = connect_to_db(&server, 1);
+    let mut db1 = server.connect_to_db(1);
     assert_eq!(integer(&mut db1, &["DBSIZE"]), 0);
 }

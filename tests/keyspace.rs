@@ -6,27 +6,29 @@ mod common;
 
 use std::time::Duration;
 
-use common::Server;
-use redis::{Connection, PubSub};
+use common::{key_exists, query, read_commands, run, Server, NO_OP_SETUP, NO_OP_WRITES};
 
-/// A server publishing every keyspace event.
-fn server_with_events() -> Server {
-    Server::builder()
+/// The keyevent notifications (event, key) that `commands` publish, on a
+/// server publishing every keyspace event where `setup` ran first.
+fn events_of<C: AsRef<[&'static str]>>(setup: &[&[&str]], commands: &[C]) -> Vec<(String, String)> {
+    let server = Server::builder()
         .config("notify-keyspace-events", "KEA")
-        .start()
-}
-
-fn run(con: &mut Connection, args: &[&str]) {
-    let _: redis::Value = redis::cmd(args[0])
-        .arg(&args[1..])
-        .query(con)
-        .unwrap_or_else(|error| panic!("{args:?}: {error}"));
-}
-
-/// The keyevent notifications (event, key) published since the last call:
-/// sets a marker key and collects everything published before its event.
-fn events(pubsub: &mut PubSub<'_>, con: &mut Connection) -> Vec<(String, String)> {
-    run(con, &["SET", "events-marker", "1"]);
+        .start();
+    let mut con = server.connect();
+    for command in setup {
+        run(&mut con, command);
+    }
+    let mut sub = server.connect();
+    let mut pubsub = sub.as_pubsub();
+    pubsub.psubscribe("__keyevent@0__:*").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for command in commands {
+        run(&mut con, command.as_ref());
+    }
+    // Everything published before the marker key's event.
+    run(&mut con, &["SET", "events-marker", "1"]);
     let mut seen = Vec::new();
     loop {
         let message = pubsub.get_message().expect("a keyspace event");
@@ -43,13 +45,6 @@ fn events(pubsub: &mut PubSub<'_>, con: &mut Connection) -> Vec<(String, String)
     }
 }
 
-fn subscribe(pubsub: &mut PubSub<'_>) {
-    pubsub.psubscribe("__keyevent@0__:*").unwrap();
-    pubsub
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-}
-
 fn expect(events: &[(&str, &str)]) -> Vec<(String, String)> {
     events
         .iter()
@@ -61,79 +56,62 @@ fn expect(events: &[(&str, &str)]) -> Vec<(String, String)> {
 
 #[test]
 fn insert_fires_multimap_insert_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b"]);
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "c"]);
+    let inserts: [&[&str]; 2] = [
+        &["MULTIMAP.INSERT", "k", "f", "a", "b"],
+        &["MULTIMAP.INSERT", "k", "f", "c"],
+    ];
     assert_eq!(
-        events(&mut pubsub, &mut con),
+        events_of(&[], &inserts),
         expect(&[("multimap.insert", "k"), ("multimap.insert", "k")])
     );
 }
 
 #[test]
 fn remove_fires_multimap_remove_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b"]);
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    run(&mut con, &["MULTIMAP.REMOVE", "k", "f", "a"]);
+    let setup: [&[&str]; 1] = [&["MULTIMAP.INSERT", "k", "f", "a", "b"]];
     assert_eq!(
-        events(&mut pubsub, &mut con),
+        events_of(&setup, &[&["MULTIMAP.REMOVE", "k", "f", "a"]]),
         expect(&[("multimap.remove", "k")])
     );
 }
 
 #[test]
 fn replace_fires_multimap_replace_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a"]);
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    run(&mut con, &["MULTIMAP.REPLACE", "k", "f", "x"]);
-    run(&mut con, &["MULTIMAP.REPLACE", "new", "f", "x"]);
+    let setup: [&[&str]; 1] = [&["MULTIMAP.INSERT", "k", "f", "a"]];
+    let replaces: [&[&str]; 2] = [
+        &["MULTIMAP.REPLACE", "k", "f", "x"],
+        &["MULTIMAP.REPLACE", "new", "f", "x"],
+    ];
     assert_eq!(
-        events(&mut pubsub, &mut con),
+        events_of(&setup, &replaces),
         expect(&[("multimap.replace", "k"), ("multimap.replace", "new")])
     );
 }
 
 #[test]
 fn del_fires_multimap_del_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a"]);
-    run(&mut con, &["MULTIMAP.INSERT", "k", "g", "b"]);
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    run(&mut con, &["MULTIMAP.DEL", "k", "f"]);
+    let setup: [&[&str]; 2] = [
+        &["MULTIMAP.INSERT", "k", "f", "a"],
+        &["MULTIMAP.INSERT", "k", "g", "b"],
+    ];
     assert_eq!(
-        events(&mut pubsub, &mut con),
+        events_of(&setup, &[&["MULTIMAP.DEL", "k", "f"]]),
         expect(&[("multimap.del", "k")])
     );
 }
 
 #[test]
 fn emptying_a_key_fires_del_event_after_the_command_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "a", "f", "v"]);
-    run(&mut con, &["MULTIMAP.INSERT", "b", "f", "v"]);
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    run(&mut con, &["MULTIMAP.REMOVE", "a", "f", "v"]);
-    run(&mut con, &["MULTIMAP.DEL", "b", "f"]);
+    let setup: [&[&str]; 2] = [
+        &["MULTIMAP.INSERT", "a", "f", "v"],
+        &["MULTIMAP.INSERT", "b", "f", "v"],
+    ];
+    let emptying: [&[&str]; 2] = [
+        &["MULTIMAP.REMOVE", "a", "f", "v"],
+        &["MULTIMAP.DEL", "b", "f"],
+    ];
     assert_eq!(
-        events(&mut pubsub, &mut con),
+        events_of(&setup, &emptying),
         expect(&[
             ("multimap.remove", "a"),
             ("del", "a"),
@@ -145,50 +123,18 @@ fn emptying_a_key_fires_del_event_after_the_command_event() {
 
 #[test]
 fn writes_that_change_nothing_fire_no_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b"]);
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    run(&mut con, &["MULTIMAP.REMOVE", "k", "f", "absent"]);
-    run(&mut con, &["MULTIMAP.REMOVE", "k", "nofield", "a"]);
-    run(&mut con, &["MULTIMAP.REMOVE", "nokey", "f", "a"]);
-    run(&mut con, &["MULTIMAP.DEL", "k", "nofield"]);
-    run(&mut con, &["MULTIMAP.DEL", "nokey", "f"]);
-    run(&mut con, &["MULTIMAP.REPLACE", "k", "f", "a", "b"]);
-    assert_eq!(events(&mut pubsub, &mut con), expect(&[]));
+    assert_eq!(events_of(&[NO_OP_SETUP], &NO_OP_WRITES), expect(&[]));
 }
 
 #[test]
 fn reads_fire_no_event() {
-    let server = server_with_events();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a"]);
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    subscribe(&mut pubsub);
-    for read in READS {
-        run(&mut con, read);
-    }
-    assert_eq!(events(&mut pubsub, &mut con), expect(&[]));
+    // "v", the value the example calls name, so that CONTAINS finds it.
+    let setup: [&[&str]; 1] = [&["MULTIMAP.INSERT", "k", "f", "v"]];
+    let reads: Vec<Vec<&str>> = read_commands().map(|read| read.call("k")).collect();
+    assert_eq!(events_of(&setup, &reads), expect(&[]));
 }
 
 // ---------------------------------------------------------------- WATCH
-
-const READS: [&[&str]; 11] = [
-    &["MULTIMAP.GET", "k", "f"],
-    &["MULTIMAP.VALUES", "k", "f"],
-    &["MULTIMAP.LEN", "k", "f"],
-    &["MULTIMAP.RANGE", "k", "f", "0", "-1"],
-    &["MULTIMAP.CONTAINS", "k", "f", "a"],
-    &["MULTIMAP.EXISTS", "k", "f"],
-    &["MULTIMAP.CARD", "k"],
-    &["MULTIMAP.SIZE", "k"],
-    &["MULTIMAP.FIELDS", "k"],
-    &["MULTIMAP.GETALL", "k"],
-    &["MULTIMAP.SCAN", "k", "0"],
-];
 
 /// Whether a transaction WATCHing `key` still executes after another client
 /// sends `command`.
@@ -199,7 +145,7 @@ fn transaction_survives(server: &Server, key: &str, command: &[&str]) -> bool {
     run(&mut other, command);
     run(&mut watcher, &["MULTI"]);
     run(&mut watcher, &["PING"]);
-    let reply: redis::Value = redis::cmd("EXEC").query(&mut watcher).unwrap();
+    let reply: redis::Value = query(&mut watcher, &["EXEC"]);
     match reply {
         redis::Value::Array(_) => true,
         redis::Value::Nil => false,
@@ -211,9 +157,11 @@ fn transaction_survives(server: &Server, key: &str, command: &[&str]) -> bool {
 fn reads_do_not_invalidate_watch() {
     let server = Server::start();
     let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a"]);
-    for read in READS {
-        assert!(transaction_survives(&server, "k", read), "{read:?}");
+    // "v", the value the example calls name, so that CONTAINS finds it.
+    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "v"]);
+    for read in read_commands() {
+        let call = read.call("k");
+        assert!(transaction_survives(&server, "k", &call), "{call:?}");
     }
 }
 
@@ -233,8 +181,7 @@ fn writes_that_change_data_invalidate_watch() {
     for write in writes {
         assert!(!transaction_survives(&server, "k", write), "{write:?}");
     }
-    let exists: i64 = redis::cmd("EXISTS").arg("k").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
+    assert!(!key_exists(&mut con, "k"));
     assert!(!transaction_survives(
         &server,
         "k",
@@ -246,20 +193,10 @@ fn writes_that_change_data_invalidate_watch() {
 fn writes_that_change_nothing_do_not_invalidate_watch() {
     let server = Server::start();
     let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b"]);
-    let no_ops: [&[&str]; 4] = [
-        &["MULTIMAP.REMOVE", "k", "f", "absent"],
-        &["MULTIMAP.REMOVE", "k", "nofield", "a"],
-        &["MULTIMAP.DEL", "k", "nofield"],
-        &["MULTIMAP.REPLACE", "k", "f", "a", "b"],
-    ];
-    for no_op in no_ops {
-        assert!(transaction_survives(&server, "k", no_op), "{no_op:?}");
-    }
-    for no_op in [
-        &["MULTIMAP.REMOVE", "nokey", "f", "a"][..],
-        &["MULTIMAP.DEL", "nokey", "f"],
-    ] {
-        assert!(transaction_survives(&server, "nokey", no_op), "{no_op:?}");
+    run(&mut con, NO_OP_SETUP);
+    for no_op in NO_OP_WRITES {
+        // WATCH the key the write names, present ("k") or not ("nokey").
+        let key = no_op[1];
+        assert!(transaction_survives(&server, key, no_op), "{no_op:?}");
     }
 }

@@ -2,42 +2,28 @@
 
 mod common;
 
-use common::{module_path, query_error, Server, ServerBuilder};
+use common::{error_reply, integer, key_type, module_path, run, Server, UNLOAD_REFUSED};
 
-fn module_command() -> redis::Cmd {
-    redis::cmd("MODULE")
+/// The module's path as MODULE LOAD takes it.
+fn module_arg() -> Vec<u8> {
+    module_path().into_os_string().into_encoded_bytes()
 }
 
-/// A server without the module, allowing MODULE LOAD from clients.
+/// A server without the module, accepting MODULE LOAD from clients.
 fn bare_server() -> Server {
-    allowing_module_command(Server::builder().without_module()).start()
-}
-
-/// Redis 7.0 refuses MODULE from clients unless configured; 6.2 always allows it.
-fn allowing_module_command(builder: ServerBuilder) -> ServerBuilder {
-    if common::is_redis_7() {
-        builder.config("enable-module-command", "yes")
-    } else {
-        builder
-    }
+    Server::builder()
+        .without_module()
+        .module_command_allowed()
+        .start()
 }
 
 #[test]
 fn module_load_at_runtime_registers_type_and_commands() {
     let server = bare_server();
     let mut con = server.connect();
-    let _: () = module_command()
-        .arg("LOAD")
-        .arg(module_path().as_os_str().as_encoded_bytes())
-        .query(&mut con)
-        .unwrap();
-    let inserted: i64 = redis::cmd("MULTIMAP.INSERT")
-        .arg(&["k", "f", "v"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(inserted, 1);
-    let kind: String = redis::cmd("TYPE").arg("k").query(&mut con).unwrap();
-    assert_eq!(kind, "rmultimap");
+    run(&mut con, ("MODULE", "LOAD", module_arg()));
+    assert_eq!(integer(&mut con, &["MULTIMAP.INSERT", "k", "f", "v"]), 1);
+    assert_eq!(key_type(&mut con, "k"), "rmultimap");
 }
 
 #[test]
@@ -50,24 +36,14 @@ fn loadmodule_in_a_config_file_works() {
         .config_file(&config)
         .start();
     let mut con = server.connect();
-    let len: i64 = redis::cmd("MULTIMAP.LEN")
-        .arg(&["k", "f"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(len, 0);
+    assert_eq!(integer(&mut con, &["MULTIMAP.LEN", "k", "f"]), 0);
 }
 
 #[test]
 fn unknown_module_argument_fails_the_load_with_a_log_line() {
     let server = bare_server();
     let mut con = server.connect();
-    let error = query_error(
-        module_command()
-            .arg("LOAD")
-            .arg(module_path().as_os_str().as_encoded_bytes())
-            .arg("bogus"),
-        &mut con,
-    );
+    let error = error_reply(&mut con, ("MODULE", "LOAD", module_arg(), "bogus"));
     assert!(error.starts_with("ERR"), "{error}");
     assert!(
         server
@@ -76,22 +52,19 @@ fn unknown_module_argument_fails_the_load_with_a_log_line() {
         "{}",
         server.log_text()
     );
-    let modules: Vec<redis::Value> = module_command().arg("LIST").query(&mut con).unwrap();
+    let modules: Vec<redis::Value> = common::query(&mut con, &["MODULE", "LIST"]);
     assert!(modules.is_empty(), "{modules:?}");
 }
 
 #[test]
 fn module_unload_is_refused_with_redis_own_error() {
-    let server = allowing_module_command(Server::builder()).start();
+    let server = Server::builder().module_command_allowed().start();
     let mut con = server.connect();
-    let error = query_error(module_command().arg("UNLOAD").arg("multimap"), &mut con);
+    let error = error_reply(&mut con, &["MODULE", "UNLOAD", "multimap"]);
+    assert_eq!(error, UNLOAD_REFUSED);
     assert_eq!(
-        error,
-        "ERR Error unloading module: the module exports one or more module-side data types, can't unload"
+        integer(&mut con, &["MULTIMAP.LEN", "k", "f"]),
+        0,
+        "the module must still serve commands"
     );
-    let len: i64 = redis::cmd("MULTIMAP.LEN")
-        .arg(&["k", "f"])
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(len, 0, "the module must still serve commands");
 }

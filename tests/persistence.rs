@@ -6,19 +6,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use common::{info_field, insert, query_error, wait_until, Server};
-use redis::{Connection, Value};
-use tempfile::TempDir;
-
-type Bytes = Vec<u8>;
-
-/// A MultiMap's content: (field, values) pairs sorted by field.
-type Fields = Vec<(Bytes, Vec<Bytes>)>;
+use common::{
+    content, digest, digest_value, dump, error_reply, getall, insert, integer, is_redis_7,
+    key_exists, key_type, query, restore, rewrite_aof, run, show, show_difference, skip_unless,
+    Bytes, Fields, Rng, Server, BUSYKEY,
+};
+use redis::Connection;
 
 /// What a key holds, read back through the commands of its type.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,41 +29,7 @@ type Dataset = BTreeMap<Bytes, Stored>;
 
 const MIB: usize = 1024 * 1024;
 
-/// How long a background AOF rewrite may take.
-const REWRITE_TIMEOUT: Duration = Duration::from_secs(60);
-
 // ---------------------------------------------------------------- helpers
-
-fn integer(con: &mut Connection, command: &str, args: &[&[u8]]) -> i64 {
-    redis::cmd(command)
-        .arg(args)
-        .query(con)
-        .unwrap_or_else(|error| panic!("{command}: {error}"))
-}
-
-/// GETALL as (field, values) pairs, sorted by field.
-fn getall(con: &mut Connection, key: &[u8]) -> Fields {
-    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
-        .arg(key)
-        .query(con)
-        .expect("MULTIMAP.GETALL");
-    assert_eq!(flat.len() % 2, 0, "GETALL replies field/values pairs");
-    let mut pairs: Fields = flat
-        .chunks(2)
-        .map(|pair| {
-            (
-                redis::from_redis_value_ref(&pair[0]).expect("a field"),
-                redis::from_redis_value_ref(&pair[1]).expect("its values"),
-            )
-        })
-        .collect();
-    pairs.sort();
-    pairs
-}
-
-fn key_type(con: &mut Connection, key: &[u8]) -> String {
-    redis::cmd("TYPE").arg(key).query(con).expect("TYPE")
-}
 
 /// Reads every key back, through the commands of its type.
 fn dataset(con: &mut Connection) -> Dataset {
@@ -98,83 +59,6 @@ fn dataset(con: &mut Connection) -> Dataset {
     dataset
 }
 
-/// `DEBUG DIGEST`: one hash over every key and value of the server.
-fn server_digest(con: &mut Connection) -> String {
-    redis::cmd("DEBUG")
-        .arg("DIGEST")
-        .query(con)
-        .expect("DEBUG DIGEST")
-}
-
-/// `DEBUG DIGEST-VALUE`: the hash of one key's value.
-fn value_digest(con: &mut Connection, key: &[u8]) -> String {
-    let digests: Vec<String> = redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query(con)
-        .expect("DEBUG DIGEST-VALUE");
-    digests.into_iter().next().expect("one digest per key")
-}
-
-/// Bytes for a failure message: escaped, and cut short when long.
-fn show(bytes: &[u8]) -> String {
-    const SHOWN: usize = 48;
-    let mut text: String = bytes
-        .iter()
-        .take(SHOWN)
-        .flat_map(|&byte| std::ascii::escape_default(byte))
-        .map(char::from)
-        .collect();
-    if bytes.len() > SHOWN {
-        let _ = write!(text, "... ({} bytes)", bytes.len());
-    }
-    format!("\"{text}\"")
-}
-
-/// Where two MultiMaps first differ, told briefly (values can be a MiB long).
-fn first_field_difference(expected: &Fields, actual: &Fields) -> String {
-    let expected_names: Vec<String> = expected.iter().map(|(field, _)| show(field)).collect();
-    let actual_names: Vec<String> = actual.iter().map(|(field, _)| show(field)).collect();
-    if expected_names.len() != actual_names.len()
-        || expected.iter().zip(actual).any(|(e, a)| e.0 != a.0)
-    {
-        let missing: Vec<&String> = expected_names
-            .iter()
-            .filter(|name| !actual_names.contains(name))
-            .take(5)
-            .collect();
-        let extra: Vec<&String> = actual_names
-            .iter()
-            .filter(|name| !expected_names.contains(name))
-            .take(5)
-            .collect();
-        return format!(
-            "{} fields expected, {} found; missing {missing:?}, unexpected {extra:?}",
-            expected.len(),
-            actual.len()
-        );
-    }
-    for ((field, want), (_, got)) in expected.iter().zip(actual) {
-        if want.len() != got.len() {
-            return format!(
-                "field {}: {} values expected, {} found",
-                show(field),
-                want.len(),
-                got.len()
-            );
-        }
-        if let Some(index) = want.iter().zip(got).position(|(w, g)| w != g) {
-            return format!(
-                "field {}, value {index}: expected {}, found {}",
-                show(field),
-                show(&want[index]),
-                show(&got[index])
-            );
-        }
-    }
-    "no difference".to_owned()
-}
-
 /// Asserts two datasets are equal, naming the first difference briefly.
 fn assert_same_dataset(expected: &Dataset, actual: &Dataset) {
     let expected_keys: Vec<String> = expected.keys().map(|key| show(key)).collect();
@@ -186,23 +70,11 @@ fn assert_same_dataset(expected: &Dataset, actual: &Dataset) {
             continue;
         }
         let detail = match (want, got) {
-            (Stored::MultiMap(want), Stored::MultiMap(got)) => first_field_difference(want, got),
+            (Stored::MultiMap(want), Stored::MultiMap(got)) => show_difference(want, got),
             _ => format!("expected {want:?}, found {got:?}"),
         };
-        panic!("key {} differs: {detail}", show(key));
+        panic!("key {} differs:\n{detail}", show(key));
     }
-}
-
-/// Deterministic bytes covering all 256 values (xorshift64).
-fn pseudo_random_bytes(len: usize, mut state: u64) -> Bytes {
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect()
 }
 
 /// Writes keys with every awkward shape persistence must keep: binary key,
@@ -239,7 +111,7 @@ fn write_awkward_keys(con: &mut Connection) {
     ];
     let sized: Vec<Bytes> = lengths
         .iter()
-        .map(|&len| pseudo_random_bytes(len, len as u64 + 1))
+        .map(|&len| Rng(len as u64 + 1).bytes(len))
         .collect();
     insert(con, b"lengths", b"sized", &sized);
 
@@ -247,7 +119,7 @@ fn write_awkward_keys(con: &mut Connection) {
         con,
         b"big",
         b"blob",
-        &[pseudo_random_bytes(MIB, 7), b"after".to_vec()],
+        &[Rng(7).bytes(MIB), b"after".to_vec()],
     );
     insert(con, b"big", b"small", &["s"]);
 
@@ -309,47 +181,54 @@ fn assert_no_rejection_logged(server: &Server) {
     );
 }
 
+/// What a server holds: every key read back, and `DEBUG DIGEST`.
+struct Snapshot {
+    dataset: Dataset,
+    digest: String,
+}
+
+fn snapshot(con: &mut Connection) -> Snapshot {
+    Snapshot {
+        dataset: dataset(con),
+        digest: digest(con),
+    }
+}
+
+/// The server holds exactly `expected`, and its log shows no stored value
+/// the module rejected.
+fn assert_holds(server: &Server, expected: &Snapshot) {
+    let mut con = server.connect();
+    assert_same_dataset(&expected.dataset, &dataset(&mut con));
+    assert_eq!(digest(&mut con), expected.digest, "DEBUG DIGEST");
+    assert_no_rejection_logged(server);
+}
+
 fn seed_v0_fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-v0.rdb")
 }
 
-/// A fresh server that loaded `rdb` as its dump.rdb at startup.
-fn start_from_rdb(rdb: &Path) -> Server {
-    let dir = TempDir::new().expect("temp dir");
-    let dump = dir.path().join("dump.rdb");
-    std::fs::copy(rdb, &dump).unwrap_or_else(|error| panic!("copying {}: {error}", rdb.display()));
-    // The fixture is read-only; its copy is the server's to replace.
-    std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o644)).unwrap();
-    Server::builder().in_dir(dir).start()
-}
-
-fn bytes_of(items: &[&str]) -> Vec<Bytes> {
-    items.iter().map(|item| item.as_bytes().to_vec()).collect()
-}
-
 /// What seed-v0.rdb holds, per its README.
 fn seed_v0_content() -> Dataset {
-    let mut user_tags: Fields = vec![
-        (b"colors".to_vec(), bytes_of(&["red", "green", "blue"])),
-        (b"sizes".to_vec(), bytes_of(&["S", "M", "L", "XL"])),
-        (b"empty-ish".to_vec(), bytes_of(&[""])),
-    ];
-    user_tags.sort();
+    let user_tags = content(&[
+        ("colors", &["red", "green", "blue"]),
+        ("sizes", &["S", "M", "L", "XL"]),
+        ("empty-ish", &[""]),
+    ]);
     Dataset::from([
         (b"user:1:tags".to_vec(), Stored::MultiMap(user_tags)),
         (
             "ключ".as_bytes().to_vec(),
-            Stored::MultiMap(vec![(
-                "поле".as_bytes().to_vec(),
-                bytes_of(&["значение", "ünïcødé ✓"]),
-            )]),
+            Stored::MultiMap(content(&[("поле", &["значение", "ünïcødé ✓"])])),
         ),
         (
             b"dup".to_vec(),
-            Stored::MultiMap(vec![(b"f".to_vec(), bytes_of(&["x", "x", "x", "y"]))]),
+            Stored::MultiMap(content(&[("f", &["x", "x", "x", "y"])])),
         ),
         (b"plain:string".to_vec(), Stored::String(b"hello".to_vec())),
-        (b"plain:list".to_vec(), Stored::List(bytes_of(&["a", "b"]))),
+        (
+            b"plain:list".to_vec(),
+            Stored::List(vec![b"a".to_vec(), b"b".to_vec()]),
+        ),
     ])
 }
 
@@ -364,19 +243,6 @@ fn dump_encoding_version(payload: &[u8]) -> u64 {
     id & 1023
 }
 
-fn dump(con: &mut Connection, key: &[u8]) -> Bytes {
-    let payload: Option<Bytes> = redis::cmd("DUMP").arg(key).query(con).expect("DUMP");
-    payload.unwrap_or_else(|| panic!("DUMP {}: no such key", show(key)))
-}
-
-fn restore(con: &mut Connection, key: &[u8], payload: &[u8]) -> redis::RedisResult<()> {
-    redis::cmd("RESTORE")
-        .arg(key)
-        .arg(0)
-        .arg(payload)
-        .query(con)
-}
-
 fn restore_replace(con: &mut Connection, key: &[u8], payload: &[u8]) {
     let _: () = redis::cmd("RESTORE")
         .arg(key)
@@ -385,25 +251,6 @@ fn restore_replace(con: &mut Connection, key: &[u8], payload: &[u8]) {
         .arg("REPLACE")
         .query(con)
         .expect("RESTORE ... REPLACE");
-}
-
-/// Waits until no AOF rewrite runs or waits to run.
-fn wait_for_aof_rewrite_idle(con: &mut Connection) {
-    wait_until("the AOF rewrite to finish", REWRITE_TIMEOUT, || {
-        info_field(con, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
-            && info_field(con, "persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
-    });
-}
-
-/// `BGREWRITEAOF`, waited for, and checked to have succeeded.
-fn rewrite_aof(con: &mut Connection) {
-    wait_for_aof_rewrite_idle(con);
-    let _: String = redis::cmd("BGREWRITEAOF").query(con).expect("BGREWRITEAOF");
-    wait_for_aof_rewrite_idle(con);
-    assert_eq!(
-        info_field(con, "persistence", "aof_last_bgrewrite_status").as_deref(),
-        Some("ok")
-    );
 }
 
 /// The AOF files Redis 7 keeps in `<dir>/appendonlydir/`, from its manifest:
@@ -481,21 +328,24 @@ fn parse_aof_commands(aof: &[u8]) -> Vec<Vec<&[u8]>> {
 
 #[test]
 fn original_module_v0_rdb_loads_with_trailing_nul_stripped() {
-    if !common::is_redis_7() {
-        return; // the fixture is an RDB of Redis 7.0 (format 10), which 6.2 cannot read
+    if skip_unless(
+        is_redis_7(),
+        "seed-v0.rdb is a Redis 7.0 RDB (format 10), which older servers cannot read",
+    ) {
+        return;
     }
-    let mut server = start_from_rdb(&seed_v0_fixture());
+    let mut server = Server::builder().loading_rdb(&seed_v0_fixture()).start();
     let mut con = server.connect();
     assert_same_dataset(&seed_v0_content(), &dataset(&mut con));
-    assert_eq!(integer(&mut con, "MULTIMAP.CARD", &[b"user:1:tags"]), 3);
-    assert_eq!(integer(&mut con, "MULTIMAP.SIZE", &[b"user:1:tags"]), 8);
+    assert_eq!(integer(&mut con, ("MULTIMAP.CARD", b"user:1:tags")), 3);
+    assert_eq!(integer(&mut con, ("MULTIMAP.SIZE", b"user:1:tags")), 8);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.LEN", &[b"user:1:tags", b"empty-ish"]),
+        integer(&mut con, ("MULTIMAP.LEN", b"user:1:tags", b"empty-ish")),
         1
     );
-    assert_eq!(integer(&mut con, "MULTIMAP.LEN", &[b"dup", b"f"]), 4);
+    assert_eq!(integer(&mut con, ("MULTIMAP.LEN", b"dup", b"f")), 4);
     assert_eq!(
-        integer(&mut con, "MULTIMAP.EXISTS", &[b"user:1:tags", b"colors\0"]),
+        integer(&mut con, ("MULTIMAP.EXISTS", b"user:1:tags", b"colors\0")),
         0
     );
     assert!(server.is_alive());
@@ -504,10 +354,13 @@ fn original_module_v0_rdb_loads_with_trailing_nul_stripped() {
 
 #[test]
 fn keys_loaded_from_v0_rdb_are_saved_back_as_v1() {
-    if !common::is_redis_7() {
-        return; // the fixture is an RDB of Redis 7.0 (format 10), which 6.2 cannot read
+    if skip_unless(
+        is_redis_7(),
+        "seed-v0.rdb is a Redis 7.0 RDB (format 10), which older servers cannot read",
+    ) {
+        return;
     }
-    let server = start_from_rdb(&seed_v0_fixture());
+    let server = Server::builder().loading_rdb(&seed_v0_fixture()).start();
     let mut con = server.connect();
     for key in [&b"user:1:tags"[..], "ключ".as_bytes(), b"dup"] {
         assert_eq!(
@@ -517,13 +370,13 @@ fn keys_loaded_from_v0_rdb_are_saved_back_as_v1() {
             show(key)
         );
     }
-    let digest = server_digest(&mut con);
-    let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    let expected = Snapshot {
+        dataset: seed_v0_content(),
+        digest: digest(&mut con),
+    };
+    run(&mut con, &["SAVE"]);
     let server = Server::builder().in_dir(server.stop()).start();
-    let mut con = server.connect();
-    assert_same_dataset(&seed_v0_content(), &dataset(&mut con));
-    assert_eq!(server_digest(&mut con), digest);
-    assert_no_rejection_logged(&server);
+    assert_holds(&server, &expected);
 }
 
 // ---------------------------------------------------------------- DEBUG RELOAD, SAVE + restart
@@ -533,16 +386,10 @@ fn debug_reload_keeps_every_key_byte_for_byte() {
     let mut server = Server::start();
     let mut con = server.connect();
     write_awkward_keys(&mut con);
-    let before = dataset(&mut con);
-    let digest = server_digest(&mut con);
-    let _: () = redis::cmd("DEBUG")
-        .arg("RELOAD")
-        .query(&mut con)
-        .expect("DEBUG RELOAD");
-    assert_same_dataset(&before, &dataset(&mut con));
-    assert_eq!(server_digest(&mut con), digest);
+    let before = snapshot(&mut con);
+    run(&mut con, &["DEBUG", "RELOAD"]);
     assert!(server.is_alive());
-    assert_no_rejection_logged(&server);
+    assert_holds(&server, &before);
 }
 
 #[test]
@@ -550,16 +397,11 @@ fn save_and_restart_restores_every_key_byte_for_byte() {
     let server = Server::start();
     let mut con = server.connect();
     write_awkward_keys(&mut con);
-    let before = dataset(&mut con);
-    let digest = server_digest(&mut con);
-    let _: () = redis::cmd("SAVE").query(&mut con).expect("SAVE");
+    let before = snapshot(&mut con);
+    run(&mut con, &["SAVE"]);
     let dir = server.stop();
     assert!(dir.path().join("dump.rdb").exists());
-    let server = Server::builder().in_dir(dir).start();
-    let mut con = server.connect();
-    assert_same_dataset(&before, &dataset(&mut con));
-    assert_eq!(server_digest(&mut con), digest);
-    assert_no_rejection_logged(&server);
+    assert_holds(&Server::builder().in_dir(dir).start(), &before);
 }
 
 // ---------------------------------------------------------------- DUMP / RESTORE
@@ -579,12 +421,12 @@ fn dump_and_restore_copies_a_key_to_another_key() {
         let restored = getall(&mut con, &copy);
         if original != restored {
             panic!(
-                "{} restored differently: {}",
+                "{} restored differently:\n{}",
                 show(key),
-                first_field_difference(&original, &restored)
+                show_difference(&original, &restored)
             );
         }
-        assert_eq!(value_digest(&mut con, &copy), value_digest(&mut con, key));
+        assert_eq!(digest_value(&mut con, &copy), digest_value(&mut con, key));
         assert_eq!(dump(&mut con, &copy), payload, "{}", show(key));
     }
 }
@@ -596,12 +438,12 @@ fn dump_and_restore_copies_every_key_to_another_server() {
     write_awkward_keys(&mut from);
     let target = Server::start();
     let mut to = target.connect();
-    let keys: Vec<Bytes> = redis::cmd("KEYS").arg("*").query(&mut from).unwrap();
+    let keys: Vec<Bytes> = query(&mut from, ("KEYS", "*"));
     for key in &keys {
         restore(&mut to, key, &dump(&mut from, key)).expect("RESTORE");
     }
     assert_same_dataset(&dataset(&mut from), &dataset(&mut to));
-    assert_eq!(server_digest(&mut to), server_digest(&mut from));
+    assert_eq!(digest(&mut to), digest(&mut from));
 }
 
 #[test]
@@ -611,15 +453,9 @@ fn restore_onto_an_existing_key_needs_replace() {
     insert(&mut con, b"source", b"f", &["a", "b"]);
     insert(&mut con, b"target", b"g", &["old"]);
     let payload = dump(&mut con, b"source");
-    let refused = query_error(
-        redis::cmd("RESTORE").arg("target").arg(0).arg(&payload),
-        &mut con,
-    );
-    assert_eq!(refused, "BUSYKEY Target key name already exists.");
-    assert_eq!(
-        getall(&mut con, b"target"),
-        [(b"g".to_vec(), bytes_of(&["old"]))]
-    );
+    let refused = error_reply(&mut con, ("RESTORE", "target", 0, &payload));
+    assert_eq!(refused, BUSYKEY);
+    assert_eq!(getall(&mut con, b"target"), content(&[("g", &["old"])]));
 }
 
 #[test]
@@ -636,11 +472,7 @@ fn restore_replace_overwrites_a_multimap_or_another_type() {
     restore_replace(&mut con, b"multimap", &payload);
     assert_eq!(getall(&mut con, b"multimap"), expected);
 
-    let _: () = redis::cmd("SET")
-        .arg("string")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    run(&mut con, ("SET", "string", "v"));
     restore_replace(&mut con, b"string", &payload);
     assert_eq!(key_type(&mut con, b"string"), "rmultimap");
     assert_eq!(getall(&mut con, b"string"), expected);
@@ -660,25 +492,19 @@ fn restored_key_is_independent_of_its_source() {
     restore(&mut con, b"copy", &payload).expect("RESTORE");
 
     insert(&mut con, b"source", b"f", &["new"]);
-    integer(&mut con, "MULTIMAP.REMOVE", &[b"source", b"g", b"c"]);
+    integer(&mut con, ("MULTIMAP.REMOVE", b"source", b"g", b"c"));
     assert_eq!(getall(&mut con, b"copy"), original);
 
-    integer(&mut con, "MULTIMAP.REPLACE", &[b"copy", b"f", b"z"]);
-    integer(&mut con, "MULTIMAP.DEL", &[b"copy", b"g"]);
+    integer(&mut con, ("MULTIMAP.REPLACE", b"copy", b"f", b"z"));
+    integer(&mut con, ("MULTIMAP.DEL", b"copy", b"g"));
     assert_eq!(
         getall(&mut con, b"source"),
-        [(b"f".to_vec(), bytes_of(&["a", "b", "new"]))]
+        content(&[("f", &["a", "b", "new"])])
     );
-    assert_eq!(
-        getall(&mut con, b"copy"),
-        [(b"f".to_vec(), bytes_of(&["z"]))]
-    );
+    assert_eq!(getall(&mut con, b"copy"), content(&[("f", &["z"])]));
 
-    let _: () = redis::cmd("DEL").arg("source").query(&mut con).unwrap();
-    assert_eq!(
-        getall(&mut con, b"copy"),
-        [(b"f".to_vec(), bytes_of(&["z"]))]
-    );
+    run(&mut con, ("DEL", "source"));
+    assert_eq!(getall(&mut con, b"copy"), content(&[("f", &["z"])]));
 }
 
 // ---------------------------------------------------------------- AOF
@@ -690,34 +516,27 @@ fn write_after_rewrite(con: &mut Connection) {
     insert(con, binary_key, b"\0", &[&b"later\0"[..], b""]);
     insert(con, binary_key, b"new\xfffield", &[&b"\xff"[..]]);
     insert(con, b"new key\0", b"f", &[&b"\0"[..], b"\r\n"]);
-    assert_eq!(integer(con, "MULTIMAP.REMOVE", &[b"dups", b"f", b"x"]), 4);
+    assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"f", b"x")), 4);
     // Removing the last value of the last field deletes the key.
-    assert_eq!(integer(con, "MULTIMAP.REMOVE", &[b"dups", b"f", b"y"]), 1);
-    assert_eq!(integer(con, "MULTIMAP.REMOVE", &[b"dups", b"g", b"x"]), 1);
+    assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"f", b"y")), 1);
+    assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"g", b"x")), 1);
     integer(
         con,
-        "MULTIMAP.REPLACE",
-        &[b"big", b"blob", b"\0replaced\xff", b""],
+        ("MULTIMAP.REPLACE", b"big", b"blob", b"\0replaced\xff", b""),
     );
     let wide_fields: Vec<Bytes> = (0..100)
         .map(|i| format!("field:{i}").into_bytes())
         .collect();
     let mut del: Vec<&[u8]> = vec![b"wide"];
     del.extend(wide_fields.iter().map(Vec::as_slice));
-    assert_eq!(integer(con, "MULTIMAP.DEL", &del), 100);
+    assert_eq!(integer(con, ("MULTIMAP.DEL", &del)), 100);
     let _: () = redis::cmd("DEL").arg("lengths").query(con).unwrap();
 }
 
-fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: &str) {
-    let configure = |builder: common::ServerBuilder| {
-        builder
-            .config("appendonly", "yes")
-            .config("aof-use-rdb-preamble", rdb_preamble)
-            // Every write reaches the file before its reply, so killing the
-            // server loses nothing.
-            .config("appendfsync", "always")
-    };
-    let server = configure(Server::builder()).start();
+/// With `appendfsync always` every write reaches the file before its reply,
+/// so killing the server loses nothing.
+fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: bool) {
+    let server = Server::builder().aof(rdb_preamble).start();
     let mut con = server.connect();
     write_awkward_keys(&mut con);
     rewrite_aof(&mut con);
@@ -725,11 +544,11 @@ fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: &str) {
     let base = std::fs::read(&base_path).expect("base AOF");
     assert_eq!(
         base.starts_with(b"REDIS"),
-        rdb_preamble == "yes",
+        rdb_preamble,
         "{} should start with an RDB preamble exactly when configured",
         base_path.display()
     );
-    if rdb_preamble == "no" {
+    if !rdb_preamble {
         // The base is commands, binary-safe: the NUL and 0xff bytes survive.
         let commands = parse_aof_commands(&base);
         assert!(commands.iter().any(|args| args[0] == b"MULTIMAP.INSERT"
@@ -739,31 +558,23 @@ fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: &str) {
     write_after_rewrite(&mut con);
     assert!(!key_exists(&mut con, b"dups"));
     assert!(!key_exists(&mut con, b"lengths"));
-    let expected = dataset(&mut con);
-    let digest = server_digest(&mut con);
+    let expected = snapshot(&mut con);
 
     let dir = server.stop();
     // Only the AOF can bring the data back.
     assert!(!dir.path().join("dump.rdb").exists());
-    let server = configure(Server::builder().in_dir(dir)).start();
-    let mut con = server.connect();
-    assert_same_dataset(&expected, &dataset(&mut con));
-    assert_eq!(server_digest(&mut con), digest);
-    assert_no_rejection_logged(&server);
-}
-
-fn key_exists(con: &mut Connection, key: &[u8]) -> bool {
-    redis::cmd("EXISTS").arg(key).query(con).expect("EXISTS")
+    let server = Server::builder().aof(rdb_preamble).in_dir(dir).start();
+    assert_holds(&server, &expected);
 }
 
 #[test]
 fn aof_rewrite_with_rdb_preamble_then_later_writes_survive_restart() {
-    aof_rewrite_then_later_writes_survive_restart("yes");
+    aof_rewrite_then_later_writes_survive_restart(true);
 }
 
 #[test]
 fn aof_rewrite_without_rdb_preamble_then_later_writes_survive_restart() {
-    aof_rewrite_then_later_writes_survive_restart("no");
+    aof_rewrite_then_later_writes_survive_restart(false);
 }
 
 #[test]
@@ -773,10 +584,7 @@ fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
     const MAX_ARGS: usize = 5_000;
     let value = |i: usize| format!("{i:07}");
 
-    let server = Server::builder()
-        .config("appendonly", "yes")
-        .config("aof-use-rdb-preamble", "no")
-        .start();
+    let server = Server::builder().aof(false).start();
     let mut con = server.connect();
     for batch in (0..VALUES).step_by(PER_INSERT * 100) {
         let mut pipe = redis::pipe();
@@ -791,10 +599,10 @@ fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
         pipe.query::<()>(&mut con).expect("pipelined INSERTs");
     }
     assert_eq!(
-        integer(&mut con, "MULTIMAP.LEN", &[b"huge", b"field"]),
+        integer(&mut con, ("MULTIMAP.LEN", b"huge", b"field")),
         VALUES as i64
     );
-    let digest = value_digest(&mut con, b"huge");
+    let digest_before = digest_value(&mut con, b"huge");
     rewrite_aof(&mut con);
 
     let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
@@ -824,14 +632,10 @@ fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
     }
     assert_eq!(next, VALUES);
 
-    let server = Server::builder()
-        .config("appendonly", "yes")
-        .config("aof-use-rdb-preamble", "no")
-        .in_dir(server.stop())
-        .start();
+    let server = Server::builder().aof(false).in_dir(server.stop()).start();
     let mut con = server.connect();
     assert_eq!(
-        integer(&mut con, "MULTIMAP.LEN", &[b"huge", b"field"]),
+        integer(&mut con, ("MULTIMAP.LEN", b"huge", b"field")),
         VALUES as i64
     );
     for index in [0, 1, 999, 1_000, 1_023, 1_024, 123_456, 999_998, 999_999] {
@@ -844,5 +648,5 @@ fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
             .expect("MULTIMAP.RANGE");
         assert_eq!(got, [value(index)], "value {index}");
     }
-    assert_eq!(value_digest(&mut con, b"huge"), digest);
+    assert_eq!(digest_value(&mut con, b"huge"), digest_before);
 }

@@ -4,8 +4,8 @@
 //! rewrites included), and 50 concurrent clients on shared keys get no error
 //! and leave a replica identical to its master.
 //!
-//! The random choices come from a seed printed by each test (`SEED=...`); set
-//! the `SEED` environment variable to replay a run.
+//! The random choices come from a seed each test prints (`MULTIMAP_SEED=...`,
+//! with the command that replays it).
 
 mod common;
 
@@ -14,15 +14,14 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, sleep};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use common::{info_field, wait_until, Rng, Server};
+use common::{
+    aof_rewrite_status, dbsize, digest, frame, getall, info_field, info_number, key_type, seed,
+    show, show_cmd, show_difference, unframe, used_memory, wait_for_aof_rewrite, wait_in_sync,
+    wait_until, Bytes, Fields, Rng, Seed, Server, FILLER_KEYS,
+};
 use redis::{Connection, Value};
-
-type Bytes = Vec<u8>;
-
-/// A MultiMap's content: each field's values, in order.
-type Fields = BTreeMap<Bytes, Vec<Bytes>>;
 
 /// A database of MultiMap keys.
 type Dataset = BTreeMap<Bytes, Fields>;
@@ -36,116 +35,28 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(20);
 
 // ---------------------------------------------------------------- helpers
 
-/// The run's seed: `SEED` if set, else the clock; printed so a failure replays.
-fn seed(test: &str) -> u64 {
-    let seed = match std::env::var("SEED") {
-        Ok(text) => text.parse().expect("SEED is a u64"),
-        Err(_) => SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    };
-    eprintln!("{test}: SEED={seed}");
-    seed
-}
-
-fn info_number(con: &mut Connection, section: &str, name: &str) -> i64 {
-    info_field(con, section, name)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("INFO {section} has no numeric {name}"))
-}
-
-fn used_memory(con: &mut Connection) -> i64 {
-    info_number(con, "memory", "used_memory")
-}
-
-fn dbsize(con: &mut Connection) -> i64 {
-    redis::cmd("DBSIZE").query(con).expect("DBSIZE")
-}
-
-fn digest(con: &mut Connection) -> String {
-    redis::cmd("DEBUG")
-        .arg("DIGEST")
-        .query(con)
-        .expect("DEBUG DIGEST")
-}
-
-/// Random bytes, any value 0..=255.
-fn random_bytes(rng: &mut Rng, len: usize) -> Bytes {
-    (0..len).map(|_| rng.next() as u8).collect()
-}
-
 /// Every key of the current database, read back with GETALL.
 fn read_dataset(con: &mut Connection) -> Dataset {
     let keys: Vec<Bytes> = redis::cmd("KEYS").arg("*").query(con).expect("KEYS");
     keys.into_iter()
         .map(|key| {
-            let key_type: String = redis::cmd("TYPE").arg(&key).query(con).expect("TYPE");
-            assert_eq!(key_type, "rmultimap", "type of {}", Printable(&key));
+            assert_eq!(key_type(con, &key), "rmultimap", "type of {}", show(&key));
             let fields = getall(con, &key);
             (key, fields)
         })
         .collect()
 }
 
-fn getall(con: &mut Connection, key: &[u8]) -> Fields {
-    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
-        .arg(key)
-        .query(con)
-        .expect("MULTIMAP.GETALL");
-    flat.chunks(2)
-        .map(|pair| {
-            let field: Bytes = redis::from_redis_value_ref(&pair[0]).expect("a field");
-            let values: Vec<Bytes> = redis::from_redis_value_ref(&pair[1]).expect("values");
-            (field, values)
-        })
-        .collect()
-}
-
-/// Bytes shown as an escaped string, shortened when long.
-struct Printable<'a>(&'a [u8]);
-
-impl fmt::Display for Printable<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = &self.0[..self.0.len().min(40)];
-        write!(f, "\"{}\"", shown.escape_ascii())?;
-        if self.0.len() > shown.len() {
-            write!(f, "...({} bytes)", self.0.len())?;
-        }
-        Ok(())
-    }
-}
-
 /// Where two datasets differ, key by key, for a failure message.
 fn dataset_difference(expected: &Dataset, actual: &Dataset) -> String {
     let keys: BTreeSet<&Bytes> = expected.keys().chain(actual.keys()).collect();
+    let empty = Fields::new();
     let mut report = String::new();
     for key in keys {
         let (want, got) = (expected.get(key), actual.get(key));
-        if want == got {
-            continue;
-        }
-        report += &format!("key {}:\n", Printable(key));
-        let empty = Fields::new();
-        let (want, got) = (want.unwrap_or(&empty), got.unwrap_or(&empty));
-        let fields: BTreeSet<&Bytes> = want.keys().chain(got.keys()).collect();
-        for field in fields {
-            if want.get(field) != got.get(field) {
-                let show = |values: Option<&Vec<Bytes>>| match values {
-                    None => "absent".to_owned(),
-                    Some(values) => values
-                        .iter()
-                        .map(|value| Printable(value).to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
-                report += &format!(
-                    "  field {}: expected [{}], found [{}]\n",
-                    Printable(field),
-                    show(want.get(field)),
-                    show(got.get(field))
-                );
-            }
+        if want != got {
+            let detail = show_difference(want.unwrap_or(&empty), got.unwrap_or(&empty));
+            report += &format!("key {}:\n{detail}\n", show(key));
         }
     }
     report
@@ -156,41 +67,6 @@ fn dataset_difference(expected: &Dataset, actual: &Dataset) -> String {
 /// Keys of every leak cycle, and how many of them get copies and restores.
 const CHURN_KEYS: usize = 200;
 const CHURN_COPIES: usize = 40;
-/// Keys `DEBUG POPULATE` makes so the keyspace and expires tables are presized
-/// and never resize while the test's keys come and go.
-const FILLER_KEYS: i64 = 600;
-
-/// A server whose `used_memory` moves only with its keys (as in
-/// key_operations.rs): no per-command latency histograms, no reply buffer
-/// resizing, keyspace and expires tables presized by filler keys with a
-/// long TTL. The returned connection only ever sends small commands.
-/// `hz 100` makes the active expire cycle reclaim expired keys quickly.
-fn quiet_server() -> (Server, Connection) {
-    let server = Server::builder().config("hz", "100").start();
-    let mut quiet = server.connect();
-    // Redis 6.2 has neither the histograms nor the resizing, nor these settings.
-    let _ = redis::cmd("CONFIG")
-        .arg(&["SET", "latency-tracking", "no"])
-        .exec(&mut quiet);
-    let _ = redis::cmd("DEBUG")
-        .arg(&["REPLYBUFFER", "RESIZING", "0"])
-        .exec(&mut quiet);
-    redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(FILLER_KEYS)
-        .arg("filler")
-        .exec(&mut quiet)
-        .expect("DEBUG POPULATE");
-    let mut pipe = redis::pipe();
-    for i in 0..FILLER_KEYS {
-        pipe.cmd("EXPIRE")
-            .arg(format!("filler:{i}"))
-            .arg(3600)
-            .ignore();
-    }
-    pipe.exec(&mut quiet).expect("EXPIRE on the filler keys");
-    (server, quiet)
-}
 
 /// Runs `work` on a connection of its own and waits until the server has
 /// freed that connection, its expired keys and its lazily freed values, and
@@ -228,9 +104,9 @@ fn settled_used_memory(quiet: &mut Connection) -> i64 {
 }
 
 /// `scale` says how much data went through, for the report.
-fn assert_near_baseline(what: &str, seed: u64, baseline: i64, after: i64, scale: &str) {
+fn assert_near_baseline(what: &str, seed: &Seed, baseline: i64, after: i64, scale: &str) {
     let report = format!(
-        "SEED={seed}: {what}: used_memory {baseline} at the baseline, {after} afterwards \
+        "{seed}: {what}: used_memory {baseline} at the baseline, {after} afterwards \
          ({:+} bytes; {scale})",
         after - baseline
     );
@@ -250,7 +126,7 @@ fn churn_value(rng: &mut Rng) -> Bytes {
         90..=98 => 512 + rng.below(3584),
         _ => 4096 + rng.below(60_000),
     } as usize;
-    random_bytes(rng, len)
+    rng.bytes(len)
 }
 
 /// Values to write: half of them from a small pool, so that REMOVE finds them.
@@ -417,9 +293,10 @@ fn churn_cycle(con: &mut Connection, rng: &mut Rng) -> i64 {
 
 #[test]
 fn churn_of_inserts_removes_deletes_and_expiries_leaves_used_memory_at_its_baseline() {
-    let seed = seed("churn");
-    let mut rng = Rng(seed);
-    let (server, mut quiet) = quiet_server();
+    let seed = seed();
+    let mut rng = seed.rng();
+    // `hz 100` makes the active expire cycle reclaim expired keys quickly.
+    let (server, mut quiet) = Server::builder().config("hz", "100").start_quiet();
     // The warm-up creates what Redis allocates lazily and keeps (shared
     // buffers, the lazy free machinery, the module's own state).
     on_own_connection(&server, &mut quiet, |con| {
@@ -435,11 +312,11 @@ fn churn_of_inserts_removes_deletes_and_expiries_leaves_used_memory_at_its_basel
     let after = settled_used_memory(&mut quiet);
     assert!(
         peak - baseline > 5_000_000,
-        "SEED={seed}: the churn should hold megabytes (peak {peak}, baseline {baseline})"
+        "{seed}: the churn should hold megabytes (peak {peak}, baseline {baseline})"
     );
     assert_near_baseline(
         "3 churn cycles",
-        seed,
+        &seed,
         baseline,
         after,
         &format!("the keys peaked at {} bytes", peak - baseline),
@@ -447,39 +324,6 @@ fn churn_of_inserts_removes_deletes_and_expiries_leaves_used_memory_at_its_basel
 }
 
 // ---------------------------------------------------------------- rejected RESTORE payloads
-
-/// CRC-64/Jones as Redis computes it over a DUMP payload: reflected,
-/// polynomial 0xad93d23594c935a9, initial value 0, no final xor.
-fn crc64(data: &[u8]) -> u64 {
-    const REFLECTED_POLY: u64 = 0x95ac_9329_ac4b_c9b5;
-    data.iter().fold(0, |mut crc, &byte| {
-        crc ^= u64::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ REFLECTED_POLY
-            } else {
-                crc >> 1
-            };
-        }
-        crc
-    })
-}
-
-/// A DUMP payload is the serialized value, then a 10-byte footer: the RDB
-/// version (2 bytes) and the CRC-64 of everything before the CRC (8 bytes).
-/// Returns the payload of `body` under the footer version of `genuine`.
-fn reframe(genuine: &[u8], body: &[u8]) -> Bytes {
-    let version = &genuine[genuine.len() - 10..genuine.len() - 8];
-    let mut payload = body.to_vec();
-    payload.extend_from_slice(version);
-    let crc = crc64(&payload);
-    payload.extend_from_slice(&crc.to_le_bytes());
-    payload
-}
-
-fn body(genuine: &[u8]) -> &[u8] {
-    &genuine[..genuine.len() - 10]
-}
 
 /// Builds the keys whose DUMPs get mangled: many fields, long fields, big
 /// values, binary names. Returns their genuine payloads.
@@ -489,7 +333,7 @@ fn restore_sources(con: &mut Connection, rng: &mut Rng) -> Vec<Bytes> {
         let values: Vec<Bytes> = (0..1 + rng.below(4))
             .map(|_| {
                 let len = rng.below(200) as usize;
-                random_bytes(rng, len)
+                rng.bytes(len)
             })
             .collect();
         pipe.cmd("MULTIMAP.INSERT")
@@ -510,7 +354,7 @@ fn restore_sources(con: &mut Connection, rng: &mut Rng) -> Vec<Bytes> {
         pipe.cmd("MULTIMAP.INSERT")
             .arg("src:big")
             .arg(churn_field(field))
-            .arg(random_bytes(rng, 10_000 + (field as usize) * 1000))
+            .arg(rng.bytes(10_000 + (field as usize) * 1000))
             .arg(b"")
             .ignore();
     }
@@ -547,8 +391,8 @@ fn restore_mangled(
 ) -> RestoreTally {
     let mut tally = RestoreTally::default();
     for _ in 0..payloads {
-        let source = &genuine[rng.below(genuine.len() as u64) as usize];
-        let body = body(source);
+        let source = rng.pick(genuine);
+        let (body, version) = unframe(source);
         let kind = rng.below(4);
         let payload = match kind {
             0 | 1 => {
@@ -558,15 +402,15 @@ fn restore_mangled(
                 } else {
                     1 + rng.below(body.len() as u64 - 1) as usize
                 };
-                reframe(source, &body[..len])
+                frame(&body[..len], version)
             }
             2 => {
-                let mut body = body.to_vec();
+                let mut body = body.clone();
                 for _ in 0..1 + rng.below(3) {
                     let at = 1 + rng.below(body.len() as u64 - 1) as usize;
                     body[at] = rng.next() as u8;
                 }
-                reframe(source, &body)
+                frame(&body, version)
             }
             _ => {
                 let mut payload = source.clone();
@@ -602,9 +446,9 @@ fn restore_mangled(
 
 #[test]
 fn rejected_restore_payloads_leave_used_memory_at_its_baseline() {
-    let seed = seed("restore");
-    let mut rng = Rng(seed);
-    let (mut server, mut quiet) = quiet_server();
+    let seed = seed();
+    let mut rng = seed.rng();
+    let (mut server, mut quiet) = Server::builder().config("hz", "100").start_quiet();
     let genuine = {
         let mut con = server.connect();
         restore_sources(&mut con, &mut rng)
@@ -633,26 +477,26 @@ fn rejected_restore_payloads_leave_used_memory_at_its_baseline() {
     let tally = mangle(&mut quiet, &mut rng, 400);
     let after = settled_used_memory(&mut quiet);
 
-    assert!(server.is_alive(), "SEED={seed}: the server died");
+    assert!(server.is_alive(), "{seed}: the server died");
     eprintln!(
         "{} payloads rejected ({} of them truncated), {} accepted",
         tally.rejected, tally.rejected_truncations, tally.accepted
     );
     assert!(
         tally.rejected_truncations >= 100,
-        "SEED={seed}: only {} truncated payloads were rejected",
+        "{seed}: only {} truncated payloads were rejected",
         tally.rejected_truncations
     );
-    assert_eq!(dbsize(&mut quiet), keys, "SEED={seed}: only the keys made");
+    assert_eq!(dbsize(&mut quiet), keys, "{seed}: only the keys made");
     assert_eq!(
         digest(&mut quiet),
         source_digest,
-        "SEED={seed}: the source keys changed"
+        "{seed}: the source keys changed"
     );
     let data: usize = genuine.iter().map(Vec::len).sum();
     assert_near_baseline(
         "400 mangled RESTORE payloads",
-        seed,
+        &seed,
         baseline,
         after,
         &format!("mangled from {data} bytes of genuine payloads"),
@@ -726,15 +570,7 @@ impl Write {
 
 impl fmt::Display for Write {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let command = self.command();
-        let args: Vec<String> = command
-            .args_iter()
-            .map(|arg| match arg {
-                redis::Arg::Simple(bytes) => Printable(bytes).to_string(),
-                _ => "<cursor>".to_owned(),
-            })
-            .collect();
-        write!(f, "{}", args.join(" "))
+        write!(f, "{}", show_cmd(&self.command()))
     }
 }
 
@@ -785,7 +621,7 @@ fn write_until_killed(
         .map(|value| value.to_vec())
         .chain((0..3).map(|_| {
             let len = 1000 + rng.below(3000) as usize;
-            random_bytes(&mut rng, len)
+            rng.bytes(len)
         }))
         .collect();
     let mut writes = Writes {
@@ -819,11 +655,8 @@ fn write_until_killed(
     writes
 }
 
-fn aof_server(dir: Option<tempfile::TempDir>, rdb_preamble: &str) -> Server {
-    let builder = Server::builder()
-        .config("appendonly", "yes")
-        .config("appendfsync", "always")
-        .config("aof-use-rdb-preamble", rdb_preamble);
+fn aof_server(dir: Option<tempfile::TempDir>, rdb_preamble: bool) -> Server {
+    let builder = Server::builder().aof(rdb_preamble);
     match dir {
         Some(dir) => builder.in_dir(dir),
         None => builder,
@@ -868,31 +701,19 @@ enum Rewrite {
 }
 
 /// Each crash run: the AOF rewrite during it and `aof-use-rdb-preamble`.
-const CRASH_RUNS: [(Rewrite, &str); 6] = [
-    (Rewrite::None, "yes"),
-    (Rewrite::KilledMidway, "no"),
-    (Rewrite::Finished, "yes"),
-    (Rewrite::KilledMidway, "yes"),
-    (Rewrite::Finished, "no"),
-    (Rewrite::None, "no"),
+const CRASH_RUNS: [(Rewrite, bool); 6] = [
+    (Rewrite::None, true),
+    (Rewrite::KilledMidway, false),
+    (Rewrite::Finished, true),
+    (Rewrite::KilledMidway, true),
+    (Rewrite::Finished, false),
+    (Rewrite::None, false),
 ];
-
-fn wait_for_rewrite_to_finish(con: &mut Connection, context: &str) {
-    wait_until("the AOF rewrite to finish", WAIT_TIMEOUT, || {
-        info_field(con, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
-            && info_field(con, "persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
-    });
-    assert_eq!(
-        info_field(con, "persistence", "aof_last_bgrewrite_status").as_deref(),
-        Some("ok"),
-        "{context}"
-    );
-}
 
 #[test]
 fn acknowledged_writes_survive_sigkill_with_appendfsync_always() {
-    let seed = seed("crash");
-    let mut rng = Rng(seed);
+    let seed = seed();
+    let mut rng = seed.rng();
     let mut model = Dataset::new();
     let mut server = aof_server(None, CRASH_RUNS[0].1);
     for (run, &(rewrite, rdb_preamble)) in CRASH_RUNS.iter().enumerate() {
@@ -902,7 +723,7 @@ fn acknowledged_writes_survive_sigkill_with_appendfsync_always() {
             _ => rng.below(300),
         });
         let context = format!(
-            "SEED={seed} run {run} (aof-use-rdb-preamble {rdb_preamble}, writes for {write_for:?}, \
+            "{seed} run {run} (aof-use-rdb-preamble {rdb_preamble}, writes for {write_for:?}, \
              then rewrite {rewrite:?} and kill after {then_for:?})"
         );
         eprintln!("{context}");
@@ -923,7 +744,12 @@ fn acknowledged_writes_survive_sigkill_with_appendfsync_always() {
                 redis::cmd("BGREWRITEAOF")
                     .exec(&mut con)
                     .unwrap_or_else(|error| panic!("{context}: BGREWRITEAOF: {error}"));
-                wait_for_rewrite_to_finish(&mut con, &context);
+                wait_for_aof_rewrite(&mut con);
+                assert_eq!(
+                    aof_rewrite_status(&mut con).as_deref(),
+                    Some("ok"),
+                    "{context}"
+                );
                 sleep(then_for);
             }
             Rewrite::KilledMidway => {
@@ -956,7 +782,7 @@ fn acknowledged_writes_survive_sigkill_with_appendfsync_always() {
             "{context}: the writer stopped before the server was killed"
         );
 
-        let next_preamble = CRASH_RUNS.get(run + 1).map_or("yes", |next| next.1);
+        let next_preamble = CRASH_RUNS.get(run + 1).is_none_or(|next| next.1);
         server = aof_server(Some(dir), next_preamble);
         assert_aof_loaded_cleanly(&server, &context);
         let mut con = server.connect();
@@ -1054,10 +880,10 @@ impl ReplyCheck {
         for pair in items.chunks(2) {
             let field = self.bulk(&pair[0], &self.fields)?;
             if !seen.insert(field) {
-                return Err(format!("field {} twice", Printable(field)));
+                return Err(format!("field {} twice", show(field)));
             }
             if self.values(&pair[1], usize::MAX)? == 0 {
-                return Err(format!("field {} has no values", Printable(field)));
+                return Err(format!("field {} has no values", show(field)));
             }
         }
         Ok(())
@@ -1137,7 +963,7 @@ fn load_op(
                 let field = check.bulk(item, &check.fields)?;
                 match seen.insert(field) {
                     true => Ok(()),
-                    false => Err(format!("field {} twice", Printable(field))),
+                    false => Err(format!("field {} twice", show(field))),
                 }
             })
         }),
@@ -1194,27 +1020,12 @@ fn load_scan(
     Ok(())
 }
 
-/// Waits until the replica is linked and has applied everything the master sent.
-fn wait_in_sync(master: &mut Connection, replica: &mut Connection) {
-    wait_until("the replica to catch up", WAIT_TIMEOUT, || {
-        let linked =
-            info_field(replica, "replication", "master_link_status").as_deref() == Some("up");
-        let applied = info_field(replica, "replication", "slave_repl_offset");
-        let sent = info_field(master, "replication", "master_repl_offset");
-        linked && applied.is_some() && applied == sent
-    });
-}
-
 #[test]
 fn fifty_concurrent_clients_get_no_errors_and_leave_the_replica_identical() {
-    let seed = seed("load");
-    let mut rng = Rng(seed);
-    let mut master = Server::builder()
-        .config("repl-diskless-sync-delay", "0")
-        .start();
-    let mut replica = Server::builder()
-        .config_values("replicaof", &["127.0.0.1", &master.port.to_string()])
-        .start();
+    let seed = seed();
+    let mut rng = seed.rng();
+    let mut master = Server::builder().master().start();
+    let mut replica = Server::builder().replica_of(&master).start();
     let mut master_con = master.connect();
     let mut replica_con = replica.connect();
     wait_in_sync(&mut master_con, &mut replica_con);
@@ -1265,32 +1076,29 @@ fn fifty_concurrent_clients_get_no_errors_and_leave_the_replica_identical() {
     );
     assert!(
         problems.is_empty(),
-        "SEED={seed}: {} bad replies, e.g.:\n{}",
+        "{seed}: {} bad replies, e.g.:\n{}",
         problems.len(),
         problems[..problems.len().min(10)].join("\n")
     );
-    assert!(master.is_alive(), "SEED={seed}: the master died");
-    assert!(replica.is_alive(), "SEED={seed}: the replica died");
+    assert!(master.is_alive(), "{seed}: the master died");
+    assert!(replica.is_alive(), "{seed}: the replica died");
     assert!(
         ops >= LOAD_CLIENTS * 50,
-        "SEED={seed}: only {ops} commands ran in {LOAD_TIME:?}"
+        "{seed}: only {ops} commands ran in {LOAD_TIME:?}"
     );
 
     wait_in_sync(&mut master_con, &mut replica_con);
     let master_data = read_dataset(&mut master_con);
     let replica_data = read_dataset(&mut replica_con);
-    assert!(
-        !master_data.is_empty(),
-        "SEED={seed}: the master holds no data"
-    );
+    assert!(!master_data.is_empty(), "{seed}: the master holds no data");
     assert!(
         master_data == replica_data,
-        "SEED={seed}: the replica differs from the master:\n{}",
+        "{seed}: the replica differs from the master:\n{}",
         dataset_difference(&master_data, &replica_data)
     );
     assert_eq!(
         digest(&mut master_con),
         digest(&mut replica_con),
-        "SEED={seed}: DEBUG DIGEST of master and replica"
+        "{seed}: DEBUG DIGEST of master and replica"
     );
 }

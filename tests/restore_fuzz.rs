@@ -4,7 +4,7 @@
 //! give a coherent key, and must not leak memory when rejected.
 //!
 //! The fuzz seed changes from run to run and is printed on failure; set
-//! `MULTIMAP_FUZZ_SEED` to replay a run, and `MULTIMAP_FUZZ_ITERATIONS` to run
+//! `MULTIMAP_SEED` to replay a run, and `MULTIMAP_FUZZ_ITERATIONS` to run
 //! longer than the default.
 
 mod common;
@@ -12,12 +12,14 @@ mod common;
 use std::fmt;
 use std::ops::Range;
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use common::{error_text, info_field, Server};
-use redis::{Connection, Value};
-
-type Bytes = Vec<u8>;
+use common::{
+    crc64, dbsize, dump, env_number, error_text, frame, getall, info_number, insert, restore, seed,
+    show_list, try_digest_value, try_getall, try_scan_all, unframe, Bytes, Fields, Rng, Seed,
+    Server, BAD_DATA_FORMAT,
+};
+use redis::Connection;
 
 /// The object type of a module value in RDB (`RDB_TYPE_MODULE_2`).
 const RDB_TYPE_MODULE_2: u8 = 7;
@@ -31,71 +33,11 @@ const ENC_INT16: u8 = 1;
 const ENC_INT32: u8 = 2;
 const ENC_LZF: u8 = 3;
 
-/// What a rejected payload gets: RESTORE's reply when loading fails.
-const BAD_DATA_FORMAT: &str = "ERR Bad data format";
-
 const FUZZ_WARMUP: usize = 500;
 /// Payloads after the warm-up, unless `MULTIMAP_FUZZ_ITERATIONS` says otherwise.
 const FUZZ_ITERATIONS: usize = 3_500;
 /// How much `used_memory` may grow over the fuzz run after the warm-up.
 const MEMORY_GROWTH_BOUND: i64 = 256 * 1024;
-
-// ---------------------------------------------------------------- CRC-64 and framing
-
-/// CRC-64/Jones as Redis computes it: reflected, polynomial
-/// 0xad93d23594c935a9, initial value 0, no final xor.
-struct Crc64 {
-    table: [u64; 256],
-}
-
-impl Crc64 {
-    fn new() -> Crc64 {
-        const REFLECTED_POLY: u64 = 0x95ac_9329_ac4b_c9b5;
-        let mut table = [0u64; 256];
-        for (byte, entry) in table.iter_mut().enumerate() {
-            let mut crc = byte as u64;
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ REFLECTED_POLY
-                } else {
-                    crc >> 1
-                };
-            }
-            *entry = crc;
-        }
-        Crc64 { table }
-    }
-
-    fn checksum(&self, data: &[u8]) -> u64 {
-        data.iter().fold(0, |crc, &byte| {
-            self.table[((crc ^ u64::from(byte)) & 0xff) as usize] ^ (crc >> 8)
-        })
-    }
-}
-
-/// A DUMP payload is the serialized value, the RDB version (2 bytes, little
-/// endian), then the CRC-64 of both (8 bytes, little endian).
-fn frame(crc: &Crc64, body: &[u8], rdb_version: [u8; 2]) -> Bytes {
-    let mut payload = Vec::with_capacity(body.len() + 10);
-    payload.extend_from_slice(body);
-    payload.extend_from_slice(&rdb_version);
-    let checksum = crc.checksum(&payload);
-    payload.extend_from_slice(&checksum.to_le_bytes());
-    payload
-}
-
-/// Splits a genuine DUMP payload into its body and RDB version, checking its CRC.
-fn unframe(crc: &Crc64, payload: &[u8]) -> (Bytes, [u8; 2]) {
-    assert!(payload.len() > 10, "a DUMP payload has a 10-byte footer");
-    let (covered, checksum) = payload.split_at(payload.len() - 8);
-    assert_eq!(
-        crc.checksum(covered),
-        u64::from_le_bytes(checksum.try_into().unwrap()),
-        "the CRC of a genuine DUMP payload"
-    );
-    let (body, version) = covered.split_at(covered.len() - 2);
-    (body.to_vec(), version.try_into().unwrap())
-}
 
 // ---------------------------------------------------------------- RDB encoding
 
@@ -244,43 +186,13 @@ fn layout(body: &[u8]) -> Layout {
 
 // ---------------------------------------------------------------- mutations
 
-/// xorshift64*: small, seeded, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `range` (which must not be empty).
-    fn below(&mut self, range: Range<usize>) -> usize {
-        assert!(!range.is_empty());
-        range.start + (self.next() % (range.end - range.start) as u64) as usize
-    }
-
-    fn byte(&mut self) -> u8 {
-        self.next() as u8
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(0..items.len())]
-    }
-}
-
 /// Counts a forger puts where a count or length was.
 const FORGED_BIG: [u64; 6] = [1 << 60, 1 << 32, 1 << 31, 1 << 63, u64::MAX, 0xffff_ffff];
 
 /// Replaces the seed's structure in a meaningful place; returns what it did.
 fn structured_mutation(rng: &mut Rng, body: &mut Bytes, layout: &Layout) -> String {
     loop {
-        match rng.below(0..5) {
+        match rng.in_range(0..5) {
             0 if !layout.counts.is_empty() => {
                 let site = rng.pick(&layout.counts).clone();
                 let forged = *rng.pick(&FORGED_BIG);
@@ -291,7 +203,7 @@ fn structured_mutation(rng: &mut Rng, body: &mut Bytes, layout: &Layout) -> Stri
                 let site = rng.pick(&layout.counts).clone();
                 let (old, _) = plain_length(body, site.start);
                 let new = *rng.pick(&[0, 1, old.wrapping_sub(1), old + 1, old + 2, old * 2]);
-                let encoded = if rng.below(0..4) == 0 {
+                let encoded = if rng.in_range(0..4) == 0 {
                     encode_length_64(new)
                 } else {
                     encode_length(new)
@@ -325,7 +237,7 @@ fn structured_mutation(rng: &mut Rng, body: &mut Bytes, layout: &Layout) -> Stri
 
 /// A value chunk (encoding version 1: LEB128 length, bytes, repeated) that lies.
 fn forged_chunk(rng: &mut Rng) -> (Bytes, String) {
-    match rng.below(0..7) {
+    match rng.in_range(0..7) {
         0 => (
             [leb128(1 << 60), b"abc".to_vec()].concat(),
             "a 2^60 value length".into(),
@@ -342,23 +254,23 @@ fn forged_chunk(rng: &mut Rng) -> (Bytes, String) {
         }
         3 => (Vec::new(), "an empty chunk".into()),
         4 => {
-            let value_len = rng.below(0..20);
+            let value_len = rng.in_range(0..20);
             let mut chunk = leb128(value_len as u64 + 1);
             chunk.extend((0..value_len).map(|_| rng.byte()));
             (chunk, "a value one byte short".into())
         }
         5 => {
-            let values = rng.below(1..6);
+            let values = rng.in_range(1..6);
             let mut chunk = Vec::new();
             for _ in 0..values {
-                let len = rng.below(0..8);
+                let len = rng.in_range(0..8);
                 chunk.extend(leb128(len as u64));
                 chunk.extend((0..len).map(|_| rng.byte()));
             }
             (chunk, format!("{values} well-formed values"))
         }
         _ => {
-            let len = rng.below(0..16);
+            let len = rng.in_range(0..16);
             let chunk = (0..len).map(|_| rng.byte()).collect();
             (chunk, format!("{len} random bytes"))
         }
@@ -373,46 +285,46 @@ fn raw_mutation(rng: &mut Rng, body: &mut Bytes) -> String {
         body.push(byte);
         return format!("append {byte:#x}");
     }
-    match rng.below(0..7) {
+    match rng.in_range(0..7) {
         0 => {
-            let pos = rng.below(1..len);
-            let bit = rng.below(0..8);
+            let pos = rng.in_range(1..len);
+            let bit = rng.in_range(0..8);
             body[pos] ^= 1 << bit;
             format!("flip bit {bit} at {pos}")
         }
         1 => {
-            let pos = rng.below(1..len);
+            let pos = rng.in_range(1..len);
             body[pos] = rng.byte();
             format!("set byte {pos} to {:#x}", body[pos])
         }
         2 => {
-            let new_len = rng.below(1..len);
+            let new_len = rng.in_range(1..len);
             body.truncate(new_len);
             format!("truncate to {new_len}")
         }
         3 => {
-            let pos = rng.below(1..len + 1);
-            let count = rng.below(1..9);
+            let pos = rng.in_range(1..len + 1);
+            let count = rng.in_range(1..9);
             let inserted: Bytes = (0..count).map(|_| rng.byte()).collect();
             body.splice(pos..pos, inserted);
             format!("insert {count} bytes at {pos}")
         }
         4 => {
-            let start = rng.below(1..len);
-            let end = rng.below(start + 1..(start + 64).min(len) + 1);
-            let at = rng.below(1..len + 1);
+            let start = rng.in_range(1..len);
+            let end = rng.in_range(start + 1..(start + 64).min(len) + 1);
+            let at = rng.in_range(1..len + 1);
             let copy = body[start..end].to_vec();
             body.splice(at..at, copy);
             format!("duplicate {start}..{end} at {at}")
         }
         5 => {
-            let start = rng.below(1..len);
-            let end = rng.below(start + 1..(start + 16).min(len) + 1);
+            let start = rng.in_range(1..len);
+            let end = rng.in_range(start + 1..(start + 16).min(len) + 1);
             body.drain(start..end);
             format!("delete {start}..{end}")
         }
         _ => {
-            let (a, b) = (rng.below(1..len), rng.below(1..len));
+            let (a, b) = (rng.in_range(1..len), rng.in_range(1..len));
             body.swap(a, b);
             format!("swap bytes {a} and {b}")
         }
@@ -427,28 +339,6 @@ fn fuzz_server() -> Server {
         .start()
 }
 
-fn insert(con: &mut Connection, key: &str, field: &[u8], values: &[&[u8]]) {
-    let _: i64 = redis::cmd("MULTIMAP.INSERT")
-        .arg(key)
-        .arg(field)
-        .arg(values)
-        .query(con)
-        .expect("MULTIMAP.INSERT");
-}
-
-fn dump(con: &mut Connection, key: &str) -> Bytes {
-    let payload: Option<Bytes> = redis::cmd("DUMP").arg(key).query(con).expect("DUMP");
-    payload.unwrap_or_else(|| panic!("DUMP {key}: no such key"))
-}
-
-fn restore(con: &mut Connection, key: &str, payload: &[u8]) -> redis::RedisResult<()> {
-    redis::cmd("RESTORE")
-        .arg(key)
-        .arg(0)
-        .arg(payload)
-        .query(con)
-}
-
 fn delete(con: &mut Connection, keys: &[&str]) {
     let _: i64 = redis::cmd("DEL").arg(keys).query(con).expect("DEL");
 }
@@ -458,47 +348,10 @@ fn ping(con: &mut Connection) {
     assert_eq!(pong, "PONG");
 }
 
-/// GETALL as (field, values) pairs, sorted by field.
-fn getall(con: &mut Connection, key: &str) -> Result<Vec<(Bytes, Vec<Bytes>)>, String> {
-    let flat: Vec<Value> = redis::cmd("MULTIMAP.GETALL")
-        .arg(key)
-        .query(con)
-        .map_err(|error| format!("GETALL: {error}"))?;
-    if !flat.len().is_multiple_of(2) {
-        return Err(format!("GETALL replied {} elements", flat.len()));
-    }
-    let mut pairs = Vec::new();
-    for pair in flat.chunks(2) {
-        let field = redis::from_redis_value_ref(&pair[0]).map_err(|e| format!("field: {e}"))?;
-        let values = redis::from_redis_value_ref(&pair[1]).map_err(|e| format!("values: {e}"))?;
-        pairs.push((field, values));
-    }
-    pairs.sort();
-    Ok(pairs)
-}
-
-fn value_digest(con: &mut Connection, key: &str) -> Result<String, String> {
-    let digests: Vec<String> = redis::cmd("DEBUG")
-        .arg("DIGEST-VALUE")
-        .arg(key)
-        .query(con)
-        .map_err(|error| format!("DEBUG DIGEST-VALUE: {error}"))?;
-    digests
-        .into_iter()
-        .next()
-        .ok_or_else(|| "no digest".to_owned())
-}
-
 /// `used_memory` less the clients' buffers, which follow the size of the
 /// last payload sent rather than what the server keeps.
 fn kept_memory(con: &mut Connection) -> i64 {
-    let number = |name: &str, con: &mut Connection| -> i64 {
-        info_field(con, "memory", name)
-            .unwrap_or_else(|| panic!("INFO memory lacks {name}"))
-            .parse()
-            .unwrap()
-    };
-    number("used_memory", con) - number("mem_clients_normal", con)
+    info_number(con, "memory", "used_memory") - info_number(con, "memory", "mem_clients_normal")
 }
 
 /// Checks that a restored key is a coherent MultiMap: every read command agrees
@@ -522,7 +375,7 @@ fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
         .query(con)
         .map_err(|e| format!("FIELDS: {e}"))?;
     fields.sort();
-    let pairs = getall(con, key)?;
+    let pairs = try_getall(con, key)?;
     if card < 1 || card as usize != fields.len() || pairs.len() != fields.len() {
         return Err(format!(
             "CARD {card}, {} FIELDS, {} GETALL fields",
@@ -533,24 +386,24 @@ fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
     if fields.windows(2).any(|pair| pair[0] == pair[1]) {
         return Err("FIELDS lists a field twice".into());
     }
-    if pairs.iter().map(|(field, _)| field).ne(fields.iter()) {
+    if pairs.keys().ne(fields.iter()) {
         return Err("FIELDS and GETALL name different fields".into());
     }
-    if pairs.iter().any(|(_, values)| values.is_empty()) {
+    if pairs.values().any(Vec::is_empty) {
         return Err("a field without values".into());
     }
-    let total: usize = pairs.iter().map(|(_, values)| values.len()).sum();
+    let total: usize = pairs.values().map(Vec::len).sum();
     if total as i64 != size {
         return Err(format!("SIZE {size}, but GETALL holds {total} values"));
     }
 
     let mut pipe = redis::pipe();
-    for (field, _) in &pairs {
+    for field in pairs.keys() {
         pipe.cmd("MULTIMAP.LEN").arg(key).arg(field);
         pipe.cmd("MULTIMAP.EXISTS").arg(key).arg(field);
         pipe.cmd("MULTIMAP.GET").arg(key).arg(field);
     }
-    let replies: Vec<Value> = pipe
+    let replies: Vec<redis::Value> = pipe
         .query(con)
         .map_err(|e| format!("LEN/EXISTS/GET: {e}"))?;
     for ((field, values), replies) in pairs.iter().zip(replies.chunks(3)) {
@@ -560,32 +413,15 @@ fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
             redis::from_redis_value_ref(&replies[2]).map_err(|e| e.to_string())?;
         if len as usize != values.len() || exists != 1 || &got != values {
             return Err(format!(
-                "field {field:?}: LEN {len}, EXISTS {exists}, GET {} values, GETALL {}",
+                "field {}: LEN {len}, EXISTS {exists}, GET {} values, GETALL {}",
+                show_list(std::slice::from_ref(field)),
                 got.len(),
                 values.len()
             ));
         }
     }
 
-    let mut scanned = Vec::new();
-    let mut cursor = "0".to_owned();
-    loop {
-        let (next, items): (String, Vec<Value>) = redis::cmd("MULTIMAP.SCAN")
-            .arg(key)
-            .arg(&cursor)
-            .arg("COUNT")
-            .arg(50)
-            .query(con)
-            .map_err(|e| format!("SCAN: {e}"))?;
-        for pair in items.chunks(2) {
-            let field: Bytes = redis::from_redis_value_ref(&pair[0]).map_err(|e| e.to_string())?;
-            scanned.push(field);
-        }
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
+    let mut scanned = try_scan_all(con, key, &["COUNT", "50"])?.fields();
     scanned.sort();
     if scanned != fields {
         return Err(format!(
@@ -598,8 +434,8 @@ fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
     let again = format!("{key}:again");
     let payload = dump(con, key);
     restore(con, &again, &payload).map_err(|e| format!("RESTORE of its own DUMP: {e}"))?;
-    let round_trip = getall(con, &again)?;
-    let digests = (value_digest(con, key)?, value_digest(con, &again)?);
+    let round_trip = try_getall(con, &again)?;
+    let digests = (try_digest_value(con, key)?, try_digest_value(con, &again)?);
     delete(con, &[&again]);
     if round_trip != pairs {
         return Err("DUMP/RESTORE changed the content".into());
@@ -624,8 +460,8 @@ fn hex(bytes: &[u8]) -> String {
 fn seed_payloads(con: &mut Connection) -> Vec<(&'static str, Bytes)> {
     insert(con, "seed:small", b"f", &[b"a"]);
 
-    insert(con, "seed:binary", b"", &[b"", b"\0", b"\xff\xfe"]);
-    insert(con, "seed:binary", b"\0\xff", &[b"x\0", b"\r\n"]);
+    insert(con, "seed:binary", b"", &[&b""[..], b"\0", b"\xff\xfe"]);
+    insert(con, "seed:binary", b"\0\xff", &[&b"x\0"[..], b"\r\n"]);
     // An integer-looking field, which RDB stores in an integer encoding.
     insert(con, "seed:binary", b"42", &[b"-1"]);
 
@@ -690,8 +526,7 @@ fn v0_sample() -> V0Content {
 /// count; per field the field with a trailing NUL, the value count, and each
 /// value with a trailing NUL. The module id comes from a genuine payload.
 fn v0_payload(genuine: &[u8], content: &V0Content) -> Bytes {
-    let crc = Crc64::new();
-    let (body, version) = unframe(&crc, genuine);
+    let (body, version) = unframe(genuine);
     let (id, _) = plain_length(&body, 1);
     let with_nul = |bytes: &[u8]| [bytes, b"\0"].concat();
     let mut v0 = vec![RDB_TYPE_MODULE_2];
@@ -709,12 +544,12 @@ fn v0_payload(genuine: &[u8], content: &V0Content) -> Bytes {
         }
     }
     v0.extend(encode_length(OPCODE_EOF));
-    frame(&crc, &v0, version)
+    frame(&v0, version)
 }
 
 /// Why one RESTORE went wrong, with everything needed to replay it.
 struct Case<'a> {
-    fuzz_seed: u64,
+    seed: &'a Seed,
     iteration: usize,
     seed_name: &'a str,
     mutations: &'a [String],
@@ -725,8 +560,8 @@ impl fmt::Display for Case<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "MULTIMAP_FUZZ_SEED={} iteration {}: seed {} mutated by {:?}; payload {}",
-            self.fuzz_seed,
+            "{} iteration {}: seed {} mutated by {:?}; payload {}",
+            self.seed,
             self.iteration,
             self.seed_name,
             self.mutations,
@@ -735,38 +570,21 @@ impl fmt::Display for Case<'_> {
     }
 }
 
-fn fuzz_iterations() -> usize {
-    std::env::var("MULTIMAP_FUZZ_ITERATIONS")
-        .map(|text| text.parse().expect("MULTIMAP_FUZZ_ITERATIONS is a count"))
-        .unwrap_or(FUZZ_ITERATIONS)
-}
-
-fn fuzz_seed() -> u64 {
-    match std::env::var("MULTIMAP_FUZZ_SEED") {
-        Ok(text) => text.parse().expect("MULTIMAP_FUZZ_SEED is a u64"),
-        Err(_) => SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    }
-}
-
 // ---------------------------------------------------------------- tests
 
 #[test]
 fn crc64_matches_redis_check_value() {
-    assert_eq!(Crc64::new().checksum(b"123456789"), 0xe9c6_d914_c4b8_d9ca);
-    assert_eq!(Crc64::new().checksum(b""), 0);
+    assert_eq!(crc64(b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    assert_eq!(crc64(b""), 0);
 }
 
 #[test]
 fn reframed_dump_payload_is_unchanged_and_accepted() {
     let server = fuzz_server();
     let mut con = server.connect();
-    let crc = Crc64::new();
     for (name, payload) in seed_payloads(&mut con) {
-        let (body, version) = unframe(&crc, &payload);
-        assert_eq!(frame(&crc, &body, version), payload, "{name}");
+        let (body, version) = unframe(&payload);
+        assert_eq!(frame(&body, version), payload, "{name}");
         let layout = layout(&body);
         assert!(!layout.counts.is_empty(), "{name}");
         restore(&mut con, "copy", &payload).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -782,15 +600,14 @@ fn hand_built_v0_payload_restores_with_trailing_nul_stripped() {
     insert(&mut con, "genuine", b"f", &[b"v"]);
     let payload = v0_payload(&dump(&mut con, "genuine"), &v0_sample());
     restore(&mut con, "restored", &payload).expect("RESTORE of a v0 payload");
-    let mut expected: Vec<(Bytes, Vec<Bytes>)> = v0_sample()
+    let expected: Fields = v0_sample()
         .into_iter()
         .map(|(field, values)| {
             let values = values.into_iter().map(<[u8]>::to_vec).collect();
             (field.to_vec(), values)
         })
         .collect();
-    expected.sort();
-    assert_eq!(getall(&mut con, "restored").unwrap(), expected);
+    assert_eq!(getall(&mut con, "restored"), expected);
     check_coherent(&mut con, "restored").unwrap();
 }
 
@@ -802,15 +619,14 @@ fn hand_built_v0_payload_restores_with_trailing_nul_stripped() {
 fn truncated_payloads_are_rejected_unless_the_footer_completes_them() {
     let mut server = fuzz_server();
     let mut con = server.connect();
-    let crc = Crc64::new();
     for (name, payload) in seed_payloads(&mut con) {
         if name == "seed:larger" {
             continue;
         }
-        let (body, version) = unframe(&crc, &payload);
+        let (body, version) = unframe(&payload);
         let mut completed_by_footer = 0;
         for len in 1..body.len() {
-            let truncated = frame(&crc, &body[..len], version);
+            let truncated = frame(&body[..len], version);
             match restore(&mut con, "truncated", &truncated) {
                 Ok(()) => {
                     completed_by_footer += 1;
@@ -834,15 +650,14 @@ fn truncated_payloads_are_rejected_unless_the_footer_completes_them() {
 fn forged_huge_counts_and_lengths_are_rejected() {
     let mut server = fuzz_server();
     let mut con = server.connect();
-    let crc = Crc64::new();
     for (name, payload) in seed_payloads(&mut con) {
-        let (body, version) = unframe(&crc, &payload);
+        let (body, version) = unframe(&payload);
         let layout = layout(&body);
         for site in layout.counts.iter().chain(&layout.string_lengths) {
             for forged in FORGED_BIG {
                 let mut body = body.clone();
                 body.splice(site.clone(), encode_length_64(forged));
-                let forged_payload = frame(&crc, &body, version);
+                let forged_payload = frame(&body, version);
                 match restore(&mut con, "forged", &forged_payload) {
                     Ok(()) => panic!("{name}: {forged:#x} at {} was accepted", site.start),
                     Err(error) => assert_eq!(
@@ -861,17 +676,15 @@ fn forged_huge_counts_and_lengths_are_rejected() {
 
 #[test]
 fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
-    let fuzz_seed = fuzz_seed();
-    let iterations = fuzz_iterations();
-    eprintln!("fuzz seed {fuzz_seed} (set MULTIMAP_FUZZ_SEED={fuzz_seed} to replay)");
-    let mut rng = Rng::new(fuzz_seed);
+    let seed = seed();
+    let iterations = env_number("MULTIMAP_FUZZ_ITERATIONS").map_or(FUZZ_ITERATIONS, |n| n as usize);
+    let mut rng = seed.rng();
     let mut server = fuzz_server();
     let mut con = server.connect();
-    let crc = Crc64::new();
     let seeds: Vec<(&str, Bytes, [u8; 2], Layout)> = seed_payloads(&mut con)
         .into_iter()
         .map(|(name, payload)| {
-            let (body, version) = unframe(&crc, &payload);
+            let (body, version) = unframe(&payload);
             let layout = layout(&body);
             (name, body, version, layout)
         })
@@ -886,16 +699,16 @@ fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
         let (seed_name, seed_body, version, layout) = rng.pick(&seeds);
         let mut body = seed_body.clone();
         let mut mutations = Vec::new();
-        if rng.below(0..2) == 0 {
+        if rng.in_range(0..2) == 0 {
             mutations.push(structured_mutation(&mut rng, &mut body, layout));
         }
-        for _ in 0..rng.below(usize::from(mutations.is_empty())..3) {
+        for _ in 0..rng.in_range(usize::from(mutations.is_empty())..3) {
             mutations.push(raw_mutation(&mut rng, &mut body));
         }
         assert_eq!(body[0], RDB_TYPE_MODULE_2);
-        let payload = frame(&crc, &body, *version);
+        let payload = frame(&body, *version);
         let case = Case {
-            fuzz_seed,
+            seed: &seed,
             iteration,
             seed_name,
             mutations: &mutations,
@@ -952,8 +765,7 @@ fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
     );
 
     let baseline = baseline.unwrap();
-    let keys: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(keys, 5, "only the seed keys remain");
+    assert_eq!(dbsize(&mut con), 5, "only the seed keys remain");
     // Values freed on the lazy-free thread may leave memory a moment later.
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut growth = kept_memory(&mut con) - baseline;
@@ -964,7 +776,7 @@ fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
     eprintln!("memory kept after the warm-up grew by {growth} bytes");
     assert!(
         growth <= MEMORY_GROWTH_BOUND,
-        "MULTIMAP_FUZZ_SEED={fuzz_seed}: memory grew by {growth} bytes over \
+        "{seed}: memory grew by {growth} bytes over \
          {iterations} payloads ({rejected} rejected in all)"
     );
 }

@@ -1,0 +1,98 @@
+//! The MULTIMAP commands as SPEC.md lists them, for tests that go over all of
+//! them: the name, the arity as Redis reports it, and one well-formed call;
+//! and the writes that change nothing.
+
+pub struct CommandSpec {
+    /// As clients usually type it; Redis names it in lower case.
+    pub name: &'static str,
+    /// As `COMMAND INFO` reports it: the argument count including the name,
+    /// negative when that is a minimum.
+    pub arity: i64,
+    /// Whether it may change the key (else it only reads).
+    pub writes: bool,
+    /// The arguments after the key of one well-formed call with no optional
+    /// argument: exactly `|arity|` words with the name and the key.
+    pub example: &'static [&'static str],
+}
+
+pub static COMMANDS: [CommandSpec; 15] = [
+    spec("MULTIMAP.INSERT", -4, true, &["f", "v"]),
+    spec("MULTIMAP.GET", 3, false, &["f"]),
+    spec("MULTIMAP.VALUES", 3, false, &["f"]),
+    spec("MULTIMAP.LEN", 3, false, &["f"]),
+    spec("MULTIMAP.RANGE", 5, false, &["f", "0", "-1"]),
+    spec("MULTIMAP.CONTAINS", 4, false, &["f", "v"]),
+    spec("MULTIMAP.EXISTS", 3, false, &["f"]),
+    spec("MULTIMAP.REMOVE", -4, true, &["f", "v"]),
+    spec("MULTIMAP.REPLACE", -4, true, &["f", "v"]),
+    spec("MULTIMAP.DEL", -3, true, &["f"]),
+    spec("MULTIMAP.CARD", 2, false, &[]),
+    spec("MULTIMAP.SIZE", 2, false, &[]),
+    spec("MULTIMAP.FIELDS", 2, false, &[]),
+    spec("MULTIMAP.GETALL", 2, false, &[]),
+    spec("MULTIMAP.SCAN", -3, false, &["0"]),
+];
+
+const fn spec(
+    name: &'static str,
+    arity: i64,
+    writes: bool,
+    example: &'static [&'static str],
+) -> CommandSpec {
+    assert!(example.len() + 2 == arity.unsigned_abs() as usize);
+    CommandSpec {
+        name,
+        arity,
+        writes,
+        example,
+    }
+}
+
+impl CommandSpec {
+    /// The name as Redis reports it (COMMAND INFO, arity errors).
+    pub fn lower_name(&self) -> String {
+        self.name.to_lowercase()
+    }
+
+    /// Whether the command takes exactly `|arity|` arguments.
+    pub fn fixed_arity(&self) -> bool {
+        self.arity > 0
+    }
+
+    /// The least number of words in a call, the name included.
+    pub fn min_words(&self) -> usize {
+        self.arity.unsigned_abs() as usize
+    }
+
+    /// The well-formed example call on `key`: name, key, example arguments.
+    pub fn call<'a>(&self, key: &'a str) -> Vec<&'a str> {
+        let mut call = vec![self.name, key];
+        call.extend(self.example);
+        call
+    }
+}
+
+/// The commands that only read.
+pub fn read_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    COMMANDS.iter().filter(|command| !command.writes)
+}
+
+/// The commands that may change the key.
+pub fn write_commands() -> impl Iterator<Item = &'static CommandSpec> {
+    COMMANDS.iter().filter(|command| command.writes)
+}
+
+/// What the writes of [`NO_OP_WRITES`] find: key `k`, field `f` holding `a`, `b`.
+pub const NO_OP_SETUP: &[&str] = &["MULTIMAP.INSERT", "k", "f", "a", "b"];
+
+/// Writes that change nothing after [`NO_OP_SETUP`]: absent values, fields
+/// and keys, and a REPLACE with the values the field already holds. None may
+/// replicate, fire an event or invalidate a WATCH.
+pub const NO_OP_WRITES: [&[&str]; 6] = [
+    &["MULTIMAP.REMOVE", "k", "f", "absent"],
+    &["MULTIMAP.REMOVE", "k", "nofield", "a"],
+    &["MULTIMAP.REMOVE", "nokey", "f", "a"],
+    &["MULTIMAP.DEL", "k", "nofield"],
+    &["MULTIMAP.DEL", "nokey", "f"],
+    &["MULTIMAP.REPLACE", "k", "f", "a", "b"],
+];

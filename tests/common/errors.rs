@@ -1,0 +1,111 @@
+//! The exact error texts clients receive (SPEC.md, "Errors"), and the
+//! malformed arguments that must provoke them.
+
+use redis::{ConnectionLike, ToRedisArgs, Value};
+
+use super::client::command;
+
+/// Any command on a key of another type.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// `start`, `stop` or `COUNT` that is not a 64-bit integer.
+pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+/// An unknown option, an option missing its value, `COUNT` below 1.
+pub const SYNTAX: &str = "ERR syntax error";
+/// A SCAN cursor that is not an unsigned 64-bit decimal.
+pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+/// RESTORE of a payload the loader rejects.
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+/// RESTORE onto an existing key without REPLACE.
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+/// A `deny-oom` command over `maxmemory` with `noeviction`.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// MODULE UNLOAD of a module that exports a data type.
+pub const UNLOAD_REFUSED: &str =
+    "ERR Error unloading module: the module exports one or more module-side data types, can't unload";
+
+/// Redis's own arity error. Redis 7 names the command in lower case; 6.2
+/// echoes it as the client typed it, so send the lower-case name.
+pub fn arity_error(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Arguments that are not 64-bit integers by Redis's rules.
+pub const NOT_INTEGERS: [&str; 8] = [
+    "a",
+    "1.5",
+    "",
+    "1a",
+    " 1",
+    "0x10",
+    "9223372036854775808",
+    "-9223372036854775809",
+];
+
+/// SCAN `COUNT` values that are not integers.
+pub const NOT_INTEGER_COUNTS: [&str; 5] = ["abc", "1.5", "", "10x", "99999999999999999999"];
+
+/// SCAN `COUNT` values below 1: a syntax error, as for native SCAN.
+pub const COUNTS_BELOW_ONE: [&str; 4] = ["0", "-1", "-10", "-9223372036854775808"];
+
+/// SCAN cursors that are not unsigned 64-bit decimals.
+pub const MALFORMED_CURSORS: [&str; 10] = [
+    "abc",
+    "-1",
+    "1.5",
+    "",
+    " 0",
+    "0 ",
+    "0x10",
+    "1e3",
+    "18446744073709551616",
+    "99999999999999999999999999",
+];
+
+/// SCAN options (after the cursor) that MULTIMAP.SCAN does not know.
+pub const UNKNOWN_SCAN_OPTIONS: [&[&str]; 6] = [
+    &["FOO", "bar"],
+    &["TYPE", "string"],
+    &["NOVALUES"],
+    &["MATCH", "*", "FOO", "bar"],
+    &["COUNT", "10", "LIMIT", "5"],
+    &["MATCHX", "*"],
+];
+
+/// SCAN options whose last one misses its value.
+pub const SCAN_OPTIONS_MISSING_VALUE: [&[&str]; 5] = [
+    &["MATCH"],
+    &["COUNT"],
+    &["MATCH", "*", "COUNT"],
+    &["COUNT", "10", "MATCH"],
+    &["COUNT", "10", "MATCH", "*", "COUNT"],
+];
+
+/// The whole error line a server replied, as redis-cli shows it: the code and
+/// its detail, e.g. `ERR syntax error` or `WRONGTYPE Operation against ...`.
+pub fn error_text(error: &redis::RedisError) -> String {
+    match (error.code(), error.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_owned(),
+        _ => panic!("not an error reply from the server: {error:?}"),
+    }
+}
+
+/// The error line of an error reply in place (a pipeline with
+/// `ignore_errors`), or None for any other reply.
+pub fn error_line(reply: &Value) -> Option<String> {
+    match reply {
+        Value::ServerError(error) => Some(match error.details() {
+            Some(detail) => format!("{} {detail}", error.code()),
+            None => error.code().to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// Sends a command line that must fail and returns the server's error line.
+pub fn error_reply(con: &mut impl ConnectionLike, line: impl ToRedisArgs) -> String {
+    match command(line).query::<Value>(con) {
+        Ok(value) => panic!("expected an error reply, got {value:?}"),
+        Err(error) => error_text(&error),
+    }
+}

@@ -1,0 +1,54 @@
+//! Tests that a server cannot run are reported as skipped, by name, never as
+//! a silent pass:
+//!
+//! ```ignore
+//! if common::skip_unless(common::is_redis_7(), "COMMAND DOCS came with Redis 7.0") {
+//!     return;
+//! }
+//! ```
+
+use std::io::Write;
+
+use super::server::{server_binary, server_version_text};
+
+/// The test binary's name: `differential` for target/debug/deps/differential-<hash>.
+pub fn test_binary() -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    let stem = exe
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.bytes().all(|byte| byte.is_ascii_hexdigit()) => name.to_owned(),
+        _ => stem,
+    }
+}
+
+/// The running test's name as `cargo test --test <binary> <name>` takes it:
+/// libtest names each test's thread after the test.
+pub fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .unwrap_or("<test>")
+        .to_owned()
+}
+
+/// Whether the running test must stop here because `condition` does not hold
+/// on this server. If so, prints `SKIPPED <binary>::<test>: <reason> (server
+/// is Redis <version>)` straight to stderr: libtest captures only the
+/// print!/eprint! macros of passing tests, and a skip must show.
+pub fn skip_unless(condition: bool, reason: &str) -> bool {
+    if condition {
+        return false;
+    }
+    let line = format!(
+        "SKIPPED {}::{}: {reason} (server is Redis {}, {})",
+        test_binary(),
+        test_name(),
+        server_version_text(),
+        server_binary().display()
+    );
+    let _ = writeln!(std::io::stderr(), "{line}");
+    true
+}
