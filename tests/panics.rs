@@ -1,55 +1,25 @@
-//! The panic path, proven on a module built with the `fault-injection`
-//! feature (`make test` builds it as target/<profile>/libredis_multimap_faults.so):
-//! a field argument `fault:command` makes a handler panic, and a field
-//! `fault:<callback>` in a map makes that type callback panic. Whatever
-//! panics, the server keeps running, a command gets exactly one error reply,
-//! its key is unchanged, nothing leaks, and no persisted value is silently
-//! truncated.
+//! The panic path, proven on the module built with the `fault-injection`
+//! feature (`Server::builder().with_fault_injection()`): a field argument
+//! `fault:command` makes a handler panic, and a field `fault:<callback>` in a
+//! map makes that type callback panic. Whatever panics, the server keeps
+//! running, a command gets exactly one error reply, its key is unchanged,
+//! nothing leaks, and no persisted value is silently truncated.
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{error_text, info_field, wait_until, Server};
-use redis::{Connection, Value};
+use common::{
+    dbsize, dump, error_reply, error_text, getall, info_field, info_number, insert, integer,
+    key_exists, restore, run, text, used_memory, wait_until, Server, BAD_DATA_FORMAT,
+    INTERNAL_ERROR,
+};
 
-const INTERNAL_ERROR: &str = "ERR internal error in the multimap module, see the server log";
-
-fn fault_module() -> PathBuf {
-    let module = common::module_path();
-    let faults = module.with_file_name("libredis_multimap_faults.so");
-    assert!(
-        faults.exists(),
-        "no {}: build it with `cargo build --features fault-injection` and copy the \
-         module under that name (make test does)",
-        faults.display()
-    );
-    faults
-}
+/// How long a BGSAVE or BGREWRITEAOF of a few keys may take.
+const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn faulty_server() -> Server {
-    Server::builder()
-        .without_module()
-        .config("loadmodule", fault_module().to_str().expect("a UTF-8 path"))
-        .start()
-}
-
-fn insert(con: &mut Connection, key: &str, field: &str, values: &[&str]) {
-    common::insert(con, key, field, values);
-}
-
-fn getall(con: &mut Connection, key: &str) -> Value {
-    redis::cmd("MULTIMAP.GETALL")
-        .arg(key)
-        .query(con)
-        .expect("GETALL")
-}
-
-fn info_number(con: &mut Connection, section: &str, name: &str) -> i64 {
-    info_field(con, section, name)
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("INFO {section} has no number {name}"))
+    Server::builder().with_fault_injection().start()
 }
 
 #[test]
@@ -70,14 +40,13 @@ fn a_panicking_command_gets_one_error_and_leaves_its_key_unchanged() {
         &["MULTIMAP.EXISTS", "k", "fault:command"],
     ];
     for command in commands {
-        let error = redis::cmd(command[0])
-            .arg(&command[1..])
-            .query::<Value>(&mut con)
-            .expect_err("a panic must be an error reply");
-        assert_eq!(error_text(&error), INTERNAL_ERROR, "{command:?}");
+        assert_eq!(
+            error_reply(&mut con, command),
+            INTERNAL_ERROR,
+            "{command:?}"
+        );
         // One reply only: the next command reads its own reply, not a leftover.
-        let pong: String = redis::cmd("PING").query(&mut con).expect("PING");
-        assert_eq!(pong, "PONG", "after {command:?}");
+        assert_eq!(text(&mut con, "PING"), "PONG", "after {command:?}");
         assert_eq!(getall(&mut con, "k"), before, "{command:?} changed the key");
     }
     assert!(server.is_alive());
@@ -93,16 +62,14 @@ fn a_write_that_panics_on_a_new_key_leaves_no_empty_key_behind() {
     let mut server = faulty_server();
     let mut con = server.connect();
     for command in ["MULTIMAP.INSERT", "MULTIMAP.REPLACE"] {
-        let error = redis::cmd(command)
-            .arg(&["fresh", "fault:command", "x"])
-            .query::<Value>(&mut con)
-            .expect_err("a panic must be an error reply");
-        assert_eq!(error_text(&error), INTERNAL_ERROR);
-        let exists: i64 = redis::cmd("EXISTS").arg("fresh").query(&mut con).unwrap();
-        assert_eq!(exists, 0, "{command} left an empty key");
+        let line = [command, "fresh", "fault:command", "x"];
+        assert_eq!(error_reply(&mut con, &line[..]), INTERNAL_ERROR);
+        assert!(
+            !key_exists(&mut con, "fresh"),
+            "{command} left an empty key"
+        );
     }
-    let keys: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(keys, 0);
+    assert_eq!(dbsize(&mut con), 0);
     assert!(server.is_alive());
 }
 
@@ -110,43 +77,41 @@ fn a_write_that_panics_on_a_new_key_leaves_no_empty_key_behind() {
 fn panicking_commands_and_callbacks_leak_nothing() {
     let server = faulty_server();
     let mut con = server.connect();
+    // Redis 7 allocates a latency histogram per command on first use.
     let _ = redis::cmd("CONFIG")
         .arg(&["SET", "latency-tracking", "no"])
         .exec(&mut con);
     insert(&mut con, "loaded", "fault:rdb_load", &["v"]);
-    let payload: Vec<u8> = redis::cmd("DUMP").arg("loaded").query(&mut con).unwrap();
-    let round = |con: &mut Connection| {
+    let payload = dump(&mut con, "loaded");
+    let round = |con: &mut redis::Connection| {
         let mut pipe = redis::pipe();
         for i in 0..500 {
             let key = format!("new:{i}");
             pipe.cmd("MULTIMAP.INSERT")
                 .arg(&key)
                 .arg("fault:command")
-                .arg("value")
-                .ignore();
-            pipe.cmd("MULTIMAP.GET")
-                .arg("loaded")
-                .arg("fault:command")
-                .ignore();
-            pipe.cmd("RESTORE").arg(&key).arg(0).arg(&payload).ignore();
+                .arg("value");
+            pipe.cmd("MULTIMAP.GET").arg("loaded").arg("fault:command");
+            pipe.cmd("RESTORE").arg(&key).arg(0).arg(&payload);
         }
-        // Errors come back as values inside the pipeline's reply.
-        let _: Result<Value, _> = pipe.query(con);
+        // Every command fails, so the client reports the pipeline as failed.
+        let _ = pipe.exec(con);
     };
-    // A first round warms up what Redis allocates once (log buffers, ...).
+    // A first round warms up what Redis allocates once (client buffers...).
     round(&mut con);
-    let baseline = info_number(&mut con, "memory", "used_memory");
+    let baseline = used_memory(&mut con);
     for _ in 0..4 {
         round(&mut con);
     }
-    let after = info_number(&mut con, "memory", "used_memory");
+    let after = used_memory(&mut con);
     // 2000 leaked maps, or panic payloads, would take hundreds of kilobytes.
     assert!(
         (after - baseline).abs() < 32 * 1024,
-        "used_memory {baseline} before 6000 panics, {after} after"
+        "used_memory {baseline} before 6000 more panics, {after} after"
     );
-    let keys: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(keys, 1, "only the key that was dumped");
+    assert_eq!(dbsize(&mut con), 1, "only the key that was dumped");
+    let panics = server.log_text().matches("aborted by a bug").count();
+    assert_eq!(panics, 5 * 3 * 500, "every command and every load panicked");
 }
 
 #[test]
@@ -155,16 +120,10 @@ fn a_panicking_rdb_load_rejects_the_payload() {
     let mut con = server.connect();
     insert(&mut con, "k", "fault:rdb_load", &["v"]);
     insert(&mut con, "k", "other", &["w"]);
-    let payload: Vec<u8> = redis::cmd("DUMP").arg("k").query(&mut con).unwrap();
-    let error = redis::cmd("RESTORE")
-        .arg("copy")
-        .arg(0)
-        .arg(payload)
-        .query::<Value>(&mut con)
-        .expect_err("the payload must be refused");
-    assert!(error_text(&error).contains("Bad data format"), "{error:?}");
-    let exists: i64 = redis::cmd("EXISTS").arg("copy").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
+    let payload = dump(&mut con, "k");
+    let error = restore(&mut con, "copy", &payload).expect_err("the payload must be refused");
+    assert!(error_text(&error).starts_with(BAD_DATA_FORMAT), "{error:?}");
+    assert!(!key_exists(&mut con, "copy"));
     assert!(server.is_alive());
     assert!(server.log_text().contains("rdb_load aborted by a bug"));
 }
@@ -174,20 +133,24 @@ fn a_panicking_rdb_save_in_a_fork_child_fails_the_save_and_keeps_the_old_file() 
     let mut server = faulty_server();
     let mut con = server.connect();
     insert(&mut con, "good", "f", &["v"]);
-    let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
-    let dump = server.dir.path().join("dump.rdb");
-    let saved = std::fs::read(&dump).expect("dump.rdb");
+    run(&mut con, "SAVE");
+    let dump_file = server.dir.path().join("dump.rdb");
+    let saved = std::fs::read(&dump_file).expect("dump.rdb");
     insert(&mut con, "bad", "f", &["v"]);
     insert(&mut con, "bad", "fault:rdb_save", &["v"]);
-    let _: Value = redis::cmd("BGSAVE").query(&mut con).unwrap();
-    wait_until("the BGSAVE to end", Duration::from_secs(20), || {
-        info_field(&mut con, "persistence", "rdb_bgsave_in_progress").as_deref() == Some("0")
+    run(&mut con, "BGSAVE");
+    wait_until("the BGSAVE to end", BACKGROUND_TIMEOUT, || {
+        info_number(&mut con, "persistence", "rdb_bgsave_in_progress") == 0
     });
     assert_eq!(
         info_field(&mut con, "persistence", "rdb_last_bgsave_status").as_deref(),
         Some("err")
     );
-    assert_eq!(std::fs::read(&dump).unwrap(), saved, "dump.rdb changed");
+    assert_eq!(
+        std::fs::read(&dump_file).unwrap(),
+        saved,
+        "dump.rdb changed"
+    );
     assert!(server.is_alive());
     let log = server.log_text();
     assert!(log.contains("rdb_save aborted by a bug"), "{log}");
@@ -199,17 +162,13 @@ fn a_panicking_rdb_save_in_the_server_marks_the_payload_so_it_fails_to_load() {
     let mut server = faulty_server();
     let mut con = server.connect();
     for i in 0..20 {
-        insert(&mut con, "bad", &format!("field-{i}"), &["v"]);
+        insert(&mut con, "bad", format!("field-{i}"), &["v"]);
     }
     insert(&mut con, "bad", "fault:rdb_save", &["v"]);
-    let payload: Vec<u8> = redis::cmd("DUMP").arg("bad").query(&mut con).unwrap();
-    let error = redis::cmd("RESTORE")
-        .arg("copy")
-        .arg(0)
-        .arg(payload)
-        .query::<Value>(&mut con)
-        .expect_err("an incomplete payload must not load");
-    assert!(error_text(&error).contains("Bad data format"), "{error:?}");
+    let payload = dump(&mut con, "bad");
+    let error = restore(&mut con, "copy", &payload).expect_err("an incomplete value must not load");
+    assert!(error_text(&error).starts_with(BAD_DATA_FORMAT), "{error:?}");
+    assert!(!key_exists(&mut con, "copy"));
     assert!(server.is_alive());
     let log = server.log_text();
     assert!(log.contains("rdb_save aborted by a bug"), "{log}");
@@ -218,31 +177,22 @@ fn a_panicking_rdb_save_in_the_server_marks_the_payload_so_it_fails_to_load() {
 
 #[test]
 fn a_panicking_aof_rewrite_fails_the_rewrite_and_keeps_the_old_file() {
-    let mut server = Server::builder()
-        .without_module()
-        .config("loadmodule", fault_module().to_str().unwrap())
-        .config("appendonly", "yes")
-        .config("aof-use-rdb-preamble", "no")
-        .start();
+    let mut server = Server::builder().with_fault_injection().aof(false).start();
     let mut con = server.connect();
     insert(&mut con, "bad", "f", &["v"]);
     insert(&mut con, "bad", "fault:aof_rewrite", &["v"]);
-    let _: Value = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
-    wait_until("the rewrite to end", Duration::from_secs(20), || {
-        info_field(&mut con, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
-            && info_field(&mut con, "persistence", "aof_rewrite_scheduled").as_deref() == Some("0")
+    run(&mut con, "BGREWRITEAOF");
+    wait_until("the rewrite to end", BACKGROUND_TIMEOUT, || {
+        info_number(&mut con, "persistence", "aof_rewrite_in_progress") == 0
+            && info_number(&mut con, "persistence", "aof_rewrite_scheduled") == 0
     });
     assert_eq!(
         info_field(&mut con, "persistence", "aof_last_bgrewrite_status").as_deref(),
         Some("err")
     );
-    // The AOF still takes writes and the key is intact.
+    // The AOF in use still takes writes, and the key is whole.
     insert(&mut con, "bad", "g", &["w"]);
-    let fields: i64 = redis::cmd("MULTIMAP.CARD")
-        .arg("bad")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(fields, 3);
+    assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "bad")), 3);
     assert!(server.is_alive());
     let log = server.log_text();
     assert!(log.contains("aof_rewrite aborted by a bug"), "{log}");
@@ -253,43 +203,24 @@ fn a_panicking_aof_rewrite_fails_the_rewrite_and_keeps_the_old_file() {
 fn panics_in_the_other_callbacks_leave_the_server_and_the_key_alone() {
     let mut server = faulty_server();
     let mut con = server.connect();
-    for callback in ["mem_usage", "digest", "copy", "free_effort"] {
-        insert(&mut con, callback, &format!("fault:{callback}"), &["v"]);
+    let callbacks = ["mem_usage", "digest", "copy", "free_effort"];
+    for callback in callbacks {
+        insert(&mut con, callback, format!("fault:{callback}"), &["v"]);
         insert(&mut con, callback, "other", &["w"]);
     }
-    let _: Value = redis::cmd("MEMORY")
-        .arg(&["USAGE", "mem_usage"])
-        .query(&mut con)
-        .expect("MEMORY USAGE still answers");
-    let _: Value = redis::cmd("DEBUG")
-        .arg(&["DIGEST-VALUE", "digest"])
-        .query(&mut con)
-        .expect("DEBUG DIGEST-VALUE still answers");
-    let error = redis::cmd("COPY")
-        .arg(&["copy", "copied"])
-        .query::<Value>(&mut con)
-        .expect_err("a failed copy is an error");
-    assert!(error_text(&error).starts_with("ERR"), "{error:?}");
-    let exists: i64 = redis::cmd("EXISTS").arg("copied").query(&mut con).unwrap();
-    assert_eq!(exists, 0);
-    let unlinked: i64 = redis::cmd("UNLINK")
-        .arg("free_effort")
-        .query(&mut con)
-        .unwrap();
-    assert_eq!(unlinked, 1);
+    run(&mut con, ("MEMORY", "USAGE", "mem_usage"));
+    run(&mut con, ("DEBUG", "DIGEST-VALUE", "digest"));
+    let copy_error = error_reply(&mut con, ("COPY", "copy", "copied"));
+    assert!(copy_error.starts_with("ERR"), "{copy_error}");
+    assert!(!key_exists(&mut con, "copied"));
+    assert_eq!(integer(&mut con, ("UNLINK", "free_effort")), 1);
     for key in ["mem_usage", "digest", "copy"] {
-        let fields: i64 = redis::cmd("MULTIMAP.CARD")
-            .arg(key)
-            .query(&mut con)
-            .unwrap();
-        assert_eq!(fields, 2, "{key}");
+        assert_eq!(integer(&mut con, ("MULTIMAP.CARD", key)), 2, "{key}");
     }
     assert!(server.is_alive());
     let log = server.log_text();
-    for callback in ["mem_usage", "digest", "copy", "free_effort"] {
-        assert!(
-            log.contains(&format!("{callback} aborted by a bug")),
-            "{callback}: {log}"
-        );
+    for callback in callbacks {
+        let line = format!("{callback} aborted by a bug");
+        assert!(log.contains(&line), "no '{line}' in the log:\n{log}");
     }
 }

@@ -13,6 +13,8 @@ pub const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const SYNTAX: &str = "ERR syntax error";
 /// A SCAN cursor that is not an unsigned 64-bit decimal.
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
+/// A command that panicked (a bug; tests/panics.rs provokes it on purpose).
+pub const INTERNAL_ERROR: &str = "ERR internal error in the multimap module, see the server log";
 /// RESTORE of a payload the loader rejects.
 pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
 /// RESTORE onto an existing key without REPLACE.

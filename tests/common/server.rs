@@ -30,18 +30,32 @@ pub fn module_path() -> PathBuf {
     if let Some(path) = std::env::var_os("MULTIMAP_MODULE") {
         return PathBuf::from(path);
     }
+    fresh_build(
+        "libredis_multimap.so",
+        "run `cargo build` first (make test does)",
+    )
+}
+
+/// The module built with the `fault-injection` feature, beside the plain one.
+pub fn fault_injection_module_path() -> PathBuf {
+    fresh_build(
+        "libredis_multimap_faults.so",
+        "run `cargo build --features fault-injection` and copy \
+         target/<profile>/libredis_multimap.so to that name first (make test does)",
+    )
+}
+
+/// The cdylib `name` in target/<profile>/, which must be newer than the
+/// crate's sources; `how_to_build` says how to make it otherwise.
+fn fresh_build(name: &str, how_to_build: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binaries live in target/<profile>/deps");
-    let module = profile_dir.join("libredis_multimap.so");
-    let built = modified(&module).unwrap_or_else(|| {
-        panic!(
-            "no module at {}: run `cargo build` first (make test does)",
-            module.display()
-        )
-    });
+    let module = profile_dir.join(name);
+    let built = modified(&module)
+        .unwrap_or_else(|| panic!("no module at {}: {how_to_build}", module.display()));
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let sources = ["src", "c", "build.rs", "Cargo.toml"].map(|name| crate_dir.join(name));
     if let Some(newest) = sources
@@ -51,7 +65,7 @@ pub fn module_path() -> PathBuf {
     {
         assert!(
             built >= newest,
-            "{} is older than the sources: run `cargo build` first (make test does)",
+            "{} is older than the sources: {how_to_build}",
             module.display()
         );
     }
@@ -130,7 +144,8 @@ pub struct ServerBuilder {
     cluster_node: bool,
     config_file: Option<PathBuf>,
     args: Vec<String>,
-    load_module: bool,
+    /// The module build to load, if any.
+    module: Option<PathBuf>,
     dir: Option<TempDir>,
 }
 
@@ -196,7 +211,14 @@ impl ServerBuilder {
     }
 
     pub fn without_module(mut self) -> Self {
-        self.load_module = false;
+        self.module = None;
+        self
+    }
+
+    /// Loads the module built with the `fault-injection` feature (see
+    /// [`fault_injection_module_path`]) instead of the plain one.
+    pub fn with_fault_injection(mut self) -> Self {
+        self.module = Some(fault_injection_module_path());
         self
     }
 
@@ -253,8 +275,8 @@ impl ServerBuilder {
                 // DEBUG (RELOAD, DIGEST...) is off by default since Redis 7.0.
                 command.args(["--enable-debug-command", "yes"]);
             }
-            if self.load_module {
-                command.arg("--loadmodule").arg(module_path());
+            if let Some(module) = &self.module {
+                command.arg("--loadmodule").arg(module);
             }
             command.args(&self.args);
             let process = command.spawn().expect("redis-server could not be started");
@@ -315,7 +337,7 @@ impl Server {
             cluster_node: false,
             config_file: None,
             args: Vec::new(),
-            load_module: true,
+            module: Some(module_path()),
             dir: None,
         }
     }
