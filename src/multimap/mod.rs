@@ -21,6 +21,10 @@ use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::mem::size_of;
 
+use size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
+
+mod size_class;
+
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
 const NIL: u32 = u32::MAX;
 
@@ -29,41 +33,6 @@ const MIN_BUCKETS: usize = 4;
 
 /// Above this many values to remove, a hash set beats scanning the argument list per value.
 const REMOVE_SET_THRESHOLD: usize = 8;
-
-/// Heap bytes one allocation of `bytes` really takes (none when nothing is allocated).
-///
-/// Redis's `used_memory` counts each block's usable size, and jemalloc (Redis's allocator)
-/// rounds a request up to its size class: 8, then steps of 16 up to 128, then four classes per
-/// doubling. Modelling that keeps `MEMORY USAGE` close to what a key really costs.
-fn heap_alloc(bytes: usize) -> usize {
-    match bytes {
-        0 => 0,
-        1..=8 => 8,
-        9..=128 => bytes.next_multiple_of(16),
-        _ => bytes.next_multiple_of(bytes.next_power_of_two() / 8),
-    }
-}
-
-/// Grows `vec` to hold `extra` more elements, straight to the size class the
-/// allocator would round the request up to: the rounding costs that memory
-/// anyway, and class-sized steps (a quarter of a doubling at most) keep
-/// appends amortised O(1) without Vec's doubling slack.
-fn reserve_in_size_classes<T>(vec: &mut Vec<T>, extra: usize) {
-    if vec.capacity() - vec.len() >= extra {
-        return;
-    }
-    let element = size_of::<T>().max(1);
-    let wanted = heap_alloc((vec.len() + extra) * element) / element;
-    vec.reserve_exact(wanted.max(vec.len() + extra) - vec.len());
-}
-
-/// Gives back capacity beyond the size class of what `vec` holds.
-fn fit_to_size_class(vec: &mut Vec<u8>) {
-    let class = heap_alloc(vec.len());
-    if vec.capacity() > class {
-        vec.shrink_to(class);
-    }
-}
 
 fn varint_len(mut value: u64) -> usize {
     let mut len = 1;
@@ -1601,25 +1570,6 @@ mod tests {
             other.hash(b"field"),
             "maps draw their own secrets"
         );
-    }
-
-    #[test]
-    fn heap_alloc_rounds_to_jemalloc_size_classes() {
-        let classes = [
-            (0, 0),
-            (1, 8),
-            (8, 8),
-            (9, 16),
-            (17, 32),
-            (128, 128),
-            (129, 160),
-        ];
-        for (request, class) in classes {
-            assert_eq!(heap_alloc(request), class, "{request}");
-        }
-        assert_eq!(heap_alloc(200), 224);
-        assert_eq!(heap_alloc(4096), 4096);
-        assert_eq!(heap_alloc(4097), 5120);
     }
 
     #[test]

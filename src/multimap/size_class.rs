@@ -1,0 +1,106 @@
+//! What an allocation really costs under jemalloc, Redis's allocator, and
+//! growing and shrinking buffers in the steps it would round them to anyway.
+
+#![forbid(unsafe_code)]
+
+use std::mem::size_of;
+
+/// Heap bytes one allocation of `bytes` really takes (none when nothing is allocated).
+///
+/// Redis's `used_memory` counts each block's usable size, and jemalloc (Redis's allocator)
+/// rounds a request up to its size class: 8, then steps of 16 up to 128, then four classes per
+/// doubling. Modelling that keeps `MEMORY USAGE` close to what a key really costs.
+pub(super) fn heap_alloc(bytes: usize) -> usize {
+    match bytes {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => bytes.next_multiple_of(16),
+        _ => bytes.next_multiple_of(bytes.next_power_of_two() / 8),
+    }
+}
+
+/// Grows `vec` to hold `extra` more elements, straight to the size class the
+/// allocator would round the request up to: the rounding costs that memory
+/// anyway, and class-sized steps (a quarter of a doubling at most) keep
+/// appends amortised O(1) without Vec's doubling slack.
+pub(super) fn reserve_in_size_classes<T>(vec: &mut Vec<T>, extra: usize) {
+    if vec.capacity() - vec.len() >= extra {
+        return;
+    }
+    let element = size_of::<T>().max(1);
+    let wanted = heap_alloc((vec.len() + extra) * element) / element;
+    vec.reserve_exact(wanted.max(vec.len() + extra) - vec.len());
+}
+
+/// Gives back capacity beyond the size class of what `vec` holds.
+pub(super) fn fit_to_size_class(vec: &mut Vec<u8>) {
+    let class = heap_alloc(vec.len());
+    if vec.capacity() > class {
+        vec.shrink_to(class);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heap_alloc_rounds_to_jemalloc_size_classes() {
+        let classes = [
+            (0, 0),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (17, 32),
+            (128, 128),
+            (129, 160),
+        ];
+        for (request, class) in classes {
+            assert_eq!(heap_alloc(request), class, "{request}");
+        }
+        assert_eq!(heap_alloc(200), 224);
+        assert_eq!(heap_alloc(4096), 4096);
+        assert_eq!(heap_alloc(4097), 5120);
+    }
+
+    #[test]
+    fn appends_grow_a_buffer_straight_to_size_classes_in_few_steps() {
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut reallocations = 0;
+        for byte in 0..10_000u32 {
+            let before = bytes.capacity();
+            reserve_in_size_classes(&mut bytes, 1);
+            bytes.push(byte as u8);
+            if bytes.capacity() != before {
+                reallocations += 1;
+                assert_eq!(bytes.capacity(), heap_alloc(bytes.capacity()), "{byte}");
+            }
+        }
+        // Four classes per doubling: about 4 * log2(10_000) steps, not one per append.
+        assert!(reallocations <= 60, "{reallocations} reallocations");
+    }
+
+    #[test]
+    fn reserve_counts_whole_elements_and_leaves_enough_room_alone() {
+        let mut wide: Vec<[u8; 24]> = Vec::new();
+        reserve_in_size_classes(&mut wide, 5);
+        // 120 bytes round up to the 128-byte class, which holds 5 elements of 24.
+        assert_eq!(wide.capacity(), 5);
+        let mut roomy: Vec<u8> = Vec::with_capacity(100);
+        reserve_in_size_classes(&mut roomy, 100);
+        assert_eq!(roomy.capacity(), 100);
+    }
+
+    #[test]
+    fn fit_gives_back_capacity_beyond_the_size_class_only() {
+        let mut bytes = Vec::with_capacity(1000);
+        bytes.extend_from_slice(&[7u8; 100]);
+        fit_to_size_class(&mut bytes);
+        assert!((100..=heap_alloc(100)).contains(&bytes.capacity()));
+        assert_eq!(bytes, [7u8; 100]);
+        let mut snug = Vec::with_capacity(100);
+        snug.extend_from_slice(&[7u8; 100]);
+        fit_to_size_class(&mut snug);
+        assert_eq!(snug.capacity(), 100);
+    }
+}
