@@ -21,8 +21,10 @@ use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::mem::size_of;
 
+use leb128::{read_back_varint, read_varint, varint_len, write_back_varint, write_varint};
 use size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
 
+mod leb128;
 mod size_class;
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
@@ -33,59 +35,6 @@ const MIN_BUCKETS: usize = 4;
 
 /// Above this many values to remove, a hash set beats scanning the argument list per value.
 const REMOVE_SET_THRESHOLD: usize = 8;
-
-fn varint_len(mut value: u64) -> usize {
-    let mut len = 1;
-    while value >= 0x80 {
-        value >>= 7;
-        len += 1;
-    }
-    len
-}
-
-/// Unsigned LEB128.
-fn write_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8 & 0x7f) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-/// Decodes LEB128 from a byte sequence: `(value, bytes used)`; `None` if it
-/// is cut short or overflows 64 bits.
-fn decode_leb128(bytes: impl Iterator<Item = u8>) -> Option<(u64, usize)> {
-    let mut value = 0u64;
-    for (index, byte) in bytes.take(10).enumerate() {
-        let bits = u64::from(byte & 0x7f);
-        let shift = 7 * index as u32;
-        if shift == 63 && bits > 1 {
-            return None;
-        }
-        value |= bits << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, index + 1));
-        }
-    }
-    None
-}
-
-/// Decodes a LEB128 number at the start of `bytes`.
-fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
-    decode_leb128(bytes.iter().copied())
-}
-
-/// LEB128 stored back to front, so it can be read walking backwards.
-fn write_back_varint(out: &mut Vec<u8>, value: u64) {
-    let start = out.len();
-    write_varint(out, value);
-    out[start..].reverse();
-}
-
-/// Decodes a back-to-front LEB128 number ending at `end`.
-fn read_back_varint(bytes: &[u8], end: usize) -> Option<(u64, usize)> {
-    decode_leb128(bytes[..end].iter().rev().copied())
-}
 
 /// Appends one value in the packed encoding: length, bytes, then the size of
 /// those two as a back-to-front number, which is what lets readers step
@@ -1399,39 +1348,6 @@ mod tests {
                 assert!(owed.is_subset(&seen), "scan missed a field (count {count})");
             }
         }
-    }
-
-    #[test]
-    fn varints_round_trip_both_ways() {
-        for value in [
-            0,
-            1,
-            127,
-            128,
-            16_383,
-            16_384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
-            let mut forward = Vec::new();
-            write_varint(&mut forward, value);
-            assert_eq!(forward.len(), varint_len(value));
-            assert_eq!(
-                read_varint(&forward),
-                Some((value, forward.len())),
-                "{value}"
-            );
-            let mut backward = vec![0xff];
-            write_back_varint(&mut backward, value);
-            let end = backward.len();
-            assert_eq!(
-                read_back_varint(&backward, end),
-                Some((value, end - 1)),
-                "{value}"
-            );
-        }
-        assert_eq!(read_varint(&[0x80]), None);
-        assert_eq!(read_varint(&[0xff; 10]), None);
     }
 
     fn records_of(m: &MultiMap) -> Vec<(Vec<u8>, usize)> {
