@@ -21,10 +21,13 @@ use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::mem::size_of;
 
-use leb128::{read_back_varint, read_varint, varint_len, write_back_varint, write_varint};
+use leb128::{read_varint, write_varint};
+pub use packed::{count_packed_values, InvalidEncoding};
+use packed::{encode_value, encoded_value_len, value_at, value_start_before};
 use size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
 
 mod leb128;
+mod packed;
 mod size_class;
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
@@ -35,81 +38,6 @@ const MIN_BUCKETS: usize = 4;
 
 /// Above this many values to remove, a hash set beats scanning the argument list per value.
 const REMOVE_SET_THRESHOLD: usize = 8;
-
-/// Appends one value in the packed encoding: length, bytes, then the size of
-/// those two as a back-to-front number, which is what lets readers step
-/// backwards from the end of a field.
-fn encode_value(out: &mut Vec<u8>, value: &[u8]) {
-    let start = out.len();
-    write_varint(out, value.len() as u64);
-    out.extend_from_slice(value);
-    write_back_varint(out, (out.len() - start) as u64);
-}
-
-fn encoded_value_len(value: &[u8]) -> usize {
-    let body = varint_len(value.len() as u64) + value.len();
-    body + varint_len(body as u64)
-}
-
-/// The value starting at `offset` of packed values, and the offset after it.
-/// Only called on validated encodings, so it cannot run off the end.
-fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
-    let (len, header) = read_varint(&bytes[offset..]).expect("validated encoding");
-    let start = offset + header;
-    let end = start + len as usize;
-    (
-        &bytes[start..end],
-        end + varint_len((header + len as usize) as u64),
-    )
-}
-
-/// The offset where the value ending at `end` starts.
-fn value_start_before(bytes: &[u8], end: usize) -> usize {
-    let (body, trailer) = read_back_varint(bytes, end).expect("validated encoding");
-    end - trailer - body as usize
-}
-
-/// The encoding is invalid: a RDB payload that does not hold what it claims.
-#[derive(Debug, PartialEq, Eq)]
-pub struct InvalidEncoding;
-
-/// Counts the values of untrusted packed bytes, checking every length and
-/// back-length, so that nothing built from them can ever read out of bounds.
-pub fn count_packed_values(bytes: &[u8]) -> Result<usize, InvalidEncoding> {
-    let mut offset = 0;
-    let mut count = 0;
-    while offset < bytes.len() {
-        // Values under 127 bytes (most of them) have one-byte length and
-        // back-length: check those without the general decoding.
-        let first = bytes[offset];
-        if first < 0x7f {
-            let back = offset + 1 + usize::from(first);
-            if bytes.get(back) != Some(&(first + 1)) {
-                return Err(InvalidEncoding);
-            }
-            offset = back + 1;
-            count += 1;
-            continue;
-        }
-        let (len, header) = read_varint(&bytes[offset..]).ok_or(InvalidEncoding)?;
-        let body = usize::try_from(len)
-            .ok()
-            .and_then(|len| len.checked_add(header))
-            .ok_or(InvalidEncoding)?;
-        let trailer = varint_len(body as u64);
-        let next = offset
-            .checked_add(body)
-            .and_then(|end| end.checked_add(trailer))
-            .filter(|&next| next <= bytes.len())
-            .ok_or(InvalidEncoding)?;
-        if read_back_varint(bytes, next) != Some((body as u64, trailer)) {
-            return Err(InvalidEncoding);
-        }
-        offset = next;
-        count += 1;
-    }
-    Ok(count)
-}
 
 /// The ordered values of one field, borrowed from the map. Duplicates are kept,
 /// in insertion order.
