@@ -23,12 +23,16 @@ use std::mem::size_of;
 
 use leb128::{read_varint, write_varint};
 pub use packed::{count_packed_values, InvalidEncoding};
-use packed::{encode_value, encoded_value_len, value_at, value_start_before};
+use packed::{encode_value, encoded_value_len, value_at};
 use size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
+pub use values::{Values, ValuesIter};
 
 mod leb128;
 mod packed;
 mod size_class;
+#[cfg(test)]
+mod test_support;
+mod values;
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
 const NIL: u32 = u32::MAX;
@@ -38,129 +42,6 @@ const MIN_BUCKETS: usize = 4;
 
 /// Above this many values to remove, a hash set beats scanning the argument list per value.
 const REMOVE_SET_THRESHOLD: usize = 8;
-
-/// The ordered values of one field, borrowed from the map. Duplicates are kept,
-/// in insertion order.
-#[derive(Clone, Copy)]
-pub struct Values<'a> {
-    count: usize,
-    packed: &'a [u8],
-}
-
-impl<'a> Values<'a> {
-    /// Number of values, O(1).
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The values in order.
-    pub fn iter(&self) -> ValuesIter<'a> {
-        ValuesIter {
-            packed: self.packed,
-            front: 0,
-            back: self.packed.len(),
-            remaining: self.count,
-        }
-    }
-
-    pub fn contains(&self, value: &[u8]) -> bool {
-        self.iter().any(|candidate| candidate == value)
-    }
-
-    /// The values from `start` to `stop` inclusive, with Redis `LRANGE` semantics: negative
-    /// indices count from the end, `start` is clamped to 0 and `stop` to the last index, and the
-    /// result is empty when `start > stop` or `start` is past the end. O(S+N), S being the
-    /// distance of `start` from the nearer end.
-    pub fn range(&self, start: i64, stop: i64) -> ValuesIter<'a> {
-        let len = i64::try_from(self.count).unwrap_or(i64::MAX);
-        // Adding a non-negative `len` to a negative index cannot overflow.
-        let start = if start < 0 {
-            (start + len).max(0)
-        } else {
-            start
-        };
-        let stop = if stop < 0 {
-            stop + len
-        } else {
-            stop.min(len - 1)
-        };
-        if start > stop || start >= len {
-            return ValuesIter {
-                packed: self.packed,
-                front: 0,
-                back: 0,
-                remaining: 0,
-            };
-        }
-        let (start, taken) = (start as usize, (stop - start + 1) as usize);
-        let front = self.offset_of(start);
-        let mut back = front;
-        for _ in 0..taken {
-            back = value_at(self.packed, back).1;
-        }
-        ValuesIter {
-            packed: self.packed,
-            front,
-            back,
-            remaining: taken,
-        }
-    }
-
-    /// Byte offset of value `index`, walking from whichever end is nearer.
-    fn offset_of(&self, index: usize) -> usize {
-        if index <= self.count / 2 {
-            (0..index).fold(0, |offset, _| value_at(self.packed, offset).1)
-        } else {
-            (index..self.count).fold(self.packed.len(), |end, _| {
-                value_start_before(self.packed, end)
-            })
-        }
-    }
-}
-
-/// Walks packed values from both ends.
-pub struct ValuesIter<'a> {
-    packed: &'a [u8],
-    front: usize,
-    back: usize,
-    remaining: usize,
-}
-
-impl<'a> Iterator for ValuesIter<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let (value, next) = value_at(self.packed, self.front);
-        self.front = next;
-        self.remaining -= 1;
-        Some(value)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining, Some(self.remaining))
-    }
-}
-
-impl DoubleEndedIterator for ValuesIter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        if self.remaining == 0 {
-            return None;
-        }
-        let start = value_start_before(self.packed, self.back);
-        self.back = start;
-        self.remaining -= 1;
-        Some(value_at(self.packed, start).0)
-    }
-}
-
-impl ExactSizeIterator for ValuesIter<'_> {}
 
 /// One field: its name and its values packed in a single allocation
 /// (`[name length][name][value]...`), so a field costs one block however many
@@ -652,40 +533,12 @@ impl MultiMap {
 
 #[cfg(test)]
 mod tests {
+    use super::test_support::{collect, vecs, Rng};
     use super::*;
     use std::collections::HashMap;
 
-    /// SplitMix64: tiny, fixed-seed, good enough to drive reproducible operation sequences.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
-
-    fn collect(values: Values) -> Vec<Vec<u8>> {
-        values.iter().map(<[u8]>::to_vec).collect()
-    }
-
     fn get_vec(m: &MultiMap, field: &[u8]) -> Option<Vec<Vec<u8>>> {
         m.get(field).map(collect)
-    }
-
-    fn vecs(values: &[&[u8]]) -> Vec<Vec<u8>> {
-        values.iter().map(|v| v.to_vec()).collect()
-    }
-
-    fn range_vec(values: Values, start: i64, stop: i64) -> Vec<Vec<u8>> {
-        values.range(start, stop).map(<[u8]>::to_vec).collect()
     }
 
     /// Checks every structural invariant the public behaviour relies on.
@@ -1025,68 +878,6 @@ mod tests {
     }
 
     #[test]
-    fn values_iter_runs_both_ways_with_exact_size() {
-        let mut m = MultiMap::new();
-        m.insert(b"f", [&b"a"[..], b"b", b"c"]);
-        let v = m.get(b"f").unwrap();
-        assert_eq!(v.len(), 3);
-        assert!(!v.is_empty());
-        assert_eq!(v.iter().len(), 3);
-        let reversed: Vec<&[u8]> = v.iter().rev().collect();
-        assert_eq!(reversed, [&b"c"[..], b"b", b"a"]);
-    }
-
-    #[test]
-    fn values_contains_matches_whole_values_only() {
-        let mut m = MultiMap::new();
-        m.insert(b"f", [&b"ab"[..], b"\0", b""]);
-        let v = m.get(b"f").unwrap();
-        assert!(v.contains(b"ab"));
-        assert!(v.contains(b"\0"));
-        assert!(v.contains(b""));
-        assert!(!v.contains(b"a"));
-        assert!(!v.contains(b"ab\0"));
-    }
-
-    #[test]
-    fn values_range_follows_lrange_semantics() {
-        let mut m = MultiMap::new();
-        m.insert(b"f", [&b"0"[..], b"1", b"2", b"3", b"4"]);
-        let v = m.get(b"f").unwrap();
-        let all = vecs(&[b"0", b"1", b"2", b"3", b"4"]);
-        assert_eq!(range_vec(v, 0, -1), all);
-        assert_eq!(range_vec(v, 1, 2), vecs(&[b"1", b"2"]));
-        assert_eq!(range_vec(v, -2, -1), vecs(&[b"3", b"4"]));
-        assert_eq!(range_vec(v, 3, 3), vecs(&[b"3"]));
-        assert_eq!(range_vec(v, -100, 1), vecs(&[b"0", b"1"]));
-        assert_eq!(range_vec(v, 2, 100), vecs(&[b"2", b"3", b"4"]));
-        assert_eq!(range_vec(v, 4, 4), vecs(&[b"4"]));
-        assert!(range_vec(v, 3, 2).is_empty());
-        assert!(range_vec(v, 5, 10).is_empty());
-        assert!(range_vec(v, -1, -2).is_empty());
-        assert!(range_vec(v, 0, -6).is_empty());
-        assert!(range_vec(v, -100, -6).is_empty());
-        assert_eq!(range_vec(v, -5, -5), vecs(&[b"0"]));
-        assert_eq!(v.range(1, 3).len(), 3);
-    }
-
-    #[test]
-    fn values_range_accepts_extreme_indices() {
-        let mut m = MultiMap::new();
-        m.insert(b"f", [&b"0"[..], b"1", b"2"]);
-        let v = m.get(b"f").unwrap();
-        let all = vecs(&[b"0", b"1", b"2"]);
-        assert_eq!(range_vec(v, i64::MIN, i64::MAX), all);
-        assert_eq!(range_vec(v, 0, i64::MAX), all);
-        assert_eq!(range_vec(v, i64::MIN, -1), all);
-        assert!(range_vec(v, i64::MAX, i64::MAX).is_empty());
-        assert!(range_vec(v, i64::MIN, i64::MIN).is_empty());
-        assert!(range_vec(v, i64::MAX, i64::MIN).is_empty());
-        assert!(range_vec(v, 0, i64::MIN).is_empty());
-        assert_eq!(range_vec(v, -1, i64::MAX), vecs(&[b"2"]));
-    }
-
-    #[test]
     fn scan_of_empty_map_completes_immediately() {
         let m = MultiMap::new();
         assert_eq!(m.scan(0, 10, |_, _| panic!("nothing to visit")), 0);
@@ -1349,21 +1140,6 @@ mod tests {
             "no values"
         );
         check_invariants(&target);
-    }
-
-    #[test]
-    fn range_near_the_tail_of_a_long_field_walks_backwards_correctly() {
-        let mut m = MultiMap::new();
-        let values: Vec<Vec<u8>> = (0..5000u32)
-            .map(|i| i.to_string().repeat(1 + i as usize % 40).into_bytes())
-            .collect();
-        m.insert(b"f", values.iter().map(Vec::as_slice));
-        let field = m.get(b"f").unwrap();
-        assert_eq!(range_vec(field, -3, -1), values[4997..]);
-        assert_eq!(range_vec(field, 4000, 4001), values[4000..4002]);
-        assert_eq!(range_vec(field, 2499, 2501), values[2499..2502]);
-        let reversed: Vec<&[u8]> = field.iter().rev().take(2).collect();
-        assert_eq!(reversed, [&values[4999][..], &values[4998][..]]);
     }
 
     #[test]

@@ -89,14 +89,7 @@ pub fn count_packed_values(bytes: &[u8]) -> Result<usize, InvalidEncoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn packed(values: &[&[u8]]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for value in values {
-            encode_value(&mut bytes, value);
-        }
-        bytes
-    }
+    use crate::multimap::test_support::pack;
 
     /// Lengths either side of where the length and the back-length take a second byte.
     fn sized_values() -> Vec<Vec<u8>> {
@@ -127,7 +120,7 @@ mod tests {
     fn values_walk_the_same_forwards_and_backwards() {
         let values = sized_values();
         let slices: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        let bytes = packed(&slices);
+        let bytes = pack(slices.iter().copied());
         let mut forwards = Vec::new();
         let mut offset = 0;
         while offset < bytes.len() {
@@ -158,19 +151,19 @@ mod tests {
         let values = sized_values();
         for value in &values {
             assert_eq!(
-                count_packed_values(&packed(&[value])),
+                count_packed_values(&pack([value.as_slice()])),
                 Ok(1),
                 "{}",
                 value.len()
             );
         }
         let slices: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-        assert_eq!(count_packed_values(&packed(&slices)), Ok(values.len()));
+        assert_eq!(count_packed_values(&pack(slices)), Ok(values.len()));
     }
 
     #[test]
     fn count_refuses_values_cut_short_or_trailing_bytes() {
-        let bytes = packed(&[b"hello", &[b'x'; 200], b""]);
+        let bytes = pack([&b"hello"[..], &[b'x'; 200], b""]);
         let boundaries = [0, 7, 7 + 204, bytes.len()];
         for len in 0..bytes.len() {
             let counted = count_packed_values(&bytes[..len]);
@@ -188,7 +181,7 @@ mod tests {
     #[test]
     fn count_refuses_a_back_length_that_disagrees() {
         for value in sized_values() {
-            let mut bytes = packed(&[&value]);
+            let mut bytes = pack([value.as_slice()]);
             let last = bytes.len() - 1;
             bytes[last] ^= 0x01;
             assert_eq!(
