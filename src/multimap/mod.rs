@@ -16,16 +16,15 @@
 
 #![forbid(unsafe_code)]
 
-use std::collections::HashSet;
 use std::mem::size_of;
 
+use entry::Entry;
 use hasher::FieldHasher;
-use leb128::{read_varint, write_varint};
 pub use packed::{count_packed_values, InvalidEncoding};
-use packed::{encode_value, encoded_value_len, value_at};
-use size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
+use size_class::{heap_alloc, reserve_in_size_classes};
 pub use values::{Values, ValuesIter};
 
+mod entry;
 mod hasher;
 mod leb128;
 mod packed;
@@ -39,109 +38,6 @@ const NIL: u32 = u32::MAX;
 
 /// Smallest bucket table once one is allocated, so tiny maps don't resize on every change.
 const MIN_BUCKETS: usize = 4;
-
-/// Above this many values to remove, a hash set beats scanning the argument list per value.
-const REMOVE_SET_THRESHOLD: usize = 8;
-
-/// One field: its name and its values packed in a single allocation
-/// (`[name length][name][value]...`), so a field costs one block however many
-/// values it has.
-#[derive(Clone)]
-struct Entry {
-    data: Vec<u8>,
-    /// Number of values; fields are capped at u32::MAX values.
-    count: u32,
-    /// Next entry in the same bucket chain, or `NIL`.
-    next: u32,
-}
-
-impl Entry {
-    fn new<'v>(field: &[u8], values: impl IntoIterator<Item = &'v [u8]>) -> Entry {
-        let mut data = Vec::new();
-        write_varint(&mut data, field.len() as u64);
-        data.extend_from_slice(field);
-        let mut entry = Entry {
-            data,
-            count: 0,
-            next: NIL,
-        };
-        entry.append(values);
-        fit_to_size_class(&mut entry.data);
-        entry
-    }
-
-    fn values_offset(&self) -> usize {
-        let (len, header) = read_varint(&self.data).expect("field header");
-        header + len as usize
-    }
-
-    fn field(&self) -> &[u8] {
-        let (len, header) = read_varint(&self.data).expect("field header");
-        &self.data[header..header + len as usize]
-    }
-
-    fn values(&self) -> Values<'_> {
-        Values {
-            count: self.count as usize,
-            packed: &self.data[self.values_offset()..],
-        }
-    }
-
-    /// Appends values; returns how many.
-    fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
-        let mut appended = 0;
-        for value in values {
-            reserve_in_size_classes(&mut self.data, encoded_value_len(value));
-            encode_value(&mut self.data, value);
-            appended += 1;
-        }
-        self.add_to_count(appended);
-        appended
-    }
-
-    fn add_to_count(&mut self, added: usize) {
-        self.count = u32::try_from(self.count as usize + added)
-            .expect("a MultiMap field holds at most u32::MAX values");
-    }
-
-    /// Removes every occurrence of each of `unwanted`; returns how many values went.
-    fn remove_all(&mut self, unwanted: &[&[u8]]) -> usize {
-        let set: Option<HashSet<&[u8]>> =
-            (unwanted.len() > REMOVE_SET_THRESHOLD).then(|| unwanted.iter().copied().collect());
-        let is_unwanted = |value: &[u8]| match &set {
-            Some(set) => set.contains(value),
-            None => unwanted.contains(&value),
-        };
-        // Compacts in place, front to back: kept values slide down over the
-        // removed ones, so removing costs no allocation (as LREM on a listpack).
-        let mut read = self.values_offset();
-        let mut write = read;
-        let mut removed = 0;
-        while read < self.data.len() {
-            let (value, next) = value_at(&self.data, read);
-            if is_unwanted(value) {
-                removed += 1;
-            } else {
-                if write != read {
-                    self.data.copy_within(read..next, write);
-                }
-                write += next - read;
-            }
-            read = next;
-        }
-        if removed == 0 {
-            return 0;
-        }
-        self.data.truncate(write);
-        // Give memory back only once most of it is unused, so a field that
-        // shrinks and grows again does not reallocate every time.
-        if self.data.capacity() > 2 * heap_alloc(write) {
-            fit_to_size_class(&mut self.data);
-        }
-        self.count -= removed as u32;
-        removed
-    }
-}
 
 /// A map from fields to non-empty ordered lists of values.
 ///
@@ -213,22 +109,7 @@ impl MultiMap {
         record: Vec<u8>,
         value_count: u64,
     ) -> Result<(), InvalidEncoding> {
-        let (name_len, header) = read_varint(&record).ok_or(InvalidEncoding)?;
-        let values_offset = usize::try_from(name_len)
-            .ok()
-            .and_then(|len| len.checked_add(header))
-            .filter(|&offset| offset <= record.len())
-            .ok_or(InvalidEncoding)?;
-        let count = count_packed_values(&record[values_offset..])?;
-        if count == 0 || count as u64 != value_count {
-            return Err(InvalidEncoding);
-        }
-        let mut entry = Entry {
-            data: record,
-            count: 0,
-            next: NIL,
-        };
-        entry.add_to_count(count);
+        let entry = Entry::from_record(record, value_count)?;
         let hash = self.hash(entry.field());
         if self.find(entry.field(), hash).is_some() {
             return Err(InvalidEncoding);
@@ -247,19 +128,12 @@ impl MultiMap {
         let hash = self.hash(field);
         match self.find(field, hash) {
             Some(i) => {
-                // Rewrites the values in the field's own buffer: no allocation
-                // when the new values fit where the old ones were.
                 let entry = &mut self.entries[i];
-                let offset = entry.values_offset();
-                entry.data.truncate(offset);
                 self.total_values -= entry.count as usize;
-                entry.count = 0;
-                let count = entry.append(values);
+                let count = entry.replace_values(values);
                 self.total_values += count;
                 if count == 0 {
                     self.remove_entry(i);
-                } else if entry.data.capacity() > 2 * heap_alloc(entry.data.len()) {
-                    fit_to_size_class(&mut entry.data);
                 }
                 count
             }
@@ -467,9 +341,10 @@ impl MultiMap {
 
 #[cfg(test)]
 mod tests {
+    use super::entry::REMOVE_SET_THRESHOLD;
     use super::test_support::{collect, vecs, Rng};
     use super::*;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
 
     fn get_vec(m: &MultiMap, field: &[u8]) -> Option<Vec<Vec<u8>>> {
         m.get(field).map(collect)
