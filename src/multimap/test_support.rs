@@ -2,14 +2,15 @@
 
 #![forbid(unsafe_code)]
 
-use super::packed::encode_value;
-use super::Values;
+use super::packed::{count_packed_values, encode_value};
+use super::size_class::heap_alloc;
+use super::{MultiMap, Values, MIN_BUCKETS, NIL};
 
 /// SplitMix64: tiny, fixed-seed, good enough to drive reproducible operation sequences.
 pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    pub(super) fn next(&mut self) -> u64 {
+    fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -37,4 +38,55 @@ pub(super) fn pack<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Vec<u8> {
         encode_value(&mut packed, value);
     }
     packed
+}
+
+pub(super) fn numbered(i: usize) -> Vec<u8> {
+    format!("field-{i}").into_bytes()
+}
+
+/// Checks every structural invariant the public behaviour relies on.
+pub(super) fn check_invariants(m: &MultiMap) {
+    let total: usize = m.entries.iter().map(|e| e.values().len()).sum();
+    assert_eq!(m.total_values, total, "running total drifted");
+    assert!(
+        m.entries.iter().all(|e| !e.values().is_empty()),
+        "empty field kept"
+    );
+    for e in &m.entries {
+        assert_eq!(count_packed_values(e.values().packed), Ok(e.count as usize));
+        assert!(
+            e.data.capacity() <= 2 * heap_alloc(e.data.len()),
+            "slack beyond twice the size class"
+        );
+    }
+    if m.buckets.is_empty() {
+        assert!(m.entries.is_empty());
+        return;
+    }
+    let n = m.buckets.len();
+    assert!(n.is_power_of_two() && n >= MIN_BUCKETS);
+    assert!(m.entries.len() <= n, "table should have grown");
+    assert!(
+        n == MIN_BUCKETS || m.entries.len() >= n / 8,
+        "table should have shrunk"
+    );
+    let mut seen = vec![false; m.entries.len()];
+    for (bucket, &head) in m.buckets.iter().enumerate() {
+        let mut idx = head;
+        while idx != NIL {
+            let entry = &m.entries[idx as usize];
+            assert!(!seen[idx as usize], "entry linked twice");
+            seen[idx as usize] = true;
+            assert_eq!(m.bucket_of(m.hash(entry.field())), bucket);
+            idx = entry.next;
+        }
+    }
+    assert!(seen.iter().all(|&s| s), "entry not linked");
+    for (i, e) in m.entries.iter().enumerate() {
+        assert_eq!(
+            m.find(e.field(), m.hash(e.field())),
+            Some(i),
+            "duplicate field"
+        );
+    }
 }
