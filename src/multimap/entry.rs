@@ -182,6 +182,12 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_field_takes_a_32_byte_slot_in_the_table() {
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
+    }
+
+    #[test]
     fn from_record_adopts_a_record_as_it_was_written() {
         let written = Entry::new(b"f", [&b"x"[..], b"yy", b"x"]);
         let record = written.data.clone();

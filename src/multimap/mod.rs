@@ -2,17 +2,15 @@
 //!
 //! This module knows nothing of Redis. Fields and values are arbitrary byte strings.
 //!
-//! The field table is a chained hash table kept in two vectors: a dense `Vec` of entries and a
-//! power-of-two `Vec` of bucket heads, chains linked through `u32` indices into the entry vector.
-//! Keeping entries dense makes full iteration a plain slice walk and keeps per-field overhead
-//! small; bucket-wise cursors (`scan`) follow the Redis `dictScan` reverse-binary scheme so that a
-//! cursor survives the table being resized between calls.
+//! The field table (this file) is a chained hash table kept in two vectors: a dense `Vec` of
+//! entries and a power-of-two `Vec` of bucket heads, chains linked through `u32` indices into the
+//! entry vector. Keeping entries dense makes full iteration a plain slice walk and keeps
+//! per-field overhead small; bucket-wise cursors (`scan`) follow the Redis `dictScan`
+//! reverse-binary scheme so that a cursor survives the table being resized between calls.
 //!
-//! Each field is one allocation holding its name and all its values packed back to back, the
-//! way Redis's listpack packs a small list: per value, its length (LEB128), its bytes, and the
-//! size of those two written back to front so the values can be walked from either end. A
-//! 16-byte value costs 18 bytes, and a field one block plus a 32-byte slot however many values
-//! it holds.
+//! Each field (`entry`) is one allocation holding its name and all its values in the `packed`
+//! encoding, the way Redis's listpack packs a small list, so a field costs one block plus a
+//! 32-byte slot however many values it holds.
 
 #![forbid(unsafe_code)]
 
