@@ -27,6 +27,7 @@ pub(super) struct Entry {
 }
 
 impl Entry {
+    #[inline]
     pub(super) fn new<'v>(field: &[u8], values: impl IntoIterator<Item = &'v [u8]>) -> Entry {
         let mut data = Vec::new();
         write_varint(&mut data, field.len() as u64);
@@ -44,6 +45,7 @@ impl Entry {
     /// A field from its record, taking the buffer over as its storage, after
     /// checking every byte of it: the values well-formed and `value_count` of
     /// them, at least one.
+    #[inline]
     pub(super) fn from_record(record: Vec<u8>, value_count: u64) -> Result<Entry, InvalidEncoding> {
         let (name_len, header) = read_varint(&record).ok_or(InvalidEncoding)?;
         let values_offset = usize::try_from(name_len)
@@ -64,16 +66,19 @@ impl Entry {
         Ok(entry)
     }
 
+    #[inline]
     fn values_offset(&self) -> usize {
         let (len, header) = read_varint(&self.data).expect("field header");
         header + len as usize
     }
 
+    #[inline]
     pub(super) fn field(&self) -> &[u8] {
         let (len, header) = read_varint(&self.data).expect("field header");
         &self.data[header..header + len as usize]
     }
 
+    #[inline]
     pub(super) fn values(&self) -> Values<'_> {
         Values {
             count: self.count as usize,
@@ -82,6 +87,7 @@ impl Entry {
     }
 
     /// Appends values; returns how many.
+    #[inline]
     pub(super) fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
         let mut appended = 0;
         for value in values {
@@ -93,6 +99,7 @@ impl Entry {
         appended
     }
 
+    #[inline]
     fn add_to_count(&mut self, added: usize) {
         self.count = u32::try_from(self.count as usize + added)
             .expect("a MultiMap field holds at most u32::MAX values");
@@ -102,6 +109,7 @@ impl Entry {
     /// the values in the field's own buffer: no allocation when the new values
     /// fit where the old ones were. A field left with none is about to be
     /// dropped, so its buffer is not worth shrinking.
+    #[inline]
     pub(super) fn replace_values<'v>(
         &mut self,
         values: impl IntoIterator<Item = &'v [u8]>,
@@ -117,6 +125,7 @@ impl Entry {
     }
 
     /// Removes every occurrence of each of `unwanted`; returns how many values went.
+    #[inline]
     pub(super) fn remove_all(&mut self, unwanted: &[&[u8]]) -> usize {
         let set: Option<HashSet<&[u8]>> =
             (unwanted.len() > REMOVE_SET_THRESHOLD).then(|| unwanted.iter().copied().collect());
@@ -152,6 +161,7 @@ impl Entry {
 
     /// Gives memory back only once most of it is unused, so a field that
     /// shrinks and grows again does not reallocate every time.
+    #[inline]
     fn shrink_if_mostly_unused(&mut self) {
         if self.data.capacity() > 2 * heap_alloc(self.data.len()) {
             fit_to_size_class(&mut self.data);

@@ -27,20 +27,24 @@ impl Default for FieldHasher {
 const HASH_LENGTH_FACTOR: u64 = 0x9e37_79b9_7f4a_7c15;
 const HASH_FINAL_FACTOR: u64 = 0xa076_1d64_78bd_642f;
 
+#[inline]
 fn folded_multiply(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     product as u64 ^ (product >> 64) as u64
 }
 
+#[inline]
 fn read_u64(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 
+#[inline]
 fn read_u32(bytes: &[u8]) -> u64 {
     u64::from(u32::from_le_bytes(bytes[..4].try_into().expect("4 bytes")))
 }
 
 impl FieldHasher {
+    #[inline]
     pub(super) fn hash(&self, bytes: &[u8]) -> u64 {
         let [k0, k1] = self.secrets;
         let len = bytes.len();

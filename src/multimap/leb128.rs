@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 /// How many bytes `write_varint` takes for `value`.
+#[inline]
 pub(super) fn varint_len(mut value: u64) -> usize {
     let mut len = 1;
     while value >= 0x80 {
@@ -14,6 +15,7 @@ pub(super) fn varint_len(mut value: u64) -> usize {
 }
 
 /// Unsigned LEB128.
+#[inline]
 pub(super) fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8 & 0x7f) | 0x80);
@@ -24,6 +26,7 @@ pub(super) fn write_varint(out: &mut Vec<u8>, mut value: u64) {
 
 /// Decodes LEB128 from a byte sequence: `(value, bytes used)`; `None` if it
 /// is cut short or overflows 64 bits.
+#[inline]
 fn decode_leb128(bytes: impl Iterator<Item = u8>) -> Option<(u64, usize)> {
     let mut value = 0u64;
     for (index, byte) in bytes.take(10).enumerate() {
@@ -41,11 +44,13 @@ fn decode_leb128(bytes: impl Iterator<Item = u8>) -> Option<(u64, usize)> {
 }
 
 /// Decodes a LEB128 number at the start of `bytes`.
+#[inline]
 pub(super) fn read_varint(bytes: &[u8]) -> Option<(u64, usize)> {
     decode_leb128(bytes.iter().copied())
 }
 
 /// LEB128 stored back to front, so it can be read walking backwards.
+#[inline]
 pub(super) fn write_back_varint(out: &mut Vec<u8>, value: u64) {
     let start = out.len();
     write_varint(out, value);
@@ -53,6 +58,7 @@ pub(super) fn write_back_varint(out: &mut Vec<u8>, value: u64) {
 }
 
 /// Decodes a back-to-front LEB128 number ending at `end`.
+#[inline]
 pub(super) fn read_back_varint(bytes: &[u8], end: usize) -> Option<(u64, usize)> {
     decode_leb128(bytes[..end].iter().rev().copied())
 }

@@ -22,6 +22,9 @@ pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::{heap_alloc, reserve_in_size_classes};
 pub use values::{Values, ValuesIter};
 
+// Each file compiles to its own codegen unit. The helpers that hot paths call
+// across files are `#[inline]` so they are still inlined as they were when all
+// of this was one file.
 mod entry;
 mod hasher;
 mod leb128;

@@ -13,6 +13,7 @@ use super::leb128::{read_back_varint, read_varint, varint_len, write_back_varint
 /// Appends one value in the packed encoding: length, bytes, then the size of
 /// those two as a back-to-front number, which is what lets readers step
 /// backwards from the end of a field.
+#[inline]
 pub(super) fn encode_value(out: &mut Vec<u8>, value: &[u8]) {
     let start = out.len();
     write_varint(out, value.len() as u64);
@@ -21,6 +22,7 @@ pub(super) fn encode_value(out: &mut Vec<u8>, value: &[u8]) {
 }
 
 /// How many bytes `encode_value` appends for `value`.
+#[inline]
 pub(super) fn encoded_value_len(value: &[u8]) -> usize {
     let body = varint_len(value.len() as u64) + value.len();
     body + varint_len(body as u64)
@@ -28,6 +30,7 @@ pub(super) fn encoded_value_len(value: &[u8]) -> usize {
 
 /// The value starting at `offset` of packed values, and the offset after it.
 /// Only called on validated encodings, so it cannot run off the end.
+#[inline]
 pub(super) fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
     let (len, header) = read_varint(&bytes[offset..]).expect("validated encoding");
     let start = offset + header;
@@ -39,6 +42,7 @@ pub(super) fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
 }
 
 /// The offset where the value ending at `end` starts.
+#[inline]
 pub(super) fn value_start_before(bytes: &[u8], end: usize) -> usize {
     let (body, trailer) = read_back_varint(bytes, end).expect("validated encoding");
     end - trailer - body as usize

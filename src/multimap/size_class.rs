@@ -10,6 +10,7 @@ use std::mem::size_of;
 /// Redis's `used_memory` counts each block's usable size, and jemalloc (Redis's allocator)
 /// rounds a request up to its size class: 8, then steps of 16 up to 128, then four classes per
 /// doubling. Modelling that keeps `MEMORY USAGE` close to what a key really costs.
+#[inline]
 pub(super) fn heap_alloc(bytes: usize) -> usize {
     match bytes {
         0 => 0,
@@ -23,6 +24,7 @@ pub(super) fn heap_alloc(bytes: usize) -> usize {
 /// allocator would round the request up to: the rounding costs that memory
 /// anyway, and class-sized steps (a quarter of a doubling at most) keep
 /// appends amortised O(1) without Vec's doubling slack.
+#[inline]
 pub(super) fn reserve_in_size_classes<T>(vec: &mut Vec<T>, extra: usize) {
     if vec.capacity() - vec.len() >= extra {
         return;
@@ -33,6 +35,7 @@ pub(super) fn reserve_in_size_classes<T>(vec: &mut Vec<T>, extra: usize) {
 }
 
 /// Gives back capacity beyond the size class of what `vec` holds.
+#[inline]
 pub(super) fn fit_to_size_class(vec: &mut Vec<u8>) {
     let class = heap_alloc(vec.len());
     if vec.capacity() > class {
