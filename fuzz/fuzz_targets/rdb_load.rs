@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use redis_multimap::multimap::MultiMap;
-use redis_multimap::rdb::{self, ByteStream};
+use redis_multimap::rdb::{self, byte_stream::ByteStream};
 
 fn content(map: &MultiMap) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
     let mut fields: Vec<_> = map

@@ -1,6 +1,6 @@
 //! The MultiMap's RDB format: what `rdb_save` writes and `rdb_load` accepts,
 //! over any stream of unsigned numbers and byte buffers (Redis's RDB, or bytes
-//! in memory for tests and fuzzing). Loading is hostile input.
+//! in memory for tests and fuzzing: `byte_stream`). Loading is hostile input.
 //!
 //! # Encoding version 1
 //!
@@ -28,6 +28,9 @@
 use std::ffi::CStr;
 
 use crate::multimap::MultiMap;
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod byte_stream;
 
 /// The version `save` writes; `load` also reads every older one.
 pub const ENCODING_VERSION: i32 = 1;
@@ -133,65 +136,9 @@ fn strip_trailing_nul(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(b"\0").unwrap_or(bytes)
 }
 
-/// An RDB stream in memory, for tests and fuzzing: an unsigned is 8 bytes
-/// little-endian, a buffer a 4-byte little-endian length and its bytes.
-pub struct ByteStream<'a> {
-    pub bytes: &'a [u8],
-    pub rejections: Vec<&'static CStr>,
-}
-
-impl<'a> ByteStream<'a> {
-    pub fn new(bytes: &'a [u8]) -> Self {
-        ByteStream {
-            bytes,
-            rejections: Vec::new(),
-        }
-    }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], ReadError> {
-        if len > self.bytes.len() {
-            return Err(ReadError);
-        }
-        let (taken, rest) = self.bytes.split_at(len);
-        self.bytes = rest;
-        Ok(taken)
-    }
-}
-
-impl RdbInput for ByteStream<'_> {
-    type Buffer = Vec<u8>;
-
-    fn load_unsigned(&mut self) -> Result<u64, ReadError> {
-        let bytes = self.take(8)?;
-        Ok(u64::from_le_bytes(bytes.try_into().map_err(|_| ReadError)?))
-    }
-
-    fn load_buffer(&mut self) -> Result<Vec<u8>, ReadError> {
-        let len = self.take(4)?;
-        let len = u32::from_le_bytes(len.try_into().map_err(|_| ReadError)?);
-        Ok(self.take(len as usize)?.to_vec())
-    }
-
-    fn log_rejection(&mut self, reason: &'static CStr) {
-        self.rejections.push(reason);
-    }
-}
-
-/// Writes the same framing `ByteStream` reads.
-impl RdbOutput for Vec<u8> {
-    fn save_unsigned(&mut self, value: u64) {
-        self.extend_from_slice(&value.to_le_bytes());
-    }
-
-    fn save_buffer(&mut self, bytes: &[u8]) {
-        let len = u32::try_from(bytes.len()).expect("test buffers stay under 4 GiB");
-        self.extend_from_slice(&len.to_le_bytes());
-        self.extend_from_slice(bytes);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::byte_stream::ByteStream;
     use super::*;
 
     fn sample() -> MultiMap {
