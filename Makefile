@@ -61,7 +61,7 @@ $(REDIS62):
 
 lint:
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --features fuzzing -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
 	cargo fmt --check
 
 # Installs only what is missing, so repeated runs stay fast and offline.
