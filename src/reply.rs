@@ -33,6 +33,7 @@ impl Reply<'_> {
 }
 
 impl WriteReply for Reply<'_> {
+    #[inline]
     fn write(self, out: ReplyOut<'_>) {
         match self {
             Reply::Integer(value) => out.integer(value),

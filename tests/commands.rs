@@ -571,18 +571,24 @@ fn getall_under_resp2_is_flat_array_of_fields_and_value_arrays() {
         panic!("GETALL under RESP2 must be an array, got {reply:?}");
     };
     assert_eq!(items.len(), 4);
-    let mut pairs: Vec<(Value, Value)> = items
-        .chunks(2)
+    assert_eq!(sorted_pairs(items.chunks(2)), colors_and_sizes());
+}
+
+/// The content `getall_*` tests insert, as GETALL's (field, values) pairs.
+fn colors_and_sizes() -> [(Value, Value); 2] {
+    [
+        (bulk("colors"), bulk_array(&["red", "blue"])),
+        (bulk("sizes"), bulk_array(&["S", "M", "S"])),
+    ]
+}
+
+/// GETALL's pairs (a flat array's chunks, or a map's entries) in field order.
+fn sorted_pairs<'a>(pairs: impl Iterator<Item = &'a [Value]>) -> Vec<(Value, Value)> {
+    let mut pairs: Vec<(Value, Value)> = pairs
         .map(|pair| (pair[0].clone(), pair[1].clone()))
         .collect();
     pairs.sort_by_key(|(field, _)| format!("{field:?}"));
-    assert_eq!(
-        pairs,
-        [
-            (bulk("colors"), bulk_array(&["red", "blue"])),
-            (bulk("sizes"), bulk_array(&["S", "M", "S"])),
-        ]
-    );
+    pairs
 }
 
 #[test]
@@ -599,13 +605,7 @@ fn getall_under_resp3_is_map_of_field_to_value_array() {
         panic!("GETALL under RESP3 must be a map, got {reply:?}");
     };
     pairs.sort_by_key(|(field, _)| format!("{field:?}"));
-    assert_eq!(
-        pairs,
-        [
-            (bulk("colors"), bulk_array(&["red", "blue"])),
-            (bulk("sizes"), bulk_array(&["S", "M", "S"])),
-        ]
-    );
+    assert_eq!(pairs, colors_and_sizes());
 }
 
 #[test]
@@ -622,18 +622,7 @@ fn getall_under_resp3_before_redis_7_is_the_resp2_flat_array() {
     let Value::Array(items) = reply else {
         panic!("GETALL under RESP3 on Redis 6 must be an array, got {reply:?}");
     };
-    let mut pairs: Vec<(Value, Value)> = items
-        .chunks(2)
-        .map(|pair| (pair[0].clone(), pair[1].clone()))
-        .collect();
-    pairs.sort_by_key(|(field, _)| format!("{field:?}"));
-    assert_eq!(
-        pairs,
-        [
-            (bulk("colors"), bulk_array(&["red", "blue"])),
-            (bulk("sizes"), bulk_array(&["S", "M", "S"])),
-        ]
-    );
+    assert_eq!(sorted_pairs(items.chunks(2)), colors_and_sizes());
 }
 
 #[test]

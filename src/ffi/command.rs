@@ -49,6 +49,7 @@ macro_rules! read_handler {
 pub(crate) use read_handler;
 
 /// Writes a read handler's reply, or hands its error to the trampoline.
+#[inline(always)]
 pub fn respond<R: WriteReply, E: Into<ErrorReply>>(
     result: Result<R, E>,
     out: ReplyOut<'_>,
@@ -215,6 +216,10 @@ enum Failure {
 /// Runs one command call and writes exactly one reply: the handler's, or an
 /// error. A panic after the reply began (only possible while writing it)
 /// leaves the reply complete, its missing elements written as nulls.
+///
+/// Inlined into each entry point, so that the row, hence the handler, is a
+/// constant there: the handler is called directly, and small ones inline.
+#[inline(always)]
 fn dispatch<C: CommandSet>(command: &Command<C>, ctx: &Context, args: &[Arg]) {
     let started = Cell::new(false);
     let outcome = run(command, ctx, args, &started);
@@ -222,11 +227,7 @@ fn dispatch<C: CommandSet>(command: &Command<C>, ctx: &Context, args: &[Arg]) {
         Ok(()) => {}
         Err(Failure::Refused(error)) => reply_error(ctx, error),
         Err(Failure::Panicked(panic)) => {
-            ctx.log_warning(&format!(
-                "multimap: {} aborted by a bug: {}",
-                command.name.to_string_lossy(),
-                panic_text(&*panic)
-            ));
+            log_panic(ctx, command.name, &*panic);
             if !started.get() {
                 reply_error(ctx, C::INTERNAL_ERROR);
             }
@@ -234,6 +235,17 @@ fn dispatch<C: CommandSet>(command: &Command<C>, ctx: &Context, args: &[Arg]) {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn log_panic(ctx: &Context, command: &CStr, panic: &(dyn Any + Send)) {
+    ctx.log_warning(&format!(
+        "multimap: {} aborted by a bug: {}",
+        command.to_string_lossy(),
+        panic_text(panic)
+    ));
+}
+
+#[inline(always)]
 fn run<C: CommandSet>(
     command: &Command<C>,
     ctx: &Context,
@@ -270,6 +282,7 @@ fn run<C: CommandSet>(
     }
 }
 
+#[inline(always)]
 fn caught<T>(body: impl FnOnce() -> T) -> Result<T, Failure> {
     catch_unwind(AssertUnwindSafe(body)).map_err(Failure::Panicked)
 }

@@ -7,6 +7,18 @@
 use std::ffi::CStr;
 
 use super::{RdbInput, RdbOutput, ReadError};
+use crate::multimap::MultiMap;
+
+/// What a map holds, fields sorted: equal for a map and its reloaded copy,
+/// whatever order their tables keep fields in.
+pub fn sorted_content(map: &MultiMap) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut fields: Vec<_> = map
+        .iter()
+        .map(|(field, values)| (field.to_vec(), values.iter().map(<[u8]>::to_vec).collect()))
+        .collect();
+    fields.sort();
+    fields
+}
 
 /// An RDB stream in memory, for tests and fuzzing: an unsigned is 8 bytes
 /// little-endian, a buffer a 4-byte little-endian length and its bytes.

@@ -138,7 +138,7 @@ fn strip_trailing_nul(bytes: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::byte_stream::ByteStream;
+    use super::byte_stream::{sorted_content, ByteStream};
     use super::*;
 
     fn sample() -> MultiMap {
@@ -149,15 +149,6 @@ mod tests {
             map.insert(&i.to_le_bytes(), [&i.to_be_bytes()[..]]);
         }
         map
-    }
-
-    fn content(map: &MultiMap) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-        let mut fields: Vec<_> = map
-            .iter()
-            .map(|(field, values)| (field.to_vec(), values.iter().map(<[u8]>::to_vec).collect()))
-            .collect();
-        fields.sort();
-        fields
     }
 
     fn saved(map: &MultiMap) -> Vec<u8> {
@@ -186,7 +177,7 @@ mod tests {
         let bytes = saved(&map);
         let mut input = ByteStream::new(&bytes);
         let loaded = load(&mut input, ENCODING_VERSION).expect("a valid payload");
-        assert_eq!(content(&loaded), content(&map));
+        assert_eq!(sorted_content(&loaded), sorted_content(&map));
         assert_eq!(loaded.value_count(), map.value_count());
         assert!(input.bytes.is_empty() && input.rejections.is_empty());
     }
