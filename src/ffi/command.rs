@@ -58,8 +58,9 @@ pub fn respond<R: WriteReply, E: Into<ErrorReply>>(
 }
 
 /// A write's reply and whether it changed data. Only a change invalidates
-/// WATCH, fires a keyspace event and is replicated; a value the write left
-/// empty deletes the key (and fires `del`) whatever the handler did.
+/// WATCH, fires a keyspace event (then `del` if the key went) and is
+/// replicated. A value the write left empty deletes its key whatever the
+/// handler reports, an error or a panic included.
 pub struct Outcome<R> {
     reply: R,
     event: Option<&'static CStr>,
