@@ -85,15 +85,8 @@ impl<'r> ReplyOut<'r> {
         mut each: impl FnMut(ReplyOut<'r>, I::Item),
     ) {
         let len = items.len();
-        let ctx = self.claim();
-        if len == 0 {
-            // SAFETY: the context is live for this callback.
-            unsafe { api!(RedisModule_ReplyWithEmptyArray)(ctx) };
-            return;
-        }
-        // SAFETY: the context is live; `Unfilled` writes the `len` elements
-        // announced here if the loop does not.
-        unsafe { api!(RedisModule_ReplyWithArray)(ctx, reply_len(len)) };
+        announce_array(self.claim(), len);
+        // Writes the elements announced above if the loop does not.
         let mut unfilled = Unfilled {
             ctx: self.ctx,
             count: len,
@@ -137,20 +130,13 @@ impl<'r> ReplyOut<'r> {
         let pairs = entries.len();
         let ctx = self.claim();
         match reply_with_map {
-            // SAFETY: the context is live; `Unfilled` writes the announced
-            // elements if the loop does not.
+            // SAFETY: the context is live for this callback.
             Some(reply_with_map) => unsafe {
                 reply_with_map(ctx, reply_len(pairs));
             },
-            // SAFETY: as above.
-            None if pairs == 0 => unsafe {
-                api!(RedisModule_ReplyWithEmptyArray)(ctx);
-            },
-            // SAFETY: as above.
-            None => unsafe {
-                api!(RedisModule_ReplyWithArray)(ctx, reply_len(pairs.saturating_mul(2)));
-            },
+            None => announce_array(ctx, pairs.saturating_mul(2)),
         }
+        // Writes the elements announced above if the loop does not.
         let mut unfilled = Unfilled {
             ctx: self.ctx,
             count: pairs.saturating_mul(2),
@@ -182,6 +168,18 @@ impl Drop for Unfilled<'_> {
     fn drop(&mut self) {
         for _ in 0..self.count {
             reply_null(self.ctx);
+        }
+    }
+}
+
+/// Starts an array of `len` elements, which the caller then writes.
+fn announce_array(ctx: *mut super::raw::RedisModuleCtx, len: usize) {
+    // SAFETY: `ctx` is the live context of this callback.
+    unsafe {
+        if len == 0 {
+            api!(RedisModule_ReplyWithEmptyArray)(ctx);
+        } else {
+            api!(RedisModule_ReplyWithArray)(ctx, reply_len(len));
         }
     }
 }
