@@ -206,11 +206,11 @@ fn remove(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     };
     let unwanted: Vec<&[u8]> = args[3..].iter().map(Arg::as_bytes).collect();
     let removed = map.remove_values(field(&args[2]), &unwanted);
-    Ok(if removed > 0 {
-        Outcome::changed(c"multimap.remove", Reply::count(removed))
-    } else {
-        Outcome::unchanged(Reply::count(0))
-    })
+    Ok(Outcome::changed_if(
+        removed > 0,
+        c"multimap.remove",
+        Reply::count(removed),
+    ))
 }
 
 /// MULTIMAP.REPLACE key field value [value ...]
@@ -222,11 +222,7 @@ fn replace(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         .get(field)
         .is_some_and(|values| values.iter().eq(new_values.clone()));
     let len = Reply::count(map.replace(field, new_values));
-    Ok(if unchanged {
-        Outcome::unchanged(len)
-    } else {
-        Outcome::changed(c"multimap.replace", len)
-    })
+    Ok(Outcome::changed_if(!unchanged, c"multimap.replace", len))
 }
 
 /// MULTIMAP.DEL key field [field ...]
@@ -238,11 +234,11 @@ fn del(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         .iter()
         .filter(|name| map.remove_field(field(name)))
         .count();
-    Ok(if removed > 0 {
-        Outcome::changed(c"multimap.del", Reply::count(removed))
-    } else {
-        Outcome::unchanged(Reply::count(0))
-    })
+    Ok(Outcome::changed_if(
+        removed > 0,
+        c"multimap.del",
+        Reply::count(removed),
+    ))
 }
 
 /// MULTIMAP.CARD key

@@ -78,6 +78,14 @@ impl<R> Outcome<R> {
     pub fn unchanged(reply: R) -> Outcome<R> {
         Outcome { reply, event: None }
     }
+
+    /// `changed` if `changed` holds, else `unchanged`.
+    pub fn changed_if(changed: bool, event: &'static CStr, reply: R) -> Outcome<R> {
+        Outcome {
+            reply,
+            event: changed.then_some(event),
+        }
+    }
 }
 
 /// One row of the command table: what Redis needs to dispatch the command and
