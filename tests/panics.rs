@@ -10,12 +10,12 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    dbsize, dump, error_reply, error_text, getall, info_field, info_number, insert, integer,
-    key_exists, restore, run, text, used_memory, wait_until, Server, BAD_DATA_FORMAT,
-    INTERNAL_ERROR,
+    aof_rewrite_status, dbsize, dump, error_reply, error_text, getall, info_field, info_number,
+    insert, integer, key_exists, restore, run, text, used_memory, wait_for_aof_rewrite, wait_until,
+    Server, BAD_DATA_FORMAT, INTERNAL_ERROR,
 };
 
-/// How long a BGSAVE or BGREWRITEAOF of a few keys may take.
+/// How long a BGSAVE of a few keys may take.
 const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn faulty_server() -> Server {
@@ -182,14 +182,8 @@ fn a_panicking_aof_rewrite_fails_the_rewrite_and_keeps_the_old_file() {
     insert(&mut con, "bad", "f", &["v"]);
     insert(&mut con, "bad", "fault:aof_rewrite", &["v"]);
     run(&mut con, "BGREWRITEAOF");
-    wait_until("the rewrite to end", BACKGROUND_TIMEOUT, || {
-        info_number(&mut con, "persistence", "aof_rewrite_in_progress") == 0
-            && info_number(&mut con, "persistence", "aof_rewrite_scheduled") == 0
-    });
-    assert_eq!(
-        info_field(&mut con, "persistence", "aof_last_bgrewrite_status").as_deref(),
-        Some("err")
-    );
+    wait_for_aof_rewrite(&mut con);
+    assert_eq!(aof_rewrite_status(&mut con).as_deref(), Some("err"));
     // The AOF in use still takes writes, and the key is whole.
     insert(&mut con, "bad", "g", &["w"]);
     assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "bad")), 3);
