@@ -144,8 +144,9 @@ pub struct ServerBuilder {
     cluster_node: bool,
     config_file: Option<PathBuf>,
     args: Vec<String>,
-    /// The module build to load, if any.
-    module: Option<PathBuf>,
+    /// The module build to load, if any: a function, so that only the build
+    /// a server loads is looked up and checked for freshness.
+    module: Option<fn() -> PathBuf>,
     dir: Option<TempDir>,
 }
 
@@ -218,7 +219,7 @@ impl ServerBuilder {
     /// Loads the module built with the `fault-injection` feature (see
     /// [`fault_injection_module_path`]) instead of the plain one.
     pub fn with_fault_injection(mut self) -> Self {
-        self.module = Some(fault_injection_module_path());
+        self.module = Some(fault_injection_module_path);
         self
     }
 
@@ -275,8 +276,8 @@ impl ServerBuilder {
                 // DEBUG (RELOAD, DIGEST...) is off by default since Redis 7.0.
                 command.args(["--enable-debug-command", "yes"]);
             }
-            if let Some(module) = &self.module {
-                command.arg("--loadmodule").arg(module);
+            if let Some(module) = self.module {
+                command.arg("--loadmodule").arg(module());
             }
             command.args(&self.args);
             let process = command.spawn().expect("redis-server could not be started");
@@ -337,7 +338,7 @@ impl Server {
             cluster_node: false,
             config_file: None,
             args: Vec::new(),
-            module: Some(module_path()),
+            module: Some(module_path),
             dir: None,
         }
     }
