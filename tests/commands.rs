@@ -6,7 +6,8 @@ mod common;
 
 use common::{
     dbsize, error_reply, fields, get, getall, insert, integer, is_redis_7, key_exists, key_type,
-    query, read_commands, run, seed, skip_unless, sorted, write_commands, Fields, Server, COMMANDS,
+    loaded_module_names, query, read_commands, run, seed, skip_unless, sorted, write_commands,
+    Fields, Server, COMMANDS,
 };
 use redis::{Connection, Value};
 
@@ -697,18 +698,7 @@ fn type_of_multimap_key_is_rmultimap() {
 fn module_list_shows_module_named_multimap() {
     let server = Server::start();
     let mut con = server.connect();
-    let modules: Vec<Vec<Value>> = query(&mut con, ("MODULE", "LIST"));
-    let names: Vec<String> = modules
-        .iter()
-        .map(|module| {
-            let position = module
-                .iter()
-                .position(|item| *item == bulk("name"))
-                .expect("a name entry");
-            redis::from_redis_value_ref(&module[position + 1]).unwrap()
-        })
-        .collect();
-    assert_eq!(names, ["multimap"]);
+    assert_eq!(loaded_module_names(&mut con), ["multimap"]);
 }
 
 /// `COMMAND INFO name`: (flags, first key, last key, step).

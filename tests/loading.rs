@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{error_reply, integer, key_type, module_path, run, Server, UNLOAD_REFUSED};
+use common::{
+    error_reply, integer, key_type, loaded_module_names, module_path, run, Server, UNLOAD_REFUSED,
+};
 
 /// The module's path as MODULE LOAD takes it.
 fn module_arg() -> Vec<u8> {
@@ -52,8 +54,7 @@ fn unknown_module_argument_fails_the_load_with_a_log_line() {
         "{}",
         server.log_text()
     );
-    let modules: Vec<redis::Value> = common::query(&mut con, &["MODULE", "LIST"]);
-    assert!(modules.is_empty(), "{modules:?}");
+    assert!(loaded_module_names(&mut con).is_empty());
 }
 
 #[test]

@@ -543,7 +543,8 @@ fn aof_rewrite_then_later_writes_survive_restart(rdb_preamble: bool) {
     let base_path = base_aof_path(server.dir.path());
     let base = std::fs::read(&base_path).expect("base AOF");
     assert_eq!(
-        base.starts_with(b"REDIS"),
+        // Valkey 9 names its RDB format in the magic.
+        base.starts_with(b"REDIS") || base.starts_with(b"VALKEY"),
         rdb_preamble,
         "{} should start with an RDB preamble exactly when configured",
         base_path.display()

@@ -5,7 +5,7 @@
 //! the reply is an error or not of the expected type; `try_*` variants return
 //! the problem instead, for keys whose coherence is what is under test.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -31,6 +31,8 @@ const MAX_SCAN_CALLS: usize = 1_000_000;
 
 /// How long a background AOF rewrite may take.
 const AOF_REWRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Valkey frees deleted keys on a background thread; a big key takes a moment.
+const LAZYFREE_TIMEOUT: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------- any command
 
@@ -373,7 +375,28 @@ pub fn info_number(con: &mut impl ConnectionLike, section: &str, name: &str) -> 
         .unwrap_or_else(|| panic!("INFO {section} has no numeric {name}"))
 }
 
+/// The names `MODULE LIST` gives for modules loaded from a file. Newer servers
+/// also list modules built into them, by a path that is no file path: Redis 8
+/// `vectorset` (path ""), Valkey 9 `lua` (path "lua"). Redis 6.2 gives no paths.
+pub fn loaded_module_names(con: &mut impl ConnectionLike) -> Vec<String> {
+    let modules: Vec<HashMap<String, Value>> = query(con, ("MODULE", "LIST"));
+    modules
+        .iter()
+        .filter(|module| match module.get("path") {
+            Some(Value::BulkString(path)) => path.contains(&b'/'),
+            _ => true,
+        })
+        .map(|module| redis::from_redis_value_ref(&module["name"]).expect("a module name"))
+        .collect()
+}
+
+/// `used_memory` once no lazy free is pending: Valkey 8+ frees deleted keys in
+/// the background by default (`lazyfree-lazy-user-del yes`), so what a DEL
+/// gave back shows only once the background thread is done.
 pub fn used_memory(con: &mut impl ConnectionLike) -> i64 {
+    wait_until("lazy frees to finish", LAZYFREE_TIMEOUT, || {
+        info_number(con, "memory", "lazyfree_pending_objects") == 0
+    });
     info_number(con, "memory", "used_memory")
 }
 

@@ -95,34 +95,81 @@ pub fn server_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("redis-server"))
 }
 
-/// The version of `server_binary()`, e.g. `7.0.15`, read once from `--version`.
-pub fn server_version_text() -> &'static str {
-    static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| {
+/// What `server_binary() --version` says: which server, which version, which allocator.
+pub struct ServerIdentity {
+    /// `Redis` or `Valkey`.
+    pub product: &'static str,
+    /// e.g. `7.0.15`.
+    pub version_text: String,
+    /// (major, minor).
+    pub version: (u32, u32),
+    /// e.g. `jemalloc-5.3.0` or `libc`.
+    pub allocator: String,
+}
+
+/// The identity of `server_binary()`, read once from `--version`.
+pub fn server_identity() -> &'static ServerIdentity {
+    static IDENTITY: OnceLock<ServerIdentity> = OnceLock::new();
+    IDENTITY.get_or_init(|| {
         let output = Command::new(server_binary())
             .arg("--version")
             .output()
             .unwrap_or_else(|error| panic!("{} --version: {error}", server_binary().display()));
         let text = String::from_utf8_lossy(&output.stdout);
-        text.split_whitespace()
-            .find_map(|word| word.strip_prefix("v="))
-            .unwrap_or_else(|| panic!("no version in {text:?}"))
-            .to_owned()
+        let word = |prefix: &str| {
+            text.split_whitespace()
+                .find_map(|word| word.strip_prefix(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in {text:?}"))
+                .to_owned()
+        };
+        let version_text = word("v=");
+        let mut parts = version_text
+            .split('.')
+            .map(|part| part.parse().unwrap_or(0));
+        let version = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        ServerIdentity {
+            product: if text.starts_with("Valkey") {
+                "Valkey"
+            } else {
+                "Redis"
+            },
+            version_text,
+            version,
+            allocator: word("malloc="),
+        }
     })
+}
+
+/// The version of `server_binary()`, e.g. `7.0.15`.
+pub fn server_version_text() -> &'static str {
+    &server_identity().version_text
 }
 
 /// The (major, minor) version of `server_binary()`.
 pub fn server_version() -> (u32, u32) {
-    let mut parts = server_version_text()
-        .split('.')
-        .map(|part| part.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    server_identity().version
 }
 
-/// Redis 7.0 added command docs, key specs, ACL key permissions, EVAL_RO and
-/// RESP3 map replies for modules; tests of those skip older servers.
+pub fn is_valkey() -> bool {
+    server_identity().product == "Valkey"
+}
+
+/// Whether the server is at least the given Redis version, or the given Valkey
+/// version (Valkey forked from Redis 7.2 and numbers its releases from 8.0).
+pub fn is_at_least(redis: (u32, u32), valkey: (u32, u32)) -> bool {
+    server_version() >= if is_valkey() { valkey } else { redis }
+}
+
+/// Redis 7.0 (or any Valkey) added command docs, key specs, ACL key
+/// permissions, EVAL_RO and RESP3 map replies for modules; tests of those skip
+/// older servers.
 pub fn is_redis_7() -> bool {
-    server_version().0 >= 7
+    is_at_least((7, 0), (7, 0))
+}
+
+/// Whether the server allocates with jemalloc (active defragmentation needs it).
+pub fn is_jemalloc() -> bool {
+    server_identity().allocator.starts_with("jemalloc")
 }
 
 fn yes_no(yes: bool) -> &'static str {

@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use super::server::{server_binary, server_version_text};
+use super::server::{server_binary, server_identity, server_version_text};
 
 /// The test binary's name: `differential` for target/debug/deps/differential-<hash>.
 pub fn test_binary() -> String {
@@ -36,16 +36,18 @@ pub fn test_name() -> String {
 
 /// Whether the running test must stop here because `condition` does not hold
 /// on this server. If so, prints `SKIPPED <binary>::<test>: <reason> (server
-/// is Redis <version>)` straight to stderr: libtest captures only the
+/// is <Redis|Valkey> <version>, binary)` straight to stderr: libtest captures only the
 /// print!/eprint! macros of passing tests, and a skip must show.
+/// `make test` counts these lines per server.
 pub fn skip_unless(condition: bool, reason: &str) -> bool {
     if condition {
         return false;
     }
     let line = format!(
-        "SKIPPED {}::{}: {reason} (server is Redis {}, {})",
+        "SKIPPED {}::{}: {reason} (server is {} {}, {})",
         test_binary(),
         test_name(),
+        server_identity().product,
         server_version_text(),
         server_binary().display()
     );
