@@ -64,12 +64,12 @@ test: deps servers
 	cargo build --features fault-injection
 	cp target/debug/libredis_multimap.so target/debug/libredis_multimap_faults.so
 	cargo build
-	cargo test --lib --bins
+	cargo test --lib
 	cargo test --no-run --tests
 	@rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
 	@echo "Running the integration suite on: $(SERVERS) ($(TEST_JOBS) at a time, logs in $(TEST_LOGS))"
 	@printf '%s\n' $(SERVERS) | xargs -P $(TEST_JOBS) -I{} sh -c \
-		'REDIS_SERVER=$(SERVERS_DIR)/{}/server cargo test --no-fail-fast --test '*' >$(TEST_LOGS)/{}.log 2>&1; \
+		'REDIS_SERVER=$(SERVERS_DIR)/{}/server cargo test --no-fail-fast --test "*" >$(TEST_LOGS)/{}.log 2>&1; \
 		 echo $$? >$(TEST_LOGS)/{}.status; echo "  finished on {}"'
 	@failed=0; for server in $(SERVERS); do \
 		log=$(TEST_LOGS)/$$server.log; \
