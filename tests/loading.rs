@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    error_reply, integer, is_valkey, key_type, loaded_module_names, module_path, run, skip_unless,
-    Server, UNLOAD_REFUSED,
+    error_reply, integer, is_valkey, key_type, loaded_module_names, module_path, run,
+    server_version, skip_unless, text, Server, UNLOAD_REFUSED,
 };
 
 /// The module's path as MODULE LOAD takes it.
@@ -116,4 +116,26 @@ fn valkey_loads_the_module_as_its_own_not_as_a_legacy_redis_module() {
         assert!(log.contains("Module 'multimap' loaded"), "{log}");
         assert!(!log.contains("Legacy Redis Module"), "{log}");
     }
+}
+
+/// Valkey 9 refuses atomic slot migration (CLUSTER MIGRATESLOTS) while a
+/// module has not declared it copes; the bit means something else, or
+/// nothing, elsewhere, so the module sets it on Valkey 9+ only.
+#[test]
+fn module_declares_atomic_slot_migration_exactly_where_the_server_offers_it() {
+    let server = Server::start();
+    let info = text(&mut server.connect(), &["INFO", "modules"]);
+    let options = info
+        .lines()
+        .find(|line| line.starts_with("module:name=multimap,"))
+        .and_then(|line| line.split_once("options=["))
+        .map(|(_, options)| options.trim_end().trim_end_matches(']'))
+        .unwrap_or_else(|| panic!("no options of multimap in {info}"));
+    let options: Vec<&str> = options.split('|').collect();
+    assert!(options.contains(&"handle-io-errors"), "{options:?}");
+    assert_eq!(
+        options.contains(&"handle-atomic-slot-migration"),
+        is_valkey() && server_version() >= (9, 0),
+        "{options:?}"
+    );
 }
