@@ -242,6 +242,8 @@ typedef struct {
        int firstkey, int lastkey, int keystep))                                                    \
     X(RedisModuleCommand *, GetCommand, (RedisModuleCtx * ctx, const char *name))                 \
     X(int, SetCommandInfo, (RedisModuleCommand * command, const RedisModuleCommandInfo *info))     \
+    X(int, AddACLCategory, (RedisModuleCtx * ctx, const char *name))                               \
+    X(int, SetCommandACLCategories, (RedisModuleCommand * command, const char *aclflags))          \
     X(void, Log, (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))                  \
     X(void, LogIOError, (RedisModuleIO * io, const char *level, const char *fmt, ...))             \
     X(int, WrongArity, (RedisModuleCtx * ctx))                                                     \
