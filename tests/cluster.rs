@@ -6,12 +6,14 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::{
     cluster_client, dbsize, digest_value, error_text, getall, insert, integer, is_valkey,
     key_exists, key_slot, key_type, migrate_slots, node_id, redis_cli, run, served_slots,
-    server_version, skip_unless, slot_migration_ended, start_cluster, wait_for_slot_migrations,
-    wait_until_cluster_ok, Bytes, Fields, Server,
+    server_version, skip_unless, slot_migration_ended, slot_migrations, start_cluster,
+    start_cluster_of, wait_for_slot_migrations, wait_until, wait_until_cluster_ok, Bytes, Fields,
+    Server,
 };
 
 const KEYS: usize = 3000;
@@ -252,6 +254,62 @@ fn atomic_slot_migration_moves_multimap_keys_byte_for_byte() {
     assert_eq!(dbsize(&mut on_target), moved as i64);
     assert_eq!(dbsize(&mut on_source), (expected.len() - moved) as i64);
     assert!(!key_exists(&mut on_target, emptied));
+}
+
+/// A panic while the migration's snapshot is written must not hand the
+/// target a partial key as if whole: the snapshot child exits with an error,
+/// the migration fails, and the keys stay, whole, where they were.
+#[test]
+fn a_panicking_aof_rewrite_fails_the_atomic_slot_migration_and_moves_nothing() {
+    if skip_unless(
+        is_valkey() && server_version() >= (9, 0),
+        "atomic slot migration (CLUSTER MIGRATESLOTS) came with Valkey 9.0",
+    ) {
+        return;
+    }
+    let mut nodes = start_cluster_of(3, || Server::builder().with_fault_injection());
+    let (source, target) = (&nodes[0], &nodes[1]);
+    let ranges = slots_to_migrate(source);
+    let mut con = source.connect();
+    let healthy = moving_key_named(&mut con, &ranges, "healthy");
+    let poisoned = moving_key_named(&mut con, &ranges, "poisoned");
+    fill(&mut con, &healthy, &content_of(7));
+    for field in 0..20 {
+        insert(&mut con, &poisoned, format!("field-{field}"), &["v"]);
+    }
+    insert(&mut con, &poisoned, "fault:aof_rewrite", &["v"]);
+    let digests = [&healthy, &poisoned].map(|key| digest_value(&mut con, key));
+
+    migrate_slots(source, &ranges, target);
+    let migrations = wait_for_slot_migrations(source, slot_migration_ended);
+    assert_eq!(migrations[0]["state"], "failed", "{migrations:?}");
+    let mut on_target = target.connect();
+    wait_until(
+        "the target to drop what it imported",
+        Duration::from_secs(30),
+        || {
+            let imports = slot_migrations(&mut on_target);
+            !imports.is_empty() && imports.iter().all(slot_migration_ended)
+        },
+    );
+
+    for (key, digest) in [&healthy, &poisoned].into_iter().zip(&digests) {
+        assert_eq!(
+            &digest_value(&mut con, key),
+            digest,
+            "{}",
+            key.escape_ascii()
+        );
+        let slot = key_slot(&mut con, key);
+        assert!(in_ranges(slot, &served_slots(source)), "slot {slot} moved");
+        let imported = integer(&mut on_target, ("CLUSTER", "COUNTKEYSINSLOT", slot));
+        assert_eq!(imported, 0, "{}", key.escape_ascii());
+    }
+    assert_eq!(dbsize(&mut on_target), 0);
+    assert!(nodes.iter_mut().all(|node| node.is_alive()));
+    let log = nodes[0].log_text();
+    assert!(log.contains("aof_rewrite aborted by a bug"), "{log}");
+    assert!(log.contains("the child process exits so the previous file stays"));
 }
 
 /// A key whose slot is among `ranges`.

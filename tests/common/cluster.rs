@@ -10,7 +10,7 @@ use redis::cluster::{ClusterClient, ClusterConnection};
 use redis::{Connection, Value};
 
 use super::client::{integer, query, run, text, wait_for};
-use super::server::Server;
+use super::server::{Server, ServerBuilder};
 
 /// How long a cluster may take to agree it is healthy.
 const CLUSTER_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,9 +32,12 @@ pub fn redis_cli(args: &[&str]) {
 /// `nodes` cluster nodes sharing the slots evenly, without replicas, once
 /// every node reports `cluster_state:ok`.
 pub fn start_cluster(nodes: usize) -> Vec<Server> {
-    let nodes: Vec<Server> = (0..nodes)
-        .map(|_| Server::builder().cluster_node().start())
-        .collect();
+    start_cluster_of(nodes, Server::builder)
+}
+
+/// As [`start_cluster`], each node made from `node()`.
+pub fn start_cluster_of(nodes: usize, node: impl Fn() -> ServerBuilder) -> Vec<Server> {
+    let nodes: Vec<Server> = (0..nodes).map(|_| node().cluster_node().start()).collect();
     let addresses: Vec<String> = nodes.iter().map(Server::address).collect();
     let mut args = vec!["--cluster", "create"];
     args.extend(addresses.iter().map(String::as_str));
