@@ -24,8 +24,7 @@ fn main() {
         .header("c/redismodule.h")
         .allowlist_item("RedisModule.*")
         .allowlist_item("REDISMODULE_.*")
-        // RedisModule_Init is only for the shim; Rust must never call it.
-        .blocklist_function("RedisModule_Init")
+        .allowlist_item("VALKEYMODULE_.*")
         .size_t_is_usize(true)
         .prepend_enum_name(false)
         .derive_default(true)

@@ -1,15 +1,16 @@
 /*
  * The part of the Redis Modules API that redis-multimap uses, declared from the
- * API reference (the comments of Redis's src/module.c).
+ * API reference (the comments of Redis's and Valkey's src/module.c).
  *
  * Every API function is a pointer that starts out NULL and is resolved by name at
- * load time through RedisModule_GetApi. A function the running server does not
- * export stays NULL, so Rust sees `None` and can fall back (that is how one build
- * serves both Redis 6.2 and 7.x).
+ * load time through the server's GetApi, under Redis's names (RedisModule_*) or
+ * Valkey's (ValkeyModule_*): the same functions, with the same signatures. A
+ * function the running server does not export stays NULL, so Rust sees `None`
+ * and can fall back (that is how one build serves Redis 6.2 to 8 and Valkey).
  *
  * Exactly one C file (c/shim.c) defines REDISMODULE_IMPLEMENTATION before
  * including this header, which gives the pointers their storage and defines
- * RedisModule_Init. Everyone else, bindgen included, sees declarations only.
+ * multimap_module_init. Everyone else, bindgen included, sees declarations only.
  */
 #ifndef MULTIMAP_REDISMODULE_H
 #define MULTIMAP_REDISMODULE_H
@@ -50,6 +51,12 @@
 
 #define REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
 #define REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED (1 << 1)
+
+/* Valkey 9.0+: the module copes with keys of a slot arriving through atomic slot
+ * migration (CLUSTER MIGRATESLOTS) before the slot changes owner. The bit means
+ * this on Valkey only; a server lists the options it knows in
+ * GetModuleOptionsAll. */
+#define VALKEYMODULE_OPTIONS_HANDLE_ATOMIC_SLOT_MIGRATION (1 << 5)
 
 /* Command metadata for RedisModule_SetCommandInfo (Redis 7.0+). */
 #define REDISMODULE_CMD_KEY_RO (1ULL << 0)
@@ -229,11 +236,14 @@ typedef struct {
     X(void, SetModuleAttribs, (RedisModuleCtx * ctx, const char *name, int ver, int apiver))       \
     X(int, IsModuleNameBusy, (const char *name))                                                   \
     X(void, SetModuleOptions, (RedisModuleCtx * ctx, int options))                                 \
+    X(int, GetModuleOptionsAll, (void))                                                            \
     X(int, CreateCommand,                                                                          \
       (RedisModuleCtx * ctx, const char *name, RedisModuleCmdFunc cmdfunc, const char *strflags,   \
        int firstkey, int lastkey, int keystep))                                                    \
     X(RedisModuleCommand *, GetCommand, (RedisModuleCtx * ctx, const char *name))                 \
     X(int, SetCommandInfo, (RedisModuleCommand * command, const RedisModuleCommandInfo *info))     \
+    X(int, AddACLCategory, (RedisModuleCtx * ctx, const char *name))                               \
+    X(int, SetCommandACLCategories, (RedisModuleCommand * command, const char *aclflags))          \
     X(void, Log, (RedisModuleCtx * ctx, const char *level, const char *fmt, ...))                  \
     X(void, LogIOError, (RedisModuleIO * io, const char *level, const char *fmt, ...))             \
     X(int, WrongArity, (RedisModuleCtx * ctx))                                                     \
@@ -278,21 +288,37 @@ typedef struct {
 #define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)
 
-/* Resolves every API pointer and registers the module under `name`. */
-int RedisModule_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver);
+/* Resolves every API pointer under the server's names for it, `api_prefix`
+ * ("RedisModule_" or "ValkeyModule_") followed by the function's name, then
+ * registers the module under `name`. */
+int multimap_module_init(RedisModuleCtx *ctx, const char *api_prefix, const char *name, int ver,
+                         int apiver);
 
 #ifdef REDISMODULE_IMPLEMENTATION
+
+#include <stdio.h>
 
 #define MULTIMAP_DEFINE_API_POINTER(ret, name, params) ret(*RedisModule_##name) params = NULL;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DEFINE_API_POINTER)
 
-#define MULTIMAP_RESOLVE_API_POINTER(ret, name, params)                                            \
-    get_api("RedisModule_" #name, (void *)&RedisModule_##name);
+typedef int (*multimap_get_api_fn)(const char *, void *);
 
-int RedisModule_Init(RedisModuleCtx *ctx, const char *name, int ver, int apiver) {
+/* A function the server does not export leaves its pointer NULL. */
+static void multimap_resolve(multimap_get_api_fn get_api, const char *prefix, const char *name,
+                             void *pointer) {
+    char full_name[128];
+    int len = snprintf(full_name, sizeof full_name, "%s%s", prefix, name);
+    if (len > 0 && (size_t)len < sizeof full_name) get_api(full_name, pointer);
+}
+
+#define MULTIMAP_RESOLVE_API_POINTER(ret, name, params)                                            \
+    multimap_resolve(get_api, api_prefix, #name, (void *)&RedisModule_##name);
+
+int multimap_module_init(RedisModuleCtx *ctx, const char *api_prefix, const char *name, int ver,
+                         int apiver) {
     /* The server hands every module its lookup function as the first word of the
      * load context: that is the whole ABI handshake. */
-    int (*get_api)(const char *, void *) = (int (*)(const char *, void *))((void **)ctx)[0];
+    multimap_get_api_fn get_api = (multimap_get_api_fn)((void **)ctx)[0];
     MULTIMAP_REDISMODULE_API(MULTIMAP_RESOLVE_API_POINTER)
     if (RedisModule_IsModuleNameBusy && RedisModule_IsModuleNameBusy(name)) return REDISMODULE_ERR;
     RedisModule_SetModuleAttribs(ctx, name, ver, apiver);

@@ -29,6 +29,7 @@ impl CommandSet for MultiMapCommands {
     type Reply = Reply<'static>;
     type Error = Error;
     const INTERNAL_ERROR: ErrorReply = INTERNAL_ERROR;
+    const ACL_CATEGORY: &'static CStr = c"multimap";
     #[rustfmt::skip]
     const COMMANDS: &'static [Command<Self>] = &[
         Command {

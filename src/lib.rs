@@ -26,18 +26,21 @@ use ffi::{Arg, Context};
 /// module's, so RDB files it wrote still load. Redis requires exactly 9 chars.
 const TYPE_NAME: &CStr = c"rmultimap";
 
-/// Called by c/shim.c once the API pointers are resolved.
+/// Called by c/shim.c once the API pointers are resolved; `valkey` is
+/// nonzero when the server entered through ValkeyModule_OnLoad.
 ///
 /// # Safety
-/// Redis's load context and its `argc` module arguments, as passed to OnLoad.
+/// The server's load context and its `argc` module arguments, as passed to
+/// OnLoad.
 #[no_mangle]
 pub unsafe extern "C" fn multimap_on_load(
     ctx: *mut std::ffi::c_void,
     argv: *mut *mut std::ffi::c_void,
     argc: c_int,
+    valkey: c_int,
 ) -> c_int {
-    // SAFETY: forwarded from the shim, which passes what Redis passed.
-    unsafe { ffi::load::run(ctx.cast(), argv.cast(), argc, on_load) }
+    // SAFETY: forwarded from the shim, which passes what the server passed.
+    unsafe { ffi::load::run(ctx.cast(), argv.cast(), argc, valkey != 0, on_load) }
 }
 
 /// Registers the data type and every command. The shim has already registered

@@ -1,12 +1,19 @@
 //! Redis Cluster: MultiMap keys shard by hash slot like any key, nodes redirect
 //! with MOVED, and resharding (`redis-cli --cluster reshard`, which moves keys
-//! with MIGRATE, i.e. DUMP/RESTORE) carries them over byte for byte.
+//! with MIGRATE, i.e. DUMP/RESTORE) carries them over byte for byte, as does
+//! Valkey 9's atomic slot migration (which replays our AOF rewrite).
 
 mod common;
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use common::{
-    cluster_client, dbsize, error_text, getall, insert, integer, key_type, redis_cli,
-    start_cluster, text, wait_until_cluster_ok, Fields, Server,
+    cluster_client, dbsize, digest_value, error_text, getall, insert, integer, is_valkey,
+    key_exists, key_slot, key_type, migrate_slots, node_id, redis_cli, run, served_slots,
+    server_version, skip_unless, slot_migration_ended, slot_migrations, start_cluster,
+    start_cluster_of, wait_for_slot_migrations, wait_until, wait_until_cluster_ok, Bytes, Fields,
+    Server,
 };
 
 const KEYS: usize = 3000;
@@ -26,10 +33,6 @@ fn content_of(index: usize) -> Fields {
 
 fn key_name(index: usize) -> String {
     format!("mm:{index}")
-}
-
-fn node_id(node: &Server) -> String {
-    text(&mut node.connect(), &["CLUSTER", "MYID"])
 }
 
 fn key_count(node: &Server) -> i64 {
@@ -96,4 +99,223 @@ fn multimap_keys_shard_redirect_and_survive_resharding_byte_for_byte() {
         assert_eq!(getall(&mut cluster, &key), content_of(index), "{key}");
         assert_eq!(key_type(&mut cluster, &key), "rmultimap", "{key}");
     }
+}
+
+/// The slots a test migrates: two ranges at the start of what `source`
+/// serves, so several SLOTSRANGE pairs go in one command.
+fn slots_to_migrate(source: &Server) -> Vec<(i64, i64)> {
+    let (first, last) = served_slots(source)[0];
+    assert!(last - first > 4000, "{first}-{last}");
+    vec![(first, first + 1499), (first + 2000, first + 2999)]
+}
+
+fn in_ranges(slot: i64, ranges: &[(i64, i64)]) -> bool {
+    ranges
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&slot))
+}
+
+/// A key with a value of every awkward shape: binary and empty fields and
+/// values, duplicates, a field of more values than one rewritten AOF command
+/// carries, and one of more bytes than one carries.
+fn big_content() -> Fields {
+    let mut content = Fields::new();
+    content.insert(
+        b"many\0".to_vec(),
+        (0..5000u32)
+            .map(|value| [&b"\xff\0"[..], &(value % 4000).to_be_bytes()].concat())
+            .collect(),
+    );
+    content.insert(
+        b"\xfe\xff heavy".to_vec(),
+        (0..3u8).map(|value| vec![value; 700_000]).collect(),
+    );
+    content.insert(Vec::new(), vec![Vec::new(), b"\0".to_vec(), Vec::new()]);
+    for field in 0..300u32 {
+        content.insert(
+            field.to_le_bytes().to_vec(),
+            vec![field.to_be_bytes().to_vec()],
+        );
+    }
+    content
+}
+
+fn fill(con: &mut redis::Connection, key: &[u8], content: &Fields) {
+    for (field, values) in content {
+        for batch in values.chunks(500) {
+            insert(con, key, field, batch);
+        }
+    }
+}
+
+#[test]
+fn atomic_slot_migration_moves_multimap_keys_byte_for_byte() {
+    if skip_unless(
+        is_valkey() && server_version() >= (9, 0),
+        "atomic slot migration (CLUSTER MIGRATESLOTS) came with Valkey 9.0",
+    ) {
+        return;
+    }
+    // redis-cli makes clusters of three masters at least.
+    let nodes = start_cluster(3);
+    let (source, target) = (&nodes[0], &nodes[1]);
+    let ranges = slots_to_migrate(source);
+    let mut con = source.connect();
+
+    // Keys of the source, in and out of the slots that move.
+    let served = served_slots(source);
+    let mut keys: Vec<(Bytes, bool)> = Vec::new();
+    let mut index = 0usize;
+    let mut big_placed = false;
+    while keys.len() < 400 || !big_placed {
+        index += 1;
+        let name = [&b"mm:\xff"[..], index.to_string().as_bytes()].concat();
+        let slot = key_slot(&mut con, &name);
+        if !in_ranges(slot, &served) {
+            continue;
+        }
+        let moves = in_ranges(slot, &ranges);
+        let content = if moves && !big_placed {
+            big_placed = true;
+            big_content()
+        } else {
+            content_of(index)
+        };
+        fill(&mut con, &name, &content);
+        keys.push((name, moves));
+    }
+    let moving: Vec<&Bytes> = keys
+        .iter()
+        .filter_map(|(name, moves)| moves.then_some(name))
+        .collect();
+    assert!(
+        moving.len() > 50 && moving.len() < keys.len(),
+        "{} of {}",
+        moving.len(),
+        keys.len()
+    );
+
+    // Held in the streaming phase (the snapshot sent, writes to the moving
+    // slots still served here and forwarded), so that writes of every kind
+    // reach the target through the migration's replication stream too.
+    run(&mut con, &["DEBUG", "SLOTMIGRATION", "PREVENT-PAUSE", "1"]);
+    migrate_slots(source, &ranges, target);
+    wait_for_slot_migrations(source, |migration| migration["state"] == "waiting-to-pause");
+    let created = moving_key_named(&mut con, &ranges, "created");
+    insert(&mut con, &created, b"\0new", &[&b""[..], b"\xff"]);
+    insert(&mut con, moving[1], b"field-0\0", &[&b"appended\0"[..]]);
+    let removed = getall(&mut con, moving[2])[&b"field-0\0"[..]][0].clone();
+    let remove = ("MULTIMAP.REMOVE", moving[2], b"field-0\0", removed);
+    assert_eq!(integer(&mut con, remove), 1);
+    run(
+        &mut con,
+        ("MULTIMAP.REPLACE", moving[3], b"field-0\0", b"replaced"),
+    );
+    let emptied = moving[4];
+    let emptied_fields: Vec<Bytes> = getall(&mut con, emptied).into_keys().collect();
+    run(&mut con, ("MULTIMAP.DEL", emptied, emptied_fields));
+    assert!(!key_exists(&mut con, emptied));
+
+    // What the target must hold: every key as the source has it now.
+    let expected: BTreeMap<Bytes, (Fields, String, bool)> = keys
+        .iter()
+        .map(|(name, moves)| (name, *moves))
+        .chain([(&created, true)])
+        .filter_map(|(name, moves)| {
+            let content = key_exists(&mut con, name).then(|| getall(&mut con, name))?;
+            Some((name.clone(), (content, digest_value(&mut con, name), moves)))
+        })
+        .collect();
+    assert_eq!(expected.len(), keys.len(), "one key created, one emptied");
+
+    run(&mut con, &["DEBUG", "SLOTMIGRATION", "PREVENT-PAUSE", "0"]);
+    let migrations = wait_for_slot_migrations(source, slot_migration_ended);
+    assert_eq!(migrations.len(), 1, "{migrations:?}");
+    assert_eq!(migrations[0]["state"], "success", "{migrations:?}");
+    wait_until_cluster_ok(&nodes);
+
+    let mut on_target = target.connect();
+    let mut on_source = source.connect();
+    for (name, (content, digest, moves)) in &expected {
+        let (holder, other) = if *moves {
+            (&mut on_target, &mut on_source)
+        } else {
+            (&mut on_source, &mut on_target)
+        };
+        let shown = name.escape_ascii();
+        assert_eq!(&getall(holder, name), content, "{shown}");
+        assert_eq!(&digest_value(holder, name), digest, "{shown}");
+        assert_eq!(key_type(holder, name), "rmultimap", "{shown}");
+        let slot = key_slot(other, name);
+        let left_behind = integer(other, ("CLUSTER", "COUNTKEYSINSLOT", slot));
+        assert_eq!(left_behind, 0, "{shown} in slot {slot} on the other node");
+    }
+    let moved = expected.values().filter(|(_, _, moves)| *moves).count();
+    assert_eq!(dbsize(&mut on_target), moved as i64);
+    assert_eq!(dbsize(&mut on_source), (expected.len() - moved) as i64);
+    assert!(!key_exists(&mut on_target, emptied));
+}
+
+/// A panic while the migration's snapshot is written must not hand the
+/// target a partial key as if whole: the snapshot child exits with an error,
+/// the migration fails, and the keys stay, whole, where they were.
+#[test]
+fn a_panicking_aof_rewrite_fails_the_atomic_slot_migration_and_moves_nothing() {
+    if skip_unless(
+        is_valkey() && server_version() >= (9, 0),
+        "atomic slot migration (CLUSTER MIGRATESLOTS) came with Valkey 9.0",
+    ) {
+        return;
+    }
+    let mut nodes = start_cluster_of(3, || Server::builder().with_fault_injection());
+    let (source, target) = (&nodes[0], &nodes[1]);
+    let ranges = slots_to_migrate(source);
+    let mut con = source.connect();
+    let healthy = moving_key_named(&mut con, &ranges, "healthy");
+    let poisoned = moving_key_named(&mut con, &ranges, "poisoned");
+    fill(&mut con, &healthy, &content_of(7));
+    for field in 0..20 {
+        insert(&mut con, &poisoned, format!("field-{field}"), &["v"]);
+    }
+    insert(&mut con, &poisoned, "fault:aof_rewrite", &["v"]);
+    let digests = [&healthy, &poisoned].map(|key| digest_value(&mut con, key));
+
+    migrate_slots(source, &ranges, target);
+    let migrations = wait_for_slot_migrations(source, slot_migration_ended);
+    assert_eq!(migrations[0]["state"], "failed", "{migrations:?}");
+    let mut on_target = target.connect();
+    wait_until(
+        "the target to drop what it imported",
+        Duration::from_secs(30),
+        || {
+            let imports = slot_migrations(&mut on_target);
+            !imports.is_empty() && imports.iter().all(slot_migration_ended)
+        },
+    );
+
+    for (key, digest) in [&healthy, &poisoned].into_iter().zip(&digests) {
+        assert_eq!(
+            &digest_value(&mut con, key),
+            digest,
+            "{}",
+            key.escape_ascii()
+        );
+        let slot = key_slot(&mut con, key);
+        assert!(in_ranges(slot, &served_slots(source)), "slot {slot} moved");
+        let imported = integer(&mut on_target, ("CLUSTER", "COUNTKEYSINSLOT", slot));
+        assert_eq!(imported, 0, "{}", key.escape_ascii());
+    }
+    assert_eq!(dbsize(&mut on_target), 0);
+    assert!(nodes.iter_mut().all(|node| node.is_alive()));
+    let log = nodes[0].log_text();
+    assert!(log.contains("aof_rewrite aborted by a bug"), "{log}");
+    assert!(log.contains("the child process exits so the previous file stays"));
+}
+
+/// A key whose slot is among `ranges`.
+fn moving_key_named(con: &mut redis::Connection, ranges: &[(i64, i64)], prefix: &str) -> Bytes {
+    (0..)
+        .map(|index| format!("{prefix}:{index}").into_bytes())
+        .find(|name| in_ranges(key_slot(con, name), ranges))
+        .expect("a key in the moving slots")
 }

@@ -5,7 +5,7 @@
 
 use std::any::Any;
 use std::cell::Cell;
-use std::ffi::{c_int, CStr};
+use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::context::Context;
@@ -23,6 +23,9 @@ pub trait CommandSet: 'static {
     type Error: Into<ErrorReply>;
     /// The reply to a command that panicked (a bug, never the user's fault).
     const INTERNAL_ERROR: ErrorReply;
+    /// The ACL category holding every command of the set, where the server
+    /// lets modules add categories.
+    const ACL_CATEGORY: &'static CStr;
     const COMMANDS: &'static [Command<Self>];
 }
 
@@ -296,7 +299,8 @@ fn caught<T>(body: impl FnOnce() -> T) -> Result<T, Failure> {
     catch_unwind(AssertUnwindSafe(body)).map_err(Failure::Panicked)
 }
 
-/// Registers every command of `C`, with its description on servers that take one.
+/// Registers every command of `C`, with its description and ACL categories on
+/// servers that take them.
 pub fn register<C: CommandSet>(ctx: &Context) -> Result<(), String> {
     if C::COMMANDS.len() > MAX_COMMANDS {
         return Err(format!(
@@ -304,8 +308,9 @@ pub fn register<C: CommandSet>(ctx: &Context) -> Result<(), String> {
             C::COMMANDS.len()
         ));
     }
+    let acl = AclCategories::add(ctx, C::ACL_CATEGORY)?;
     for (command, entry) in C::COMMANDS.iter().zip(entry_points::<C>()) {
-        register_command(ctx, command, entry)?;
+        register_command(ctx, command, entry, acl.as_ref())?;
     }
     Ok(())
 }
@@ -314,6 +319,7 @@ fn register_command<C: CommandSet>(
     ctx: &Context,
     command: &Command<C>,
     entry: raw::RedisModuleCmdFunc,
+    acl: Option<&AclCategories>,
 ) -> Result<(), String> {
     // SAFETY: the load context is live; the strings are static. The one key
     // is argument 1.
@@ -331,16 +337,107 @@ fn register_command<C: CommandSet>(
     if status != raw::REDISMODULE_OK {
         return Err(format!("could not register command {:?}", command.name));
     }
-    set_command_info(ctx, command)
+    // SAFETY: an optional API (Redis 7.0+), read after the shim resolved it.
+    let Some(get_command) = (unsafe { raw::RedisModule_GetCommand }) else {
+        return Ok(());
+    };
+    // SAFETY: the load context is live and the name static.
+    let handle = unsafe { get_command(ctx.as_ptr(), command.name.as_ptr()) };
+    if handle.is_null() {
+        return Err(format!(
+            "Redis cannot find command {:?} just registered",
+            command.name
+        ));
+    }
+    set_command_info(handle, command)?;
+    acl.map_or(Ok(()), |acl| acl.assign(handle, command))
 }
 
-/// Describes the command to Redis 7.0+ (arity, docs, key specs); servers
-/// without the API get only what CreateCommand said, which is all they use.
-fn set_command_info<C: CommandSet>(ctx: &Context, command: &Command<C>) -> Result<(), String> {
-    // SAFETY: optional APIs, read after the shim resolved them.
-    let (Some(get_command), Some(set_command_info)) =
-        (unsafe { (raw::RedisModule_GetCommand, raw::RedisModule_SetCommandInfo) })
-    else {
+/// What the server's ACL knows of our commands. Unless told, a server puts a
+/// module's command in no category at all (not even @read or @write, so
+/// `+@all -@write` would let a user write through it), hence every command
+/// names its categories; Redis 7.4+ and Valkey 8+ take them.
+struct AclCategories {
+    set_categories: unsafe extern "C" fn(*mut raw::RedisModuleCommand, *const c_char) -> c_int,
+    own: &'static CStr,
+}
+
+impl AclCategories {
+    /// Adds the module's own category, where the server takes categories.
+    fn add(ctx: &Context, own: &'static CStr) -> Result<Option<AclCategories>, String> {
+        // SAFETY: optional APIs, read after the shim resolved them.
+        let (Some(add_category), Some(set_categories)) = (unsafe {
+            (
+                raw::RedisModule_AddACLCategory,
+                raw::RedisModule_SetCommandACLCategories,
+            )
+        }) else {
+            return Ok(None);
+        };
+        // SAFETY: the load context is live; the server copies the name.
+        if unsafe { add_category(ctx.as_ptr(), own.as_ptr()) } != raw::REDISMODULE_OK {
+            return Err(format!("Redis refused the ACL category {own:?}"));
+        }
+        Ok(Some(AclCategories {
+            set_categories,
+            own,
+        }))
+    }
+
+    fn assign<C: CommandSet>(
+        &self,
+        handle: *mut raw::RedisModuleCommand,
+        command: &Command<C>,
+    ) -> Result<(), String> {
+        let categories = acl_categories(self.own, command.flags);
+        // SAFETY: `handle` is the live command just registered, during the
+        // load; the server parses the string during the call.
+        match unsafe { (self.set_categories)(handle, categories.as_ptr()) } {
+            raw::REDISMODULE_OK => Ok(()),
+            _ => Err(format!(
+                "Redis refused the ACL categories {categories:?} of command {:?}",
+                command.name
+            )),
+        }
+    }
+}
+
+/// `own`, then the standard categories that the command's `flags` imply,
+/// by the rule the server applies to its own commands: write is @write,
+/// readonly @read, blocking @blocking, and every command is @fast or else
+/// @slow.
+fn acl_categories(own: &CStr, flags: &CStr) -> CString {
+    let flags: Vec<&[u8]> = flags
+        .to_bytes()
+        .split(|byte| *byte == b' ')
+        .filter(|flag| !flag.is_empty())
+        .collect();
+    let mut categories = vec![own.to_bytes()];
+    for (flag, category) in [
+        (&b"write"[..], &b"write"[..]),
+        (b"readonly", b"read"),
+        (b"blocking", b"blocking"),
+    ] {
+        if flags.contains(&flag) {
+            categories.push(category);
+        }
+    }
+    categories.push(if flags.contains(&&b"fast"[..]) {
+        b"fast"
+    } else {
+        b"slow"
+    });
+    CString::new(categories.join(&b' ')).expect("category names hold no NUL")
+}
+
+/// Describes the command to Redis 7.0+ (arity, docs, key specs).
+fn set_command_info<C: CommandSet>(
+    handle: *mut raw::RedisModuleCommand,
+    command: &Command<C>,
+) -> Result<(), String> {
+    // SAFETY: an optional API (Redis 7.0+, as GetCommand), read after the
+    // shim resolved it.
+    let Some(set_command_info) = (unsafe { raw::RedisModule_SetCommandInfo }) else {
         return Ok(());
     };
     let key_flags = match command.key_access {
@@ -391,18 +488,10 @@ fn set_command_info<C: CommandSet>(ctx: &Context, command: &Command<C>) -> Resul
         args: args.as_mut_ptr(),
         ..Default::default()
     };
-    // SAFETY: the load context is live; `info` and everything it points to
-    // (zero-terminated arrays, static strings) outlive the call, and Redis
-    // copies what it keeps.
-    let status = unsafe {
-        let handle = get_command(ctx.as_ptr(), command.name.as_ptr());
-        if handle.is_null() {
-            raw::REDISMODULE_ERR
-        } else {
-            set_command_info(handle, &info)
-        }
-    };
-    if status == raw::REDISMODULE_OK {
+    // SAFETY: `handle` is the live command just registered, during the load;
+    // `info` and everything it points to (zero-terminated arrays, static
+    // strings) outlive the call, and Redis copies what it keeps.
+    if unsafe { set_command_info(handle, &info) } == raw::REDISMODULE_OK {
         Ok(())
     } else {
         Err(format!(
@@ -443,7 +532,25 @@ fn raw_arg(arg: &ArgDoc) -> raw::RedisModuleCommandArg {
 
 #[cfg(test)]
 mod tests {
-    use super::arity_allows;
+    use super::{acl_categories, arity_allows};
+
+    #[test]
+    fn acl_categories_follow_the_flags_as_for_native_commands() {
+        for (flags, categories) in [
+            (c"write deny-oom", c"mm write slow"),
+            (c"write", c"mm write slow"),
+            (c"readonly", c"mm read slow"),
+            (c"readonly fast", c"mm read fast"),
+            (c"write  blocking", c"mm write blocking slow"),
+            (c"write fast", c"mm write fast"),
+        ] {
+            assert_eq!(
+                acl_categories(c"mm", flags).as_c_str(),
+                categories,
+                "{flags:?}"
+            );
+        }
+    }
 
     #[test]
     fn positive_arity_is_exact_and_negative_is_a_minimum() {

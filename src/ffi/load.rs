@@ -9,15 +9,18 @@ use super::log::{guarded, log_warning};
 use super::raw;
 use super::string::Arg;
 
-/// Runs `on_load` for c/shim.c's RedisModule_OnLoad, once the API pointers
-/// are resolved; its `Err` (or a panic) fails the load with a log line.
+/// Runs `on_load` for c/shim.c's RedisModule_OnLoad (`valkey` false) or
+/// ValkeyModule_OnLoad (`valkey` true), once the API pointers are resolved;
+/// its `Err` (or a panic) fails the load with a log line.
 ///
 /// # Safety
-/// Redis's load context and its `argc` module arguments, as passed to OnLoad.
+/// The server's load context and its `argc` module arguments, as passed to
+/// OnLoad.
 pub unsafe fn run(
     ctx: *mut raw::RedisModuleCtx,
     argv: *mut *mut raw::RedisModuleString,
     argc: c_int,
+    valkey: bool,
     on_load: fn(&Context, &[Arg]) -> Result<(), String>,
 ) -> c_int {
     if let Some(missing) = missing_required_api() {
@@ -33,7 +36,7 @@ pub unsafe fn run(
     };
     // SAFETY: forwarded from Redis: `argc` strings alive for the load.
     let args = unsafe { Arg::slice(argv, argc) };
-    set_module_options(&context);
+    set_module_options(&context, valkey);
     match guarded("loading", || on_load(&context, args)) {
         Some(Ok(())) => raw::REDISMODULE_OK,
         Some(Err(reason)) => {
@@ -101,9 +104,27 @@ fn missing_required_api() -> Option<&'static str> {
 /// which our loader relies on to reject bad payloads; and keys opened for
 /// writing are not implicitly marked modified, because only a write that
 /// changed data may invalidate WATCH (the command trampoline signals those).
-fn set_module_options(ctx: &Context) {
-    let options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS
+///
+/// Valkey 9 refuses `CLUSTER MIGRATESLOTS` while a loaded module has not
+/// declared it can take atomic slot migration, so we declare it wherever the
+/// server knows that option: a key keeps no state outside its value, so one
+/// imported before its slot changes owner needs nothing from us, and the
+/// migration carries it as the commands our aof_rewrite emits. The bit is
+/// Valkey's, so only a server that entered through ValkeyModule_OnLoad gets it.
+fn set_module_options(ctx: &Context, valkey: bool) {
+    let mut options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS
         | raw::REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED;
+    let atomic_slot_migration = raw::VALKEYMODULE_OPTIONS_HANDLE_ATOMIC_SLOT_MIGRATION;
+    if valkey && known_options() & atomic_slot_migration != 0 {
+        options |= atomic_slot_migration;
+    }
     // SAFETY: the load context is live.
     unsafe { api!(RedisModule_SetModuleOptions)(ctx.as_ptr(), options) };
+}
+
+/// Every option the server knows (Redis 7.2+, Valkey), or none where it
+/// cannot say.
+fn known_options() -> c_int {
+    // SAFETY: an optional API without arguments, read after the shim resolved it.
+    unsafe { raw::RedisModule_GetModuleOptionsAll.map_or(0, |all| all()) }
 }

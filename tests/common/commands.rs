@@ -10,6 +10,8 @@ pub struct CommandSpec {
     pub arity: i64,
     /// Whether it may change the key (else it only reads).
     pub writes: bool,
+    /// Whether it runs in constant time (flag `fast`, ACL category `@fast`).
+    pub fast: bool,
     /// The arguments after the key of one well-formed call with no optional
     /// argument: exactly `|arity|` words with the name and the key.
     pub example: &'static [&'static str],
@@ -19,15 +21,15 @@ pub static COMMANDS: [CommandSpec; 15] = [
     spec("MULTIMAP.INSERT", -4, true, &["f", "v"]),
     spec("MULTIMAP.GET", 3, false, &["f"]),
     spec("MULTIMAP.VALUES", 3, false, &["f"]),
-    spec("MULTIMAP.LEN", 3, false, &["f"]),
+    spec("MULTIMAP.LEN", 3, false, &["f"]).fast(),
     spec("MULTIMAP.RANGE", 5, false, &["f", "0", "-1"]),
     spec("MULTIMAP.CONTAINS", 4, false, &["f", "v"]),
-    spec("MULTIMAP.EXISTS", 3, false, &["f"]),
+    spec("MULTIMAP.EXISTS", 3, false, &["f"]).fast(),
     spec("MULTIMAP.REMOVE", -4, true, &["f", "v"]),
     spec("MULTIMAP.REPLACE", -4, true, &["f", "v"]),
     spec("MULTIMAP.DEL", -3, true, &["f"]),
-    spec("MULTIMAP.CARD", 2, false, &[]),
-    spec("MULTIMAP.SIZE", 2, false, &[]),
+    spec("MULTIMAP.CARD", 2, false, &[]).fast(),
+    spec("MULTIMAP.SIZE", 2, false, &[]).fast(),
     spec("MULTIMAP.FIELDS", 2, false, &[]),
     spec("MULTIMAP.GETALL", 2, false, &[]),
     spec("MULTIMAP.SCAN", -3, false, &["0"]),
@@ -44,11 +46,16 @@ const fn spec(
         name,
         arity,
         writes,
+        fast: false,
         example,
     }
 }
 
 impl CommandSpec {
+    const fn fast(self) -> CommandSpec {
+        CommandSpec { fast: true, ..self }
+    }
+
     /// The name as Redis reports it (COMMAND INFO, arity errors).
     pub fn lower_name(&self) -> String {
         self.name.to_lowercase()
