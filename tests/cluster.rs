@@ -309,7 +309,7 @@ fn a_panicking_aof_rewrite_fails_the_atomic_slot_migration_and_moves_nothing() {
     assert!(nodes.iter_mut().all(|node| node.is_alive()));
     let log = nodes[0].log_text();
     assert!(log.contains("aof_rewrite aborted by a bug"), "{log}");
-    assert!(log.contains("the child process exits so the previous file stays"));
+    assert!(log.contains("the child process exits so the server keeps what it had"));
 }
 
 /// A key whose slot is among `ranges`.

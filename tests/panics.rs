@@ -154,7 +154,7 @@ fn a_panicking_rdb_save_in_a_fork_child_fails_the_save_and_keeps_the_old_file() 
     assert!(server.is_alive());
     let log = server.log_text();
     assert!(log.contains("rdb_save aborted by a bug"), "{log}");
-    assert!(log.contains("the child process exits so the previous file stays"));
+    assert!(log.contains("the child process exits so the server keeps what it had"));
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn a_panicking_aof_rewrite_fails_the_rewrite_and_keeps_the_old_file() {
     assert!(server.is_alive());
     let log = server.log_text();
     assert!(log.contains("aof_rewrite aborted by a bug"), "{log}");
-    assert!(log.contains("the child process exits so the previous file stays"));
+    assert!(log.contains("the child process exits so the server keeps what it had"));
 }
 
 #[test]

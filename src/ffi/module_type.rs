@@ -155,7 +155,9 @@ extern "C" fn aof_rewrite<T: TypeMethods>(
     if written.is_none() {
         // Redis rewrites the AOF only in a fork child.
         if writer.in_fork_child() {
-            exit_fork_child("the rewritten AOF would miss part of a key");
+            exit_fork_child(
+                "the rewritten AOF, or the snapshot of slots being migrated, would miss part of a key",
+            );
         }
         log_warning(
             ptr::null_mut(),
@@ -165,11 +167,14 @@ extern "C" fn aof_rewrite<T: TypeMethods>(
 }
 
 /// Ends a fork child with an error status, which the parent logs as a failed
-/// save or rewrite while keeping the previous file.
+/// save, rewrite or slot migration while keeping what it had (the previous
+/// file; the slots, on the source).
 fn exit_fork_child(consequence: &str) -> ! {
     log_warning(
         ptr::null_mut(),
-        &format!("multimap: {consequence}; the child process exits so the previous file stays"),
+        &format!(
+            "multimap: {consequence}; the child process exits so the server keeps what it had"
+        ),
     );
     // SAFETY: only called in a fork child, which Redis lets a module end
     // (ExitFromChild where the server has it, else a plain _exit that skips
