@@ -815,6 +815,35 @@ fn memory_usage_is_close_to_used_memory_growth_for_100000_values() {
     assert_memory_usage_close("1000 fields x 100 values of 16 bytes", &measurements);
 }
 
+/// The case: a key grown one value per MULTIMAP.INSERT, round-robin
+/// over its fields, so every field's buffer is reallocated many times.
+#[test]
+fn memory_usage_is_close_to_used_memory_growth_for_a_key_grown_value_by_value() {
+    let (server, mut quiet) = Server::builder().start_quiet();
+    let measurements: Vec<Measurement> = (0..3)
+        .map(|i| {
+            let key = format!("grown:{i}");
+            measure(&server, &mut quiet, &key, |con| {
+                let mut pipe = redis::pipe();
+                for value in 0..10 {
+                    for field in 0..200 {
+                        pipe.cmd("MULTIMAP.INSERT")
+                            .arg(&key)
+                            .arg(format!("field:{field:03}"))
+                            .arg(format!("{field:03}:{value:02}:{}", "v".repeat(33)))
+                            .ignore();
+                    }
+                }
+                pipe.exec(con).expect("pipelined MULTIMAP.INSERT");
+            })
+        })
+        .collect();
+    assert_memory_usage_close(
+        "200 fields x 10 values of 40 bytes, one per INSERT",
+        &measurements,
+    );
+}
+
 #[test]
 fn del_gives_back_all_the_memory_of_a_key() {
     let (server, mut quiet) = Server::builder().start_quiet();
