@@ -86,9 +86,10 @@ impl Defrag<'_> {
         };
         let (len, capacity) = (vec.len(), vec.capacity());
         // SAFETY: Redis copied the whole block, at least `capacity` elements,
-        // to `moved`, a block of the same size from the same allocator with
-        // the native alignment, and freed the old one; the old Vec is
-        // forgotten so nothing frees that block twice.
+        // to `moved`, a block of the same size and the native alignment from
+        // its own allocator, which the global allocator frees blocks to
+        // (RedisModule_Free); the old block is freed already, and the old Vec
+        // is forgotten so nothing frees it twice.
         let rebuilt = unsafe { Vec::from_raw_parts(moved.cast::<T>().as_ptr(), len, capacity) };
         std::mem::forget(std::mem::replace(vec, rebuilt));
     }
