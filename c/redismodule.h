@@ -233,6 +233,7 @@ typedef struct {
     X(void *, Calloc, (size_t nmemb, size_t size))                                                 \
     X(void *, Realloc, (void *ptr, size_t bytes))                                                  \
     X(void, Free, (void *ptr))                                                                     \
+    X(size_t, MallocSize, (void *ptr))                                                             \
     X(void, SetModuleAttribs, (RedisModuleCtx * ctx, const char *name, int ver, int apiver))       \
     X(int, IsModuleNameBusy, (const char *name))                                                   \
     X(void, SetModuleOptions, (RedisModuleCtx * ctx, int options))                                 \
@@ -283,7 +284,11 @@ typedef struct {
     X(char *, LoadStringBuffer, (RedisModuleIO * io, size_t *lenptr))                              \
     X(void, EmitAOF, (RedisModuleIO * io, const char *cmdname, const char *fmt, ...))              \
     X(void, DigestAddStringBuffer, (RedisModuleDigest * md, const char *ele, size_t len))          \
-    X(void, DigestEndSequence, (RedisModuleDigest * md))
+    X(void, DigestEndSequence, (RedisModuleDigest * md))                                           \
+    X(void *, DefragAlloc, (RedisModuleDefragCtx * ctx, void *ptr))                                \
+    X(int, DefragShouldStop, (RedisModuleDefragCtx * ctx))                                         \
+    X(int, DefragCursorSet, (RedisModuleDefragCtx * ctx, unsigned long cursor))                    \
+    X(int, DefragCursorGet, (RedisModuleDefragCtx * ctx, unsigned long *cursor))
 
 #define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)

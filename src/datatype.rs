@@ -6,9 +6,10 @@ use std::ffi::CStr;
 
 use crate::faults::{trip, Callback};
 use crate::ffi::{
-    AofWriter, DataType, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter, TypeMethods,
+    AofWriter, DataType, Defrag, Digest, HeapSizes, IoError, LoadedBuffer, RdbReader, RdbWriter,
+    TypeMethods,
 };
-use crate::multimap::MultiMap;
+use crate::multimap::{MeasureBlocks, MoveBlocks, MultiMap};
 use crate::rdb::{self, RdbInput, RdbOutput, ReadError};
 
 /// Every MultiMap key's type; registered at load.
@@ -53,9 +54,9 @@ impl TypeMethods for MultiMap {
         }
     }
 
-    fn mem_usage(&self) -> usize {
+    fn mem_usage(&self, heap: &HeapSizes) -> usize {
         trip(self, Callback::MemUsage);
-        MultiMap::mem_usage(self)
+        MultiMap::mem_usage(self, heap)
     }
 
     /// One sequence per field (the field, then its values in order): sequences
@@ -83,8 +84,29 @@ impl TypeMethods for MultiMap {
         self.field_count() + self.value_count()
     }
 
+    fn defrag(&mut self, defrag: &mut Defrag, from: usize) -> Option<usize> {
+        trip(self, Callback::Defrag);
+        MultiMap::defrag(self, defrag, from)
+    }
+
     fn is_empty(&self) -> bool {
         MultiMap::is_empty(self)
+    }
+}
+
+impl MeasureBlocks for HeapSizes {
+    fn vec_block<T>(&self, vec: &Vec<T>) -> usize {
+        self.of_vec(vec)
+    }
+}
+
+impl MoveBlocks for Defrag<'_> {
+    fn move_vec<T>(&mut self, vec: &mut Vec<T>) {
+        self.vec(vec);
+    }
+
+    fn should_stop(&self) -> bool {
+        Defrag::should_stop(self)
     }
 }
 

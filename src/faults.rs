@@ -16,6 +16,7 @@ pub enum Callback {
     Digest,
     Copy,
     FreeEffort,
+    Defrag,
 }
 
 #[cfg(feature = "fault-injection")]
@@ -29,6 +30,7 @@ impl Callback {
             Callback::Digest => b"fault:digest",
             Callback::Copy => b"fault:copy",
             Callback::FreeEffort => b"fault:free_effort",
+            Callback::Defrag => b"fault:defrag",
         }
     }
 }

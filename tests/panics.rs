@@ -10,9 +10,9 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    aof_rewrite_status, dbsize, dump, error_reply, error_text, getall, info_field, info_number,
-    insert, integer, key_exists, restore, run, text, used_memory, wait_for_aof_rewrite, wait_until,
-    Server, BAD_DATA_FORMAT, INTERNAL_ERROR,
+    aof_rewrite_status, dbsize, digest_value, dump, error_reply, error_text, getall, info_field,
+    info_number, insert, integer, key_exists, restore, run, skip_unless_active_defrag, text,
+    used_memory, wait_for_aof_rewrite, wait_until, Server, BAD_DATA_FORMAT, INTERNAL_ERROR,
 };
 
 /// How long a BGSAVE of a few keys may take.
@@ -217,4 +217,35 @@ fn panics_in_the_other_callbacks_leave_the_server_and_the_key_alone() {
         let line = format!("{callback} aborted by a bug");
         assert!(log.contains(&line), "no '{line}' in the log:\n{log}");
     }
+}
+
+#[test]
+fn a_panicking_defrag_leaves_the_server_and_the_key_alone() {
+    let mut server = Server::builder()
+        .with_fault_injection()
+        .config("hz", "100")
+        .start();
+    let mut con = server.connect();
+    if skip_unless_active_defrag(&mut con) {
+        return;
+    }
+    insert(&mut con, "defrag", "fault:defrag", &["v"]);
+    insert(&mut con, "defrag", "other", &["w"]);
+    let before = digest_value(&mut con, "defrag");
+    // Defragments all the time, whatever the fragmentation.
+    for (name, value) in [
+        ("active-defrag-ignore-bytes", "1"),
+        ("active-defrag-threshold-lower", "0"),
+        ("active-defrag-cycle-min", "25"),
+        ("activedefrag", "yes"),
+    ] {
+        run(&mut con, &["CONFIG", "SET", name, value]);
+    }
+    wait_until("the defrag callback to panic", BACKGROUND_TIMEOUT, || {
+        server.log_text().contains("defrag aborted by a bug")
+    });
+    run(&mut con, &["CONFIG", "SET", "activedefrag", "no"]);
+    assert!(server.is_alive());
+    assert_eq!(digest_value(&mut con, "defrag"), before);
+    assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "defrag")), 2);
 }

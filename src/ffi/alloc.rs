@@ -61,6 +61,30 @@ unsafe fn alloc_over_aligned(layout: Layout, alloc: AllocFn) -> *mut u8 {
     }
 }
 
+/// Whether blocks of this alignment are Redis's blocks as they are, starting
+/// where the pointer the allocator returned does; larger alignments sit inside
+/// a native block (see `alloc_over_aligned`).
+pub(super) const fn is_native_alignment(align: usize) -> bool {
+    align <= NATIVE_ALIGN
+}
+
+/// Bytes `used_memory` counts for the block behind `ptr`, which this
+/// allocator returned for a layout of alignment `align` and a non-zero size.
+///
+/// # Safety
+/// `ptr` must be such a block, still live, allocated inside Redis (the API
+/// pointers were resolved, as they are in every callback Redis makes).
+pub(super) unsafe fn allocated_size(ptr: *const u8, align: usize) -> usize {
+    let block = if is_native_alignment(align) {
+        ptr
+    } else {
+        // SAFETY: alloc_over_aligned stored the native block's start right before `ptr`.
+        unsafe { ptr.cast::<*const u8>().sub(1).read_unaligned() }
+    };
+    // SAFETY: `block` is the start of a live block from RedisModule_Alloc.
+    unsafe { api!(RedisModule_MallocSize)(block.cast_mut().cast()) }
+}
+
 /// # Safety
 /// `ptr` must come from `alloc_over_aligned` with the same `free`'s allocator.
 unsafe fn free_over_aligned(ptr: *mut u8, free: FreeFn) {

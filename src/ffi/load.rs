@@ -62,6 +62,7 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_Calloc,
         RedisModule_Realloc,
         RedisModule_Free,
+        RedisModule_MallocSize,
         RedisModule_SetModuleOptions,
         RedisModule_CreateCommand,
         RedisModule_Log,

@@ -9,6 +9,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use super::context::Context;
+use super::heap::{Defrag, HeapSizes};
 use super::io::{AofWriter, Digest, RdbReader, RdbWriter};
 use super::log::{guarded, log_warning};
 use super::raw;
@@ -19,13 +20,21 @@ pub trait TypeMethods: Sized + 'static {
     fn rdb_load(rdb: &mut RdbReader, encoding_version: i32) -> Option<Self>;
     fn rdb_save(&self, rdb: &mut RdbWriter);
     fn aof_rewrite(&self, aof: &mut AofWriter);
-    fn mem_usage(&self) -> usize;
+    /// Bytes the value holds in heap blocks, as `heap` measures them,
+    /// besides the block the value itself lives in (counted by this layer).
+    fn mem_usage(&self, heap: &HeapSizes) -> usize;
     fn digest(&self, digest: &mut Digest);
     /// A deep copy for COPY.
     fn copy(&self) -> Self;
     /// Roughly how many allocations freeing the value releases; Redis frees
     /// values above a small threshold on a background thread.
     fn free_effort(&self) -> usize;
+    /// Offers the value's heap blocks to active defragmentation, besides the
+    /// block the value itself lives in (moved by this layer), starting at
+    /// `from`, a position an earlier call returned (0 at first). Returns
+    /// where to resume when `defrag.should_stop()` cut the work short. The
+    /// value may have changed since the call that returned `from`.
+    fn defrag(&mut self, defrag: &mut Defrag, from: usize) -> Option<usize>;
     /// An empty value must not stay in the keyspace: a write that leaves one
     /// behind deletes its key.
     fn is_empty(&self) -> bool;
@@ -71,6 +80,11 @@ impl<T: TypeMethods> DataType<T> {
             free: Some(free::<T>),
             free_effort: Some(free_effort::<T>),
             copy: Some(copy::<T>),
+            defrag: if defrag_api_present() {
+                Some(defrag::<T>)
+            } else {
+                None
+            },
             ..Default::default()
         };
         // SAFETY: the load context is live; name and methods outlive the call.
@@ -90,6 +104,18 @@ impl<T: TypeMethods> DataType<T> {
     }
 }
 
+/// Whether the server has every call the defrag callback makes (Redis 6.2+
+/// and Valkey export them all; without them the type simply opts out).
+fn defrag_api_present() -> bool {
+    // SAFETY: reading pointers the shim has finished writing.
+    unsafe {
+        { raw::RedisModule_DefragAlloc }.is_some()
+            && { raw::RedisModule_DefragShouldStop }.is_some()
+            && { raw::RedisModule_DefragCursorGet }.is_some()
+            && { raw::RedisModule_DefragCursorSet }.is_some()
+    }
+}
+
 /// Hands a new value to Redis, which gives it back to `free::<T>`.
 pub(super) fn into_raw<T>(value: T) -> *mut c_void {
     Box::into_raw(Box::new(value)).cast()
@@ -101,6 +127,13 @@ pub(super) fn into_raw<T>(value: T) -> *mut c_void {
 pub(super) unsafe fn borrow<'a, T>(value: *const c_void) -> &'a T {
     // SAFETY: forwarded from the caller.
     unsafe { &*value.cast::<T>() }
+}
+
+/// # Safety
+/// As `borrow`, and no other reference to the value may exist for `'a`.
+unsafe fn borrow_mut<'a, T>(value: *mut c_void) -> &'a mut T {
+    // SAFETY: forwarded from the caller.
+    unsafe { &mut *value.cast::<T>() }
 }
 
 extern "C" fn rdb_load<T: TypeMethods>(io: *mut raw::RedisModuleIO, encver: c_int) -> *mut c_void {
@@ -188,9 +221,42 @@ fn exit_fork_child(consequence: &str) -> ! {
 }
 
 extern "C" fn mem_usage<T: TypeMethods>(value: *const c_void) -> usize {
-    // SAFETY: Redis passes one of our values.
-    let map = unsafe { borrow::<T>(value) };
-    guarded("mem_usage", || map.mem_usage()).unwrap_or(0)
+    let heap = HeapSizes::new();
+    // SAFETY: Redis passes one of our values, boxed by `into_raw::<T>`.
+    let (map, own_block) = unsafe { (borrow::<T>(value), heap.of_boxed(value.cast::<T>())) };
+    guarded("mem_usage", || own_block + map.mem_usage(&heap)).unwrap_or(own_block)
+}
+
+/// Redis calls this for each key of the type while it defragments, and again
+/// for a big key (`free_effort` above `active-defrag-max-scan-fields`) until
+/// it returns 0, in calls timed by `DefragShouldStop` that keep their place in
+/// the defrag cursor. A call that does not resume one first moves the block
+/// the value lives in.
+extern "C" fn defrag<T: TypeMethods>(
+    ctx: *mut raw::RedisModuleDefragCtx,
+    _key: *mut raw::RedisModuleString,
+    value: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: Redis passes the live context of this defrag call.
+    let Some(mut defrag) = (unsafe { Defrag::from_raw(ctx) }) else {
+        return 0;
+    };
+    if value.is_null() {
+        return 0;
+    }
+    let resume = defrag.resume_point();
+    if resume.is_none() {
+        // SAFETY: `*value` is one of our values and Redis refers to it through
+        // `*value` alone, which is updated if it moves.
+        unsafe { defrag.boxed::<T>(value) };
+    }
+    // SAFETY: Redis passes one of our values; nothing else uses it meanwhile.
+    let map = unsafe { borrow_mut::<T>(*value) };
+    let stopped_at = guarded("defrag", || map.defrag(&mut defrag, resume.unwrap_or(0)));
+    match stopped_at {
+        Some(Some(position)) if defrag.save_resume_point(position) => 1,
+        _ => 0,
+    }
 }
 
 extern "C" fn digest<T: TypeMethods>(md: *mut raw::RedisModuleDigest, value: *mut c_void) {

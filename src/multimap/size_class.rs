@@ -1,15 +1,16 @@
-//! What an allocation really costs under jemalloc, Redis's allocator, and
-//! growing and shrinking buffers in the steps it would round them to anyway.
+//! jemalloc's size classes, and growing and shrinking buffers in the steps it
+//! would round them to anyway. (MEMORY USAGE asks the allocator itself: see
+//! `blocks`.)
 
 #![forbid(unsafe_code)]
 
 use std::mem::size_of;
 
-/// Heap bytes one allocation of `bytes` really takes (none when nothing is allocated).
+/// Heap bytes one allocation of `bytes` takes under jemalloc (none when nothing is allocated).
 ///
-/// Redis's `used_memory` counts each block's usable size, and jemalloc (Redis's allocator)
-/// rounds a request up to its size class: 8, then steps of 16 up to 128, then four classes per
-/// doubling. Modelling that keeps `MEMORY USAGE` close to what a key really costs.
+/// jemalloc (Redis's default allocator) rounds a request up to its size class: 8, then steps
+/// of 16 up to 128, then four classes per doubling. Requests of exactly a class waste nothing
+/// there, and cost about their size under other allocators too.
 #[inline]
 pub(super) fn heap_alloc(bytes: usize) -> usize {
     match bytes {

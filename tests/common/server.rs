@@ -351,30 +351,40 @@ impl ServerBuilder {
     /// the reply buffer resizing cron is off, and the keyspace and expires
     /// tables are presized by FILLER_KEYS keys with a long TTL, so adding a
     /// few hundred keys never grows them. (Redis 6.2 has neither histograms
-    /// nor reply buffer resizing, nor the settings to turn them off.)
+    /// nor reply buffer resizing, nor the settings to turn them off.) The
+    /// setup goes through a connection of its own, closed before returning:
+    /// a client keeps a query buffer as big as the pipelines it sent (Redis
+    /// 8.2 gives it back at some later point, moving `used_memory` under a
+    /// measurement), and a server allocates for good once a client has gone.
     pub fn start_quiet(self) -> (Server, Connection) {
         let server = self.start();
-        let mut quiet = server.connect();
-        let _ = redis::cmd("CONFIG")
-            .arg(&["SET", "latency-tracking", "no"])
-            .exec(&mut quiet);
-        let _ = redis::cmd("DEBUG")
-            .arg(&["REPLYBUFFER", "RESIZING", "0"])
-            .exec(&mut quiet);
-        redis::cmd("DEBUG")
-            .arg("POPULATE")
-            .arg(FILLER_KEYS)
-            .arg("filler")
-            .exec(&mut quiet)
-            .expect("DEBUG POPULATE");
-        let mut pipe = redis::pipe();
-        for i in 0..FILLER_KEYS {
-            pipe.cmd("EXPIRE")
-                .arg(format!("filler:{i}"))
-                .arg(3600)
-                .ignore();
+        {
+            let mut setup = server.connect();
+            let _ = redis::cmd("CONFIG")
+                .arg(&["SET", "latency-tracking", "no"])
+                .exec(&mut setup);
+            let _ = redis::cmd("DEBUG")
+                .arg(&["REPLYBUFFER", "RESIZING", "0"])
+                .exec(&mut setup);
+            redis::cmd("DEBUG")
+                .arg("POPULATE")
+                .arg(FILLER_KEYS)
+                .arg("filler")
+                .exec(&mut setup)
+                .expect("DEBUG POPULATE");
+            let mut pipe = redis::pipe();
+            for i in 0..FILLER_KEYS {
+                pipe.cmd("EXPIRE")
+                    .arg(format!("filler:{i}"))
+                    .arg(3600)
+                    .ignore();
+            }
+            pipe.exec(&mut setup).expect("EXPIRE on the filler keys");
         }
-        pipe.exec(&mut quiet).expect("EXPIRE on the filler keys");
+        let mut quiet = server.connect();
+        wait_until("the setup connection to be freed", START_TIMEOUT, || {
+            info_field(&mut quiet, "clients", "connected_clients").as_deref() == Some("1")
+        });
         (server, quiet)
     }
 }

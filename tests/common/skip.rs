@@ -9,7 +9,10 @@
 
 use std::io::Write;
 
-use super::server::{server_binary, server_identity, server_version_text};
+use redis::Connection;
+
+use super::client::run;
+use super::server::{is_jemalloc, server_binary, server_identity, server_version_text};
 
 /// The test binary's name: `differential` for target/debug/deps/differential-<hash>.
 pub fn test_binary() -> String {
@@ -53,4 +56,29 @@ pub fn skip_unless(condition: bool, reason: &str) -> bool {
     );
     let _ = writeln!(std::io::stderr(), "{line}");
     true
+}
+
+/// Whether the running test must stop here because the server cannot
+/// defragment actively: only builds with Redis's patched jemalloc can, and
+/// the others (libc builds, Debian's Redis 7.0) refuse `activedefrag yes`.
+/// Leaves active defragmentation off.
+pub fn skip_unless_active_defrag(con: &mut Connection) -> bool {
+    if skip_unless(
+        is_jemalloc(),
+        "active defragmentation needs a jemalloc build",
+    ) {
+        return true;
+    }
+    let refusal = redis::cmd("CONFIG")
+        .arg(&["SET", "activedefrag", "yes"])
+        .exec(con)
+        .err();
+    if let Some(refusal) = refusal {
+        return skip_unless(
+            false,
+            &format!("the server refuses active defragmentation: {refusal}"),
+        );
+    }
+    run(con, &["CONFIG", "SET", "activedefrag", "no"]);
+    false
 }
