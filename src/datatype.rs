@@ -8,6 +8,7 @@ use crate::faults::{trip, Callback};
 use crate::ffi::{
     AofWriter, DataType, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter, TypeMethods,
 };
+use crate::info::{self, Counter, Share};
 use crate::multimap::MultiMap;
 use crate::rdb::{self, RdbInput, RdbOutput, ReadError};
 
@@ -86,6 +87,29 @@ impl TypeMethods for MultiMap {
     fn is_empty(&self) -> bool {
         MultiMap::is_empty(self)
     }
+
+    fn counted(&self) {
+        info::add_locked(&share(self));
+    }
+
+    fn uncounted(&self) {
+        info::subtract_locked(&share(self));
+    }
+
+    fn freed(&self) {
+        info::subtract_freed(&share(self));
+    }
+}
+
+/// What one map adds to `INFO multimap`. Every amount is kept by the map, so
+/// taking a share costs no walk.
+fn share(map: &MultiMap) -> Share<4> {
+    [
+        (Counter::Keys, 1),
+        (Counter::Fields, map.field_count()),
+        (Counter::Values, map.value_count()),
+        (Counter::Bytes, map.stored_bytes()),
+    ]
 }
 
 impl RdbInput for RdbReader {

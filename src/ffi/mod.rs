@@ -4,7 +4,7 @@
 //! the command table are handed down at load (`TypeMethods`, `CommandSet`).
 //!
 //! Inside, each file leans only on those listed before it:
-//! raw, alloc → log → string → context → reply, io → module_type → key →
+//! raw, alloc → log → string → context → reply, io, info → module_type → key →
 //! command → load.
 
 /// Reads an API function pointer that every supported server (6.2+) exports.
@@ -23,6 +23,7 @@ macro_rules! api {
 mod alloc;
 mod command;
 mod context;
+mod info;
 mod io;
 mod key;
 pub mod load;
@@ -38,6 +39,7 @@ pub use command::{
     KeyAccess, Outcome,
 };
 pub use context::Context;
+pub use info::{register_info, InfoFields, InfoSection};
 pub use io::{AofWriter, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter};
 pub use key::{ReadKey, WriteKey, WrongType};
 pub use module_type::{DataType, TypeMethods};
