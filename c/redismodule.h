@@ -83,6 +83,7 @@ typedef struct RedisModuleDigest RedisModuleDigest;
 typedef struct RedisModuleKeyOptCtx RedisModuleKeyOptCtx;
 typedef struct RedisModuleDefragCtx RedisModuleDefragCtx;
 typedef struct RedisModuleCommand RedisModuleCommand;
+typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 
 /* ---- Callbacks ---------------------------------------------------------- */
 
@@ -104,6 +105,10 @@ typedef void (*RedisModuleTypeUnlinkFunc2)(RedisModuleKeyOptCtx *ctx, const void
 typedef void *(*RedisModuleTypeCopyFunc)(RedisModuleString *fromkey, RedisModuleString *tokey, const void *value);
 typedef void *(*RedisModuleTypeCopyFunc2)(RedisModuleKeyOptCtx *ctx, const void *value);
 typedef int (*RedisModuleTypeDefragFunc)(RedisModuleDefragCtx *ctx, RedisModuleString *key, void **value);
+
+/* Writes the module's INFO sections; `for_crash_report` is set when the server
+ * is dying and logs INFO as it goes. */
+typedef void (*RedisModuleInfoFunc)(RedisModuleInfoCtx *ctx, int for_crash_report);
 
 /* Field order is ABI: the server reads it by position, up to `version`. */
 typedef struct RedisModuleTypeMethods {
@@ -288,7 +293,10 @@ typedef struct {
     X(void *, DefragAlloc, (RedisModuleDefragCtx * ctx, void *ptr))                                \
     X(int, DefragShouldStop, (RedisModuleDefragCtx * ctx))                                         \
     X(int, DefragCursorSet, (RedisModuleDefragCtx * ctx, unsigned long cursor))                    \
-    X(int, DefragCursorGet, (RedisModuleDefragCtx * ctx, unsigned long *cursor))
+    X(int, DefragCursorGet, (RedisModuleDefragCtx * ctx, unsigned long *cursor))                   \
+    X(int, RegisterInfoFunc, (RedisModuleCtx * ctx, RedisModuleInfoFunc cb))                       \
+    X(int, InfoAddSection, (RedisModuleInfoCtx * ctx, const char *name))                           \
+    X(int, InfoAddFieldLongLong, (RedisModuleInfoCtx * ctx, const char *field, long long value))
 
 #define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)

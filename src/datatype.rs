@@ -9,6 +9,7 @@ use crate::ffi::{
     AofWriter, DataType, Defrag, Digest, HeapSizes, IoError, LoadedBuffer, RdbReader, RdbWriter,
     TypeMethods,
 };
+use crate::info::{self, Counter, Share};
 use crate::multimap::{MeasureBlocks, MoveBlocks, MultiMap};
 use crate::rdb::{self, RdbInput, RdbOutput, ReadError};
 
@@ -92,11 +93,38 @@ impl TypeMethods for MultiMap {
     fn is_empty(&self) -> bool {
         MultiMap::is_empty(self)
     }
+
+    fn counted(&self) {
+        info::add_locked(&share(self));
+    }
+
+    fn uncounted(&self) {
+        info::subtract_locked(&share(self));
+    }
+
+    fn freed(&self) {
+        info::subtract_freed(&share(self));
+    }
+}
+
+/// What one map adds to `INFO multimap`. Every amount is kept by the map, so
+/// taking a share costs no walk.
+fn share(map: &MultiMap) -> Share<4> {
+    [
+        (Counter::Keys, 1),
+        (Counter::Fields, map.field_count()),
+        (Counter::Values, map.value_count()),
+        (Counter::Bytes, map.stored_bytes()),
+    ]
 }
 
 impl MeasureBlocks for HeapSizes {
     fn vec_block<T>(&self, vec: &Vec<T>) -> usize {
         self.of_vec(vec)
+    }
+
+    fn boxed_slice_block<T>(&self, slice: &Box<[T]>) -> usize {
+        self.of_boxed_slice(slice)
     }
 }
 

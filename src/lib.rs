@@ -3,8 +3,9 @@
 //!
 //! Layers point one way: `ffi` (the only unsafe code, and the only code that
 //! calls Redis) knows nothing of MultiMaps; `multimap`, `rdb` and `glob` know
-//! nothing of Redis; `datatype`, `commands` and `reply` join the two. This
-//! file hands the data type and the command table down to `ffi` at load.
+//! nothing of Redis; `datatype`, `commands`, `reply` and `info` join the two.
+//! This file hands the data type, the command table and the INFO section
+//! down to `ffi` at load.
 
 #![warn(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
 
@@ -14,6 +15,7 @@ mod error;
 mod faults;
 mod ffi;
 pub mod glob;
+mod info;
 pub mod multimap;
 pub mod rdb;
 mod reply;
@@ -53,5 +55,6 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
         ));
     }
     datatype::MULTIMAP.register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
-    ffi::register_commands::<commands::MultiMapCommands>(ctx)
+    ffi::register_commands::<commands::MultiMapCommands>(ctx)?;
+    ffi::register_info::<info::Totals>(ctx)
 }

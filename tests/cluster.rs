@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    cluster_client, dbsize, digest_value, error_text, getall, insert, integer, is_valkey,
-    key_exists, key_slot, key_type, migrate_slots, node_id, redis_cli, run, served_slots,
-    server_version, skip_unless, slot_migration_ended, slot_migrations, start_cluster,
-    start_cluster_of, wait_for_slot_migrations, wait_until, wait_until_cluster_ok, Bytes, Fields,
-    Server,
+    assert_exact, cluster_client, dbsize, digest_value, error_text, getall, insert, integer,
+    is_valkey, key_exists, key_slot, key_type, migrate_slots, node_id, redis_cli, run,
+    served_slots, server_version, skip_unless, slot_migration_ended, slot_migrations,
+    start_cluster, start_cluster_of, wait_for_slot_migrations, wait_until, wait_until_cluster_ok,
+    Bytes, Fields, Server, Totals,
 };
 
 const KEYS: usize = 3000;
@@ -98,6 +98,12 @@ fn multimap_keys_shard_redirect_and_survive_resharding_byte_for_byte() {
         let key = key_name(index);
         assert_eq!(getall(&mut cluster, &key), content_of(index), "{key}");
         assert_eq!(key_type(&mut cluster, &key), "rmultimap", "{key}");
+    }
+    // INFO multimap on each node counts the keys it holds after MIGRATE
+    // restored some on one side and deleted them on the other.
+    for node in &nodes {
+        let totals = assert_exact(&mut node.connect(), "resharding");
+        assert_eq!(totals.keys, key_count(node));
     }
 }
 
@@ -254,6 +260,11 @@ fn atomic_slot_migration_moves_multimap_keys_byte_for_byte() {
     assert_eq!(dbsize(&mut on_target), moved as i64);
     assert_eq!(dbsize(&mut on_source), (expected.len() - moved) as i64);
     assert!(!key_exists(&mut on_target, emptied));
+    // INFO multimap on each side counts what that side holds now.
+    let imported = assert_exact(&mut on_target, "importing the slots");
+    assert_eq!(imported.keys, moved as i64);
+    let kept = assert_exact(&mut on_source, "migrating the slots away");
+    assert_eq!(kept.keys, (expected.len() - moved) as i64);
 }
 
 /// A panic while the migration's snapshot is written must not hand the
@@ -306,6 +317,9 @@ fn a_panicking_aof_rewrite_fails_the_atomic_slot_migration_and_moves_nothing() {
         assert_eq!(imported, 0, "{}", key.escape_ascii());
     }
     assert_eq!(dbsize(&mut on_target), 0);
+    let dropped = assert_exact(&mut on_target, "dropping a failed import");
+    assert_eq!(dropped, Totals::ZERO);
+    assert_exact(&mut con, "a failed migration");
     assert!(nodes.iter_mut().all(|node| node.is_alive()));
     let log = nodes[0].log_text();
     assert!(log.contains("aof_rewrite aborted by a bug"), "{log}");

@@ -279,8 +279,9 @@ fn run<C: CommandSet>(
         Handler::Write(handler) => {
             let mut key = WriteKey::open(ctx, key_name);
             let ran = caught(|| handler(&mut key, args));
-            // Whatever happened, a panic included, no empty value stays behind.
-            let deleted = caught(|| key.delete_if_emptied());
+            // Whatever happened, a panic included, the value is counted
+            // again and no empty value stays behind.
+            let deleted = caught(|| key.settle());
             drop(key);
             let Outcome { reply, event } = ran?.map_err(refused)?;
             let deleted = deleted?;

@@ -38,6 +38,19 @@ impl HeapSizes {
         unsafe { allocated_size(vec.as_ptr().cast(), align_of::<T>()) }
     }
 
+    /// Bytes the heap block holding a boxed slice's elements takes; none when
+    /// it has no block (empty, or zero-sized elements).
+    // The owning box, not a slice: only its pointer is known to start a block.
+    #[allow(clippy::borrowed_box)]
+    pub fn of_boxed_slice<T>(&self, slice: &Box<[T]>) -> usize {
+        if slice.is_empty() || size_of::<T>() == 0 {
+            return 0;
+        }
+        // SAFETY: a non-empty box of sized elements points at the start of a
+        // live block the global allocator made for alignment align_of::<T>().
+        unsafe { allocated_size(slice.as_ptr().cast(), align_of::<T>()) }
+    }
+
     /// Bytes the block a value of type `T` lives in takes.
     ///
     /// # Safety

@@ -25,23 +25,29 @@ pub struct ReadKey<'c> {
 pub struct WriteKey<'c> {
     raw: *mut raw::RedisModuleKey,
     _ctx: PhantomData<&'c Context>,
-    /// The value the handler reached, to tell afterwards whether it left it
-    /// empty. It stays the key's value until the key closes: a handler can
-    /// neither delete the key nor store another value in it.
+    /// The value the handler reached, uncounted from the running totals
+    /// until the write is over (see `settle`). It stays the key's value until
+    /// the key closes: a handler can neither delete the key nor store another
+    /// value in it.
     reached: Option<ReachedValue>,
 }
 
 #[derive(Clone, Copy)]
 struct ReachedValue {
     value: *mut c_void,
-    is_empty: unsafe fn(*const c_void) -> bool,
+    settle: unsafe fn(*const c_void) -> bool,
 }
 
+/// Counts a written value back into the running totals; true if the write
+/// left it empty.
+///
 /// # Safety
 /// `value` must be a live value of a `DataType<T>`.
-unsafe fn is_empty<T: TypeMethods>(value: *const c_void) -> bool {
+unsafe fn settle<T: TypeMethods>(value: *const c_void) -> bool {
     // SAFETY: forwarded from the caller.
-    unsafe { borrow::<T>(value) }.is_empty()
+    let value = unsafe { borrow::<T>(value) };
+    value.counted();
+    value.is_empty()
 }
 
 fn open(ctx: &Context, name: &Arg, mode: i32) -> *mut raw::RedisModuleKey {
@@ -106,12 +112,23 @@ impl<'c> WriteKey<'c> {
         }
     }
 
+    /// Hands the key's value to the handler for the first time: it leaves
+    /// the running totals until `settle`, unless `created` (it never was in
+    /// them). Later calls reach the same value, already uncounted.
+    ///
     /// # Safety
     /// `value` must be the key's value, of a `DataType<T>`, or null.
-    unsafe fn reach<T: TypeMethods>(&mut self, value: *mut c_void) {
-        self.reached = (!value.is_null()).then_some(ReachedValue {
+    unsafe fn reach<T: TypeMethods>(&mut self, value: *mut c_void, created: bool) {
+        if value.is_null() || self.reached.is_some() {
+            return;
+        }
+        if !created {
+            // SAFETY: forwarded from the caller.
+            unsafe { borrow::<T>(value) }.uncounted();
+        }
+        self.reached = Some(ReachedValue {
             value,
-            is_empty: is_empty::<T>,
+            settle: settle::<T>,
         });
     }
 
@@ -123,7 +140,7 @@ impl<'c> WriteKey<'c> {
         // SAFETY: as in ReadKey::value; `&mut self` makes the borrow unique.
         unsafe {
             let value = stored_value(self.raw, data_type.as_ptr())?;
-            self.reach::<T>(value);
+            self.reach::<T>(value, false);
             Ok(value.cast::<T>().as_mut())
         }
     }
@@ -137,7 +154,8 @@ impl<'c> WriteKey<'c> {
     ) -> Result<&mut T, WrongType> {
         // SAFETY: `self.raw` is an open handle.
         let mut value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
-        if value.is_null() {
+        let created = value.is_null();
+        if created {
             assert!(
                 !data_type.as_ptr().is_null(),
                 "a data type used before it was registered"
@@ -157,20 +175,22 @@ impl<'c> WriteKey<'c> {
         }
         // SAFETY: as in value_mut; `value` is the key's value, of `data_type`.
         unsafe {
-            self.reach::<T>(value);
+            self.reach::<T>(value, created);
             Ok(&mut *value.cast::<T>())
         }
     }
 
-    /// Deletes the key if the handler left its value empty; true if it did.
-    pub(super) fn delete_if_emptied(&mut self) -> bool {
+    /// Ends the write, whatever the handler did (a panic included): counts
+    /// the value it reached back into the running totals, and deletes the
+    /// key if the handler left that value empty; true if it did.
+    pub(super) fn settle(&mut self) -> bool {
         let Some(reached) = self.reached.take() else {
             return false;
         };
         // SAFETY: the handle is open for writing, and `reached` is still its
-        // value (see `reached`), of the type `is_empty` was made for.
+        // value (see `reached`), of the type `settle` was made for.
         unsafe {
-            if !(reached.is_empty)(reached.value) {
+            if !(reached.settle)(reached.value) {
                 return false;
             }
             api!(RedisModule_DeleteKey)(self.raw);

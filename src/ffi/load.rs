@@ -98,6 +98,9 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_EmitAOF,
         RedisModule_DigestAddStringBuffer,
         RedisModule_DigestEndSequence,
+        RedisModule_RegisterInfoFunc,
+        RedisModule_InfoAddSection,
+        RedisModule_InfoAddFieldLongLong,
     )
 }
 

@@ -4,7 +4,7 @@
 //! the command table are handed down at load (`TypeMethods`, `CommandSet`).
 //!
 //! Inside, each file leans only on those listed before it:
-//! raw, alloc → heap, log → string → context → reply, io → module_type → key →
+//! raw, alloc → heap, log → string → context → reply, io, info → module_type → key →
 //! command → load.
 
 /// Reads an API function pointer that every supported server (6.2+) exports.
@@ -24,6 +24,7 @@ mod alloc;
 mod command;
 mod context;
 mod heap;
+mod info;
 mod io;
 mod key;
 pub mod load;
@@ -40,6 +41,7 @@ pub use command::{
 };
 pub use context::Context;
 pub use heap::{Defrag, HeapSizes};
+pub use info::{register_info, InfoFields, InfoSection};
 pub use io::{AofWriter, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter};
 pub use key::{ReadKey, WriteKey, WrongType};
 pub use module_type::{DataType, TypeMethods};

@@ -38,6 +38,22 @@ pub trait TypeMethods: Sized + 'static {
     /// An empty value must not stay in the keyspace: a write that leaves one
     /// behind deletes its key.
     fn is_empty(&self) -> bool;
+
+    /// Running totals over every value in the keyspace (what INFO reports)
+    /// stay exact through these three calls; each adds or takes away the
+    /// value's share as it is at the time. This layer calls `counted` when a
+    /// value enters the keyspace (loaded, copied, or created by a write) and
+    /// again after every write to it, and `uncounted` before every write to
+    /// it, so a write changes the totals by what it changed. Both run under
+    /// the server's lock (on the main thread, or a thread holding the GIL),
+    /// never two at once, so they need no atomic read-modify-write.
+    fn counted(&self);
+    fn uncounted(&self);
+    /// The value is being freed: it leaves the totals. Redis frees big values
+    /// on a background thread (UNLINK, FLUSHALL ASYNC, lazy expiry and
+    /// eviction), so this may run on any thread, at the same time as any of
+    /// these three calls.
+    fn freed(&self);
 }
 
 /// The registered data type whose values are `T`: keys check a value's type
@@ -142,9 +158,16 @@ extern "C" fn rdb_load<T: TypeMethods>(io: *mut raw::RedisModuleIO, encver: c_in
     let Some(mut reader) = (unsafe { RdbReader::from_raw(io) }) else {
         return ptr::null_mut();
     };
-    guarded("rdb_load", || T::rdb_load(&mut reader, encver))
-        .flatten()
-        .map_or(ptr::null_mut(), into_raw)
+    // Only a value handed to Redis counts: one the loader refused never
+    // enters the keyspace. Redis frees, through `free`, any value it takes
+    // and then drops (an expired key in an RDB, a missing EOF marker).
+    guarded("rdb_load", || {
+        let value = T::rdb_load(&mut reader, encver)?;
+        value.counted();
+        Some(value)
+    })
+    .flatten()
+    .map_or(ptr::null_mut(), into_raw)
 }
 
 /// A panic half way through a value must not leave a truncated value that
@@ -276,9 +299,13 @@ extern "C" fn copy<T: TypeMethods>(
 ) -> *mut c_void {
     // SAFETY: Redis passes one of our values.
     let map = unsafe { borrow::<T>(value) };
-    guarded("copy", || into_raw(map.copy()))
-        // Redis answers COPY with an error when the copy is null.
-        .unwrap_or(ptr::null_mut())
+    guarded("copy", || {
+        let copied = map.copy();
+        copied.counted();
+        into_raw(copied)
+    })
+    // Redis answers COPY with an error when the copy is null.
+    .unwrap_or(ptr::null_mut())
 }
 
 extern "C" fn free_effort<T: TypeMethods>(
@@ -298,5 +325,8 @@ extern "C" fn free<T: TypeMethods>(value: *mut c_void) {
     }
     // SAFETY: Redis hands back ownership of a value from `into_raw::<T>`.
     let owned = unsafe { Box::from_raw(value.cast::<T>()) };
-    guarded("free", || drop(owned));
+    guarded("free", || {
+        owned.freed();
+        drop(owned);
+    });
 }

@@ -45,12 +45,15 @@ const MIN_BUCKETS: usize = 4;
 ///
 /// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
 /// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
-/// `hash(field) & mask`; `total_values` is the sum of all value counts.
+/// `hash(field) & mask`; `total_values` is the sum of all value counts, `total_bytes` the sum
+/// of the entries' record lengths.
 #[derive(Clone, Default)]
 pub struct MultiMap {
     entries: Vec<Entry>,
-    buckets: Vec<u32>,
+    /// Never grows in place, only rebuilt: a boxed slice, one word smaller than a `Vec`.
+    buckets: Box<[u32]>,
     total_values: usize,
+    total_bytes: usize,
     hasher: FieldHasher,
 }
 
@@ -67,6 +70,14 @@ impl MultiMap {
     /// Number of values over all fields, O(1).
     pub fn value_count(&self) -> usize {
         self.total_values
+    }
+
+    /// Bytes of data held, O(1): the fields' records (see `records`), each name and value with
+    /// its length prefixes (one byte more for a name under 128 bytes, two more for a value under
+    /// 127 bytes). The data as stored and as RDB saves it, whatever the allocator; what holding
+    /// it costs is `mem_usage`.
+    pub fn stored_bytes(&self) -> usize {
+        self.total_bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -89,7 +100,9 @@ impl MultiMap {
         match self.find(field, hash) {
             Some(i) => {
                 let entry = &mut self.entries[i];
+                let before = entry.data.len();
                 self.total_values += entry.append(values);
+                self.total_bytes += entry.data.len() - before;
                 entry.count as usize
             }
             None => self.add_field(hash, field, values),
@@ -132,8 +145,10 @@ impl MultiMap {
             Some(i) => {
                 let entry = &mut self.entries[i];
                 self.total_values -= entry.count as usize;
+                self.total_bytes -= entry.data.len();
                 let count = entry.replace_values(values);
                 self.total_values += count;
+                self.total_bytes += entry.data.len();
                 if count == 0 {
                     self.remove_entry(i);
                 }
@@ -149,8 +164,10 @@ impl MultiMap {
         let Some(i) = self.find(field, self.hash(field)) else {
             return 0;
         };
+        let before = self.entries[i].data.len();
         let removed = self.entries[i].remove_all(values);
         self.total_values -= removed;
+        self.total_bytes -= before - self.entries[i].data.len();
         if self.entries[i].count == 0 {
             self.remove_entry(i);
         }
@@ -215,7 +232,7 @@ impl MultiMap {
     /// Adds an entry for a field known to be absent.
     fn push_entry(&mut self, hash: u64, mut entry: Entry) {
         if self.buckets.is_empty() {
-            self.buckets = vec![NIL; MIN_BUCKETS];
+            self.buckets = vec![NIL; MIN_BUCKETS].into_boxed_slice();
         }
         let idx = u32::try_from(self.entries.len())
             .ok()
@@ -223,6 +240,7 @@ impl MultiMap {
             .expect("a MultiMap holds at most u32::MAX - 1 fields");
         let bucket = self.bucket_of(hash);
         self.total_values += entry.count as usize;
+        self.total_bytes += entry.data.len();
         entry.next = self.buckets[bucket];
         reserve_in_size_classes(&mut self.entries, 1);
         self.entries.push(entry);
@@ -244,6 +262,7 @@ impl MultiMap {
         }
         let removed = self.entries.swap_remove(i);
         self.total_values -= removed.count as usize;
+        self.total_bytes -= removed.data.len();
 
         let mut target = self.buckets.len();
         while target > MIN_BUCKETS && self.entries.len() < target / 8 {
@@ -281,13 +300,15 @@ impl MultiMap {
             // `i` fits in u32: `push_entry` refuses to index past NIL.
             buckets[bucket] = i as u32;
         }
-        self.buckets = buckets;
+        self.buckets = buckets.into_boxed_slice();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::entry::REMOVE_SET_THRESHOLD;
+    use super::leb128::varint_len;
+    use super::packed::encoded_value_len;
     use super::test_support::{check_invariants, collect, numbered, vecs, Rng};
     use super::*;
     use std::collections::{HashMap, HashSet};
@@ -305,6 +326,14 @@ mod tests {
         assert!(m.get(b"x").is_none());
         assert_eq!(m.iter().len(), 0);
         check_invariants(&m);
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_map_is_one_72_byte_block_before_its_tables() {
+        // Each key's value is one such block: growing it costs every key (a
+        // 16-byte bigger malloc chunk with glibc past 72 bytes).
+        assert_eq!(size_of::<MultiMap>(), 72);
     }
 
     #[test]
@@ -375,6 +404,31 @@ mod tests {
         assert_eq!(m.remove_values(b"", &[b""]), 2);
         assert!(m.get(b"").is_none());
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn stored_bytes_follow_every_change() {
+        let mut m = MultiMap::new();
+        assert_eq!(m.stored_bytes(), 0);
+        // A name costs its length plus one; a short value its length plus two.
+        m.insert(b"f", [&b"abc"[..], b""]);
+        assert_eq!(m.stored_bytes(), 2 + 5 + 2);
+        // 300 bytes take a two-byte length and a two-byte back-length.
+        m.insert(b"f", [&[7u8; 300][..]]);
+        assert_eq!(m.stored_bytes(), 9 + 304);
+        m.insert(b"", [&b"\0"[..]]);
+        assert_eq!(m.stored_bytes(), 313 + 1 + 3);
+        m.replace(b"f", [&b"xy"[..]]);
+        assert_eq!(m.stored_bytes(), 2 + 4 + 4);
+        m.replace(b"new", [&b"z"[..]]);
+        assert_eq!(m.stored_bytes(), 10 + 4 + 3);
+        assert_eq!(m.remove_values(b"new", &[b"z"]), 1);
+        assert_eq!(m.stored_bytes(), 10);
+        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert_eq!(m.stored_bytes(), 4);
+        assert!(m.remove_field(b""));
+        assert_eq!(m.stored_bytes(), 0);
+        check_invariants(&m);
     }
 
     #[test]
@@ -584,6 +638,7 @@ mod tests {
         check_invariants(&copy);
         assert_eq!(copy.field_count(), m.field_count());
         assert_eq!(copy.value_count(), m.value_count());
+        assert_eq!(copy.stored_bytes(), m.stored_bytes());
         for (field, values) in m.iter() {
             assert_eq!(get_vec(&copy, field), Some(collect(values)));
         }
@@ -653,10 +708,23 @@ mod tests {
 
     type Model = HashMap<Vec<u8>, Vec<Vec<u8>>>;
 
+    /// What `stored_bytes` should say for the model's content.
+    fn model_bytes(model: &Model) -> usize {
+        model
+            .iter()
+            .map(|(field, values)| {
+                let name = varint_len(field.len() as u64) + field.len();
+                let values = values.iter().map(|value| encoded_value_len(value));
+                name + values.sum::<usize>()
+            })
+            .sum()
+    }
+
     fn assert_matches_model(m: &MultiMap, model: &Model) {
         check_invariants(m);
         assert_eq!(m.field_count(), model.len());
         assert_eq!(m.value_count(), model.values().map(Vec::len).sum::<usize>());
+        assert_eq!(m.stored_bytes(), model_bytes(model));
         let content: Model = m.iter().map(|(f, v)| (f.to_vec(), collect(v))).collect();
         assert_eq!(&content, model);
         for (f, v) in model {

@@ -179,6 +179,7 @@ mod tests {
         let loaded = load(&mut input, ENCODING_VERSION).expect("a valid payload");
         assert_eq!(sorted_content(&loaded), sorted_content(&map));
         assert_eq!(loaded.value_count(), map.value_count());
+        assert_eq!(loaded.stored_bytes(), map.stored_bytes());
         assert!(input.bytes.is_empty() && input.rejections.is_empty());
     }
 

@@ -22,6 +22,8 @@
 //! - [`skip`]: [`skip_unless`], so that a test an older server cannot run is
 //!   reported as `SKIPPED <test>: <reason>` rather than passing silently.
 //! - [`show`]: bytes, command lines and replies for failure messages.
+//! - [`totals`]: what `INFO multimap` reports against what a walk of the
+//!   keyspace finds ([`assert_exact`]).
 //!
 //! Knobs, all read here: `REDIS_SERVER` (the server binary), `MULTIMAP_MODULE`
 //! (the module build), `MULTIMAP_SEED` (replays a randomized test).
@@ -37,6 +39,7 @@ pub mod rng;
 pub mod server;
 pub mod show;
 pub mod skip;
+pub mod totals;
 
 pub use client::*;
 pub use cluster::*;
@@ -47,3 +50,4 @@ pub use rng::*;
 pub use server::*;
 pub use show::*;
 pub use skip::*;
+pub use totals::*;
