@@ -11,6 +11,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, sleep};
@@ -103,7 +104,9 @@ fn settled_used_memory(quiet: &mut Connection) -> i64 {
     last
 }
 
-/// `scale` says how much data went through, for the report.
+/// `scale` says how much data went through, for the report. Only growth
+/// counts: a leak can only add, while the server itself may give back some of
+/// its own memory meanwhile (Valkey shrinks its keyspace tables after churn).
 fn assert_near_baseline(what: &str, seed: &Seed, baseline: i64, after: i64, scale: &str) {
     let report = format!(
         "{seed}: {what}: used_memory {baseline} at the baseline, {after} afterwards \
@@ -112,7 +115,7 @@ fn assert_near_baseline(what: &str, seed: &Seed, baseline: i64, after: i64, scal
     );
     eprintln!("{report}");
     assert!(
-        (after - baseline).abs() * 100 <= baseline * MEMORY_TOLERANCE_PERCENT,
+        (after - baseline) * 100 <= baseline * MEMORY_TOLERANCE_PERCENT,
         "{report}"
     );
 }
@@ -664,7 +667,11 @@ fn aof_server(dir: Option<tempfile::TempDir>, rdb_preamble: bool) -> Server {
     .start()
 }
 
-/// The log of a server restarted from its AOF: loaded, and with no complaint.
+/// The log of a server restarted from its AOF: loaded, and with no complaint
+/// but one. A SIGKILL can land while the server is still writing the command in
+/// flight, leaving part of it at the end of the newest AOF file; the server
+/// then drops that torn tail (`aof-load-truncated yes`), which loses nothing
+/// acknowledged (the caller checks the data).
 fn assert_aof_loaded_cleanly(server: &Server, context: &str) {
     let log = server.log_text();
     assert!(
@@ -673,21 +680,45 @@ fn assert_aof_loaded_cleanly(server: &Server, context: &str) {
             || log.contains("DB loaded from base file"),
         "{context}: the log does not say the AOF was loaded:\n{log}"
     );
-    for complaint in [
-        "Bad file format",
-        "Unrecoverable error",
-        "Unexpected end of file",
-        "short read",
-        "truncated",
-        "multimap: rejected",
-        "Unknown command",
-        "Error",
-    ] {
-        assert!(
-            !log.contains(complaint),
-            "{context}: the log has {complaint:?}:\n{log}"
-        );
+    let newest = newest_aof_file(server.dir.path());
+    let torn_tail_of_newest = |line: &str| {
+        line.contains(&format!("short read while loading the AOF file {newest}!"))
+            || line.contains(&format!("Truncating the AOF {newest} at offset"))
+            || line.contains(&format!(
+                "AOF {newest} loaded anyway because aof-load-truncated is enabled"
+            ))
+    };
+    for line in log.lines().filter(|line| !torn_tail_of_newest(line)) {
+        for complaint in [
+            "Bad file format",
+            "Unrecoverable error",
+            "Unexpected end of file",
+            "short read",
+            "truncated",
+            "multimap: rejected",
+            "Unknown command",
+            "Error",
+        ] {
+            assert!(
+                !line.contains(complaint),
+                "{context}: the log has {complaint:?}:\n{log}"
+            );
+        }
     }
+}
+
+/// The name of the AOF file that the manifest lists last: the one written to
+/// when the server was killed.
+fn newest_aof_file(dir: &Path) -> String {
+    let manifest_path = dir.join("appendonlydir").join("appendonly.aof.manifest");
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .unwrap_or_else(|error| panic!("{}: {error}", manifest_path.display()));
+    manifest
+        .lines()
+        .filter_map(|line| line.strip_prefix("file ")?.split(' ').next())
+        .last()
+        .unwrap_or_else(|| panic!("no file in {manifest:?}"))
+        .to_owned()
 }
 
 /// What happens to the AOF while a crash run writes.
