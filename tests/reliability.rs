@@ -716,8 +716,8 @@ fn newest_aof_file(dir: &Path) -> String {
     };
     manifest
         .lines()
-        .filter_map(|line| line.strip_prefix("file ")?.split(' ').next())
-        .last()
+        .rev()
+        .find_map(|line| line.strip_prefix("file ")?.split(' ').next())
         .unwrap_or_else(|| panic!("no file in {manifest:?}"))
         .to_owned()
 }
