@@ -75,7 +75,7 @@ test: deps servers
 		log=$(TEST_LOGS)/$$server.log; \
 		passed=$$(grep -o '[0-9]* passed' $$log | awk '{n += $$1} END {print n + 0}'); \
 		failures=$$(grep -o '[0-9]* failed' $$log | awk '{n += $$1} END {print n + 0}'); \
-		skipped=$$(grep -c '^SKIPPED ' $$log); \
+		skipped=$$(grep -o 'SKIPPED [A-Za-z0-9_]*::[A-Za-z0-9_]*:' $$log | sort -u | wc -l); \
 		printf '%-11s %4s passed (%s of them skipped by name), %s failed, exit %s\n' \
 			$$server $$passed $$skipped $$failures $$(cat $(TEST_LOGS)/$$server.status); \
 		if [ "$$(cat $(TEST_LOGS)/$$server.status)" != 0 ]; then failed=1; fi; \
