@@ -45,16 +45,38 @@ const MIN_BUCKETS: usize = 4;
 ///
 /// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
 /// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
-/// `hash(field) & mask`; `total_values` is the sum of all value counts, `total_bytes` the sum
-/// of the entries' record lengths.
+/// `hash(field) & mask`; `totals` sums every entry's share.
 #[derive(Clone, Default)]
 pub struct MultiMap {
     entries: Vec<Entry>,
     /// Never grows in place, only rebuilt: a boxed slice, one word smaller than a `Vec`.
     buckets: Box<[u32]>,
-    total_values: usize,
-    total_bytes: usize,
+    totals: Totals,
     hasher: FieldHasher,
+}
+
+/// Running sums over the entries, so that counting is O(1). Every change to
+/// an entry is bracketed by `remove` and `add` of its share, whatever the
+/// change did to it.
+#[derive(Clone, Copy, Default)]
+struct Totals {
+    values: usize,
+    /// Record lengths (see `MultiMap::stored_bytes`).
+    bytes: usize,
+}
+
+impl Totals {
+    #[inline]
+    fn add(&mut self, entry: &Entry) {
+        self.values += entry.count as usize;
+        self.bytes += entry.data.len();
+    }
+
+    #[inline]
+    fn remove(&mut self, entry: &Entry) {
+        self.values -= entry.count as usize;
+        self.bytes -= entry.data.len();
+    }
 }
 
 impl MultiMap {
@@ -69,7 +91,7 @@ impl MultiMap {
 
     /// Number of values over all fields, O(1).
     pub fn value_count(&self) -> usize {
-        self.total_values
+        self.totals.values
     }
 
     /// Bytes of data held, O(1): the fields' records (see `records`), each name and value with
@@ -77,7 +99,7 @@ impl MultiMap {
     /// 127 bytes). The data as stored and as RDB saves it, whatever the allocator; what holding
     /// it costs is `mem_usage`.
     pub fn stored_bytes(&self) -> usize {
-        self.total_bytes
+        self.totals.bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -100,9 +122,9 @@ impl MultiMap {
         match self.find(field, hash) {
             Some(i) => {
                 let entry = &mut self.entries[i];
-                let before = entry.data.len();
-                self.total_values += entry.append(values);
-                self.total_bytes += entry.data.len() - before;
+                self.totals.remove(entry);
+                entry.append(values);
+                self.totals.add(entry);
                 entry.count as usize
             }
             None => self.add_field(hash, field, values),
@@ -144,11 +166,9 @@ impl MultiMap {
         match self.find(field, hash) {
             Some(i) => {
                 let entry = &mut self.entries[i];
-                self.total_values -= entry.count as usize;
-                self.total_bytes -= entry.data.len();
+                self.totals.remove(entry);
                 let count = entry.replace_values(values);
-                self.total_values += count;
-                self.total_bytes += entry.data.len();
+                self.totals.add(entry);
                 if count == 0 {
                     self.remove_entry(i);
                 }
@@ -164,11 +184,11 @@ impl MultiMap {
         let Some(i) = self.find(field, self.hash(field)) else {
             return 0;
         };
-        let before = self.entries[i].data.len();
-        let removed = self.entries[i].remove_all(values);
-        self.total_values -= removed;
-        self.total_bytes -= before - self.entries[i].data.len();
-        if self.entries[i].count == 0 {
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        let removed = entry.remove_all(values);
+        self.totals.add(entry);
+        if entry.count == 0 {
             self.remove_entry(i);
         }
         removed
@@ -239,8 +259,7 @@ impl MultiMap {
             .filter(|&i| i != NIL)
             .expect("a MultiMap holds at most u32::MAX - 1 fields");
         let bucket = self.bucket_of(hash);
-        self.total_values += entry.count as usize;
-        self.total_bytes += entry.data.len();
+        self.totals.add(&entry);
         entry.next = self.buckets[bucket];
         reserve_in_size_classes(&mut self.entries, 1);
         self.entries.push(entry);
@@ -261,8 +280,7 @@ impl MultiMap {
             self.relink(last_bucket, last as u32, i as u32);
         }
         let removed = self.entries.swap_remove(i);
-        self.total_values -= removed.count as usize;
-        self.total_bytes -= removed.data.len();
+        self.totals.remove(&removed);
 
         let mut target = self.buckets.len();
         while target > MIN_BUCKETS && self.entries.len() < target / 8 {

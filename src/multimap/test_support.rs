@@ -47,9 +47,9 @@ pub(super) fn numbered(i: usize) -> Vec<u8> {
 /// Checks every structural invariant the public behaviour relies on.
 pub(super) fn check_invariants(m: &MultiMap) {
     let total: usize = m.entries.iter().map(|e| e.values().len()).sum();
-    assert_eq!(m.total_values, total, "running total drifted");
+    assert_eq!(m.totals.values, total, "running total drifted");
     let bytes: usize = m.entries.iter().map(|e| e.data.len()).sum();
-    assert_eq!(m.total_bytes, bytes, "running byte total drifted");
+    assert_eq!(m.totals.bytes, bytes, "running byte total drifted");
     assert!(
         m.entries.iter().all(|e| !e.values().is_empty()),
         "empty field kept"
