@@ -14,8 +14,8 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::{
-    digest_value, info_number, integer, run, seed, skip_unless_active_defrag, used_memory,
-    wait_for, wait_until, Rng, Server,
+    digest_value, info_number, integer, run, seed, skip_unless_active_defrag, wait_for,
+    wait_for_lazy_frees, wait_until, Rng, Server,
 };
 use redis::Connection;
 
@@ -71,7 +71,7 @@ fn fragmented_bytes(con: &mut Connection) -> i64 {
 
 /// The same, once Redis has refreshed it after what came before.
 fn settled_fragmented_bytes(con: &mut Connection) -> i64 {
-    used_memory(con);
+    wait_for_lazy_frees(con);
     sleep(ALLOCATOR_STATS_PERIOD);
     fragmented_bytes(con)
 }

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use common::{
     aof_rewrite_status, dbsize, digest, frame, getall, info_field, info_number, key_type, seed,
-    show, show_cmd, show_difference, unframe, used_memory, wait_for_aof_rewrite, wait_in_sync,
-    wait_until, Bytes, Fields, Rng, Seed, Server, FILLER_KEYS,
+    show, show_cmd, show_difference, unframe, used_memory, wait_for_aof_rewrite,
+    wait_for_lazy_frees, wait_in_sync, wait_until, Bytes, Fields, Rng, Seed, Server, FILLER_KEYS,
 };
 use redis::{Connection, Value};
 
@@ -84,9 +84,7 @@ fn on_own_connection(server: &Server, quiet: &mut Connection, work: impl FnOnce(
     wait_until("every test key to be gone", WAIT_TIMEOUT, || {
         dbsize(quiet) == FILLER_KEYS
     });
-    wait_until("the lazy free thread to finish", WAIT_TIMEOUT, || {
-        info_number(quiet, "memory", "lazyfree_pending_objects") == 0
-    });
+    wait_for_lazy_frees(quiet);
 }
 
 /// `used_memory` once it holds still over two reads 50 ms apart (a background
@@ -470,9 +468,7 @@ fn rejected_restore_payloads_leave_used_memory_at_its_baseline() {
         wait_until("the worker connection to be freed", WAIT_TIMEOUT, || {
             info_number(quiet, "clients", "connected_clients") == clients
         });
-        wait_until("the lazy free thread to finish", WAIT_TIMEOUT, || {
-            info_number(quiet, "memory", "lazyfree_pending_objects") == 0
-        });
+        wait_for_lazy_frees(quiet);
         tally
     };
     mangle(&mut quiet, &mut rng, 50);

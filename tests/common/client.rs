@@ -362,10 +362,14 @@ pub fn sorted<T: Ord>(mut items: Vec<T>) -> Vec<T> {
 /// One `name:value` line of `INFO <section>`, e.g.
 /// `info_field(con, "persistence", "aof_rewrite_in_progress")`.
 pub fn info_field(con: &mut impl ConnectionLike, section: &str, name: &str) -> Option<String> {
-    let text = text(con, ("INFO", section));
-    text.lines()
+    info_line(&text(con, ("INFO", section)), name).map(str::to_owned)
+}
+
+/// The value of the `name:value` line of an INFO text, if it has one.
+pub fn info_line<'t>(info: &'t str, name: &str) -> Option<&'t str> {
+    info.lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-        .map(|value| value.trim().to_owned())
+        .map(str::trim)
 }
 
 /// One numeric `name:value` line of `INFO <section>`.
@@ -394,10 +398,15 @@ pub fn loaded_module_names(con: &mut impl ConnectionLike) -> Vec<String> {
 /// the background by default (`lazyfree-lazy-user-del yes`), so what a DEL
 /// gave back shows only once the background thread is done.
 pub fn used_memory(con: &mut impl ConnectionLike) -> i64 {
+    wait_for_lazy_frees(con);
+    info_number(con, "memory", "used_memory")
+}
+
+/// Waits until the lazy-free thread has nothing left to free.
+pub fn wait_for_lazy_frees(con: &mut impl ConnectionLike) {
     wait_until("lazy frees to finish", LAZYFREE_TIMEOUT, || {
         info_number(con, "memory", "lazyfree_pending_objects") == 0
     });
-    info_number(con, "memory", "used_memory")
 }
 
 // ---------------------------------------------------------------- waiting

@@ -3,14 +3,12 @@
 //! are done.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use redis::{Connection, Value};
 
-use super::client::{field_pairs, info_number, query, select, text, wait_until, Bytes};
-
-/// How long the lazy-free thread may take over what it was given.
-const LAZYFREE_TIMEOUT: Duration = Duration::from_secs(30);
+use super::client::{
+    field_pairs, info_line, info_number, query, select, text, wait_for_lazy_frees, Bytes,
+};
 
 /// The numbers `INFO multimap` reports, or what a walk of the keyspace finds.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +32,8 @@ impl Totals {
 pub fn reported(con: &mut Connection) -> Totals {
     let section = text(con, ("INFO", "multimap"));
     let number = |name: &str| -> i64 {
-        section
-            .lines()
-            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-            .and_then(|value| value.trim().parse().ok())
+        info_line(&section, name)
+            .and_then(|value| value.parse().ok())
             .unwrap_or_else(|| panic!("INFO multimap has no numeric {name}: {section:?}"))
     };
     Totals {
@@ -141,17 +137,10 @@ pub fn walked(con: &mut Connection) -> Totals {
     totals
 }
 
-/// Waits until the lazy-free thread has nothing left to free: a value being
-/// freed there still counts until it is gone.
-pub fn wait_for_lazy_frees(con: &mut Connection) {
-    wait_until("lazy frees to finish", LAZYFREE_TIMEOUT, || {
-        info_number(con, "memory", "lazyfree_pending_objects") == 0
-    });
-}
-
 /// Checks that INFO reports what a walk finds, once lazy frees are done, and
 /// returns it. Leaves database 0 selected.
 pub fn assert_exact(con: &mut Connection, after: &str) -> Totals {
+    // A value being freed on the lazy-free thread still counts until it is gone.
     wait_for_lazy_frees(con);
     let walked = walked(con);
     assert_eq!(
