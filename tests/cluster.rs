@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    assert_exact, cluster_client, dbsize, digest_value, error_text, getall, insert, integer,
-    is_valkey, key_exists, key_slot, key_type, migrate_slots, node_id, redis_cli, run,
-    served_slots, server_version, skip_unless, slot_migration_ended, slot_migrations,
+    assert_exact, cluster_client, dbsize, digest_value, error_text, getall,
+    has_atomic_slot_migration, insert, integer, key_exists, key_slot, key_type, migrate_slots,
+    node_id, redis_cli, run, served_slots, skip_unless, slot_migration_ended, slot_migrations,
     start_cluster, start_cluster_of, wait_for_slot_migrations, wait_until, wait_until_cluster_ok,
     Bytes, Fields, Server, Totals,
 };
@@ -154,12 +154,12 @@ fn fill(con: &mut redis::Connection, key: &[u8], content: &Fields) {
     }
 }
 
+const NO_ATOMIC_SLOT_MIGRATION: &str =
+    "atomic slot migration (CLUSTER MIGRATESLOTS) came with Valkey 9.0";
+
 #[test]
 fn atomic_slot_migration_moves_multimap_keys_byte_for_byte() {
-    if skip_unless(
-        is_valkey() && server_version() >= (9, 0),
-        "atomic slot migration (CLUSTER MIGRATESLOTS) came with Valkey 9.0",
-    ) {
+    if skip_unless(has_atomic_slot_migration(), NO_ATOMIC_SLOT_MIGRATION) {
         return;
     }
     // redis-cli makes clusters of three masters at least.
@@ -272,10 +272,7 @@ fn atomic_slot_migration_moves_multimap_keys_byte_for_byte() {
 /// the migration fails, and the keys stay, whole, where they were.
 #[test]
 fn a_panicking_aof_rewrite_fails_the_atomic_slot_migration_and_moves_nothing() {
-    if skip_unless(
-        is_valkey() && server_version() >= (9, 0),
-        "atomic slot migration (CLUSTER MIGRATESLOTS) came with Valkey 9.0",
-    ) {
+    if skip_unless(has_atomic_slot_migration(), NO_ATOMIC_SLOT_MIGRATION) {
         return;
     }
     let mut nodes = start_cluster_of(3, || Server::builder().with_fault_injection());

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{
-    error_reply, integer, is_valkey, key_type, loaded_module_names, module_path, run,
-    server_version, skip_unless, text, Server, UNLOAD_REFUSED,
+    error_reply, has_atomic_slot_migration, integer, is_valkey, key_type, loaded_module_names,
+    module_path, run, skip_unless, text, Server, UNLOAD_REFUSED,
 };
 
 /// The module's path as MODULE LOAD takes it.
@@ -135,7 +135,7 @@ fn module_declares_atomic_slot_migration_exactly_where_the_server_offers_it() {
     assert!(options.contains(&"handle-io-errors"), "{options:?}");
     assert_eq!(
         options.contains(&"handle-atomic-slot-migration"),
-        is_valkey() && server_version() >= (9, 0),
+        has_atomic_slot_migration(),
         "{options:?}"
     );
 }

@@ -167,6 +167,11 @@ pub fn is_redis_7() -> bool {
     is_at_least((7, 0), (7, 0))
 }
 
+/// Valkey 9 migrates slots atomically (`CLUSTER MIGRATESLOTS`); no Redis does.
+pub fn has_atomic_slot_migration() -> bool {
+    is_valkey() && server_version() >= (9, 0)
+}
+
 /// Whether the server allocates with jemalloc (active defragmentation needs it).
 pub fn is_jemalloc() -> bool {
     server_identity().allocator.starts_with("jemalloc")
