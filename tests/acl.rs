@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use redis::{Connection, Value};
 
 use common::{
-    error_reply, is_at_least, loaded_module_names, query, read_commands, run, skip_unless,
-    write_commands, CommandSpec, Server, COMMANDS,
+    command_info, error_reply, is_at_least, loaded_module_names, query, read_commands, run,
+    skip_unless, write_commands, CommandSpec, Server, COMMANDS,
 };
 
 /// Whether the server takes ACL categories from modules.
@@ -142,10 +142,9 @@ fn command_info_lists_the_acl_categories_of_each_command() {
     let mut con = server.connect();
     for command in &COMMANDS {
         let name = command.lower_name();
-        let reply: Vec<Vec<Value>> = query(&mut con, ("COMMAND", "INFO", &name));
-        // name, arity, flags, first key, last key, step, ACL categories...
-        let categories: BTreeSet<String> = redis::from_redis_value_ref(&reply[0][6])
-            .unwrap_or_else(|error| panic!("COMMAND INFO {name}: {error}: {reply:?}"));
+        let info = command_info(&mut con, &name);
+        let categories: BTreeSet<String> = redis::from_redis_value_ref(&info[6])
+            .unwrap_or_else(|error| panic!("COMMAND INFO {name}: {error}: {info:?}"));
         let expected: BTreeSet<String> = [
             "@multimap",
             if command.writes { "@write" } else { "@read" },

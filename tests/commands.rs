@@ -5,9 +5,9 @@
 mod common;
 
 use common::{
-    dbsize, error_reply, fields, get, getall, insert, integer, is_redis_7, key_exists, key_type,
-    loaded_module_names, query, read_commands, run, seed, skip_unless, sorted, write_commands,
-    Fields, Server, COMMANDS,
+    command_info, dbsize, error_reply, fields, get, getall, insert, integer, is_redis_7,
+    key_exists, key_type, loaded_module_names, query, read_commands, run, seed, skip_unless,
+    sorted, write_commands, Fields, Server, COMMANDS,
 };
 use redis::{Connection, Value};
 
@@ -702,15 +702,8 @@ fn module_list_shows_module_named_multimap() {
 }
 
 /// `COMMAND INFO name`: (flags, first key, last key, step).
-fn command_info(con: &mut Connection, name: &str) -> (Vec<String>, i64, i64, i64) {
-    let reply: Vec<Value> = redis::cmd("COMMAND")
-        .arg("INFO")
-        .arg(name)
-        .query(con)
-        .unwrap();
-    let Some(Value::Array(info)) = reply.first() else {
-        panic!("COMMAND INFO {name} returned {reply:?}");
-    };
+fn flags_and_keys(con: &mut Connection, name: &str) -> (Vec<String>, i64, i64, i64) {
+    let info = command_info(con, name);
     let text = |value: &Value| -> String { redis::from_redis_value_ref(value).unwrap() };
     assert_eq!(text(&info[0]), name);
     let Value::Array(flags) = &info[2] else {
@@ -731,7 +724,7 @@ fn command_info_declares_write_flags_for_writes() {
         ("multimap.remove", false),
         ("multimap.del", false),
     ] {
-        let (flags, ..) = command_info(&mut con, name);
+        let (flags, ..) = flags_and_keys(&mut con, name);
         assert!(flags.contains(&"write".to_owned()), "{name}: {flags:?}");
         assert!(!flags.contains(&"readonly".to_owned()), "{name}: {flags:?}");
         assert!(!flags.contains(&"fast".to_owned()), "{name}: {flags:?}");
@@ -761,7 +754,7 @@ fn command_info_declares_readonly_for_reads_and_fast_for_constant_time_ones() {
         ("multimap.getall", false),
         ("multimap.scan", false),
     ] {
-        let (flags, ..) = command_info(&mut con, name);
+        let (flags, ..) = flags_and_keys(&mut con, name);
         assert!(flags.contains(&"readonly".to_owned()), "{name}: {flags:?}");
         assert!(!flags.contains(&"write".to_owned()), "{name}: {flags:?}");
         assert!(!flags.contains(&"denyoom".to_owned()), "{name}: {flags:?}");
@@ -779,7 +772,7 @@ fn command_info_declares_key_at_position_one() {
     let mut con = server.connect();
     for command in &COMMANDS {
         let name = command.lower_name();
-        let (_, first, last, step) = command_info(&mut con, &name);
+        let (_, first, last, step) = flags_and_keys(&mut con, &name);
         assert_eq!((first, last, step), (1, 1, 1), "{name}");
     }
     let keys: Vec<String> = query(
@@ -833,8 +826,7 @@ fn command_info_reports_each_command_arity() {
     let mut con = server.connect();
     for command in &COMMANDS {
         let name = command.lower_name();
-        let reply: Vec<Vec<Value>> = query(&mut con, ("COMMAND", "INFO", &name));
-        let reported: i64 = redis::from_redis_value_ref(&reply[0][1]).unwrap();
+        let reported: i64 = redis::from_redis_value_ref(&command_info(&mut con, &name)[1]).unwrap();
         assert_eq!(reported, command.arity, "{name}");
     }
 }

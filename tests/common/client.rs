@@ -379,6 +379,14 @@ pub fn info_number(con: &mut impl ConnectionLike, section: &str, name: &str) -> 
         .unwrap_or_else(|| panic!("INFO {section} has no numeric {name}"))
 }
 
+/// The one entry `COMMAND INFO name` replies: name, arity, flags, first key,
+/// last key, step, then (Redis 7.0+) ACL categories, tips, key specs, subcommands.
+pub fn command_info(con: &mut impl ConnectionLike, name: &str) -> Vec<Value> {
+    let mut reply: Vec<Vec<Value>> = query(con, ("COMMAND", "INFO", name));
+    assert_eq!(reply.len(), 1, "COMMAND INFO {name}: {reply:?}");
+    reply.remove(0)
+}
+
 /// The names `MODULE LIST` gives for modules loaded from a file. Newer servers
 /// also list modules built into them, by a path that is no file path: Redis 8
 /// `vectorset` (path ""), Valkey 9 `lua` (path "lua"). Redis 6.2 gives no paths.
