@@ -29,8 +29,14 @@ fn acl_cat_lists_module_commands() -> bool {
     is_at_least((8, 0), (8, 0))
 }
 
-const NO_MODULE_COMMANDS_IN_ACL_CAT: &str =
-    "ACL CAT <category> lists module commands since Redis 8.0 (and in every Valkey)";
+/// Skips a test of what `ACL CAT <category>` lists where it lists no module commands.
+fn skip_unless_acl_cat_lists_module_commands() -> bool {
+    skip_unless(module_categories(), NO_MODULE_CATEGORIES)
+        || skip_unless(
+            acl_cat_lists_module_commands(),
+            "ACL CAT <category> lists module commands since Redis 8.0 (and in every Valkey)",
+        )
+}
 
 /// The MULTIMAP commands `ACL CAT category` lists, in lower case.
 fn multimap_commands_in(con: &mut Connection, category: &str) -> BTreeSet<String> {
@@ -53,6 +59,18 @@ fn connect_as(server: &Server, admin: &mut Connection, rules: &[&str]) -> Connec
     let mut user = server.connect();
     run(&mut user, &["AUTH", "u", "any"]);
     user
+}
+
+/// Checks that the ACL refuses each of `commands`' calls exactly when `refused`.
+fn assert_acl<'a>(
+    con: &mut Connection,
+    commands: impl IntoIterator<Item = &'a CommandSpec>,
+    refused: bool,
+) {
+    for command in commands {
+        let call = command.call("k");
+        assert_eq!(is_refused_by_acl(con, &call), refused, "{call:?}");
+    }
 }
 
 fn is_refused_by_acl(con: &mut Connection, line: &[&str]) -> bool {
@@ -81,12 +99,7 @@ fn acl_cat_names_the_multimap_category() {
 
 #[test]
 fn acl_cat_multimap_lists_exactly_every_multimap_command() {
-    if skip_unless(module_categories(), NO_MODULE_CATEGORIES)
-        || skip_unless(
-            acl_cat_lists_module_commands(),
-            NO_MODULE_COMMANDS_IN_ACL_CAT,
-        )
-    {
+    if skip_unless_acl_cat_lists_module_commands() {
         return;
     }
     let server = Server::start();
@@ -101,12 +114,7 @@ fn acl_cat_multimap_lists_exactly_every_multimap_command() {
 
 #[test]
 fn acl_cat_read_write_fast_slow_hold_the_commands_their_flags_imply() {
-    if skip_unless(module_categories(), NO_MODULE_CATEGORIES)
-        || skip_unless(
-            acl_cat_lists_module_commands(),
-            NO_MODULE_COMMANDS_IN_ACL_CAT,
-        )
-    {
+    if skip_unless_acl_cat_lists_module_commands() {
         return;
     }
     let server = Server::start();
@@ -164,10 +172,7 @@ fn multimap_category_grants_every_multimap_command_and_nothing_else() {
     let server = Server::start();
     let mut admin = server.connect();
     let mut user = connect_as(&server, &mut admin, &["+@multimap", "~*"]);
-    for command in &COMMANDS {
-        let call = command.call("k");
-        assert!(!is_refused_by_acl(&mut user, &call), "{call:?}");
-    }
+    assert_acl(&mut user, &COMMANDS, false);
     for native in [
         &["GET", "k"][..],
         &["SET", "k", "v"],
@@ -190,14 +195,8 @@ fn read_category_grants_multimap_reads_and_refuses_writes() {
     let mut reader = connect_as(&server, &mut admin, &["+@read", "~*"]);
     let values: Vec<String> = query(&mut reader, &["MULTIMAP.GET", "k", "f"]);
     assert_eq!(values, ["v"]);
-    for command in read_commands() {
-        let call = command.call("k");
-        assert!(!is_refused_by_acl(&mut reader, &call), "{call:?}");
-    }
-    for command in write_commands() {
-        let call = command.call("k");
-        assert!(is_refused_by_acl(&mut reader, &call), "{call:?}");
-    }
+    assert_acl(&mut reader, read_commands(), false);
+    assert_acl(&mut reader, write_commands(), true);
     let values: Vec<String> = query(&mut admin, &["MULTIMAP.GET", "k", "f"]);
     assert_eq!(values, ["v"], "the refused writes changed nothing");
 }
@@ -212,14 +211,8 @@ fn taking_write_away_refuses_multimap_writes() {
     let server = Server::start();
     let mut admin = server.connect();
     let mut user = connect_as(&server, &mut admin, &["+@all", "-@write", "~*"]);
-    for command in write_commands() {
-        let call = command.call("k");
-        assert!(is_refused_by_acl(&mut user, &call), "{call:?}");
-    }
-    for command in read_commands() {
-        let call = command.call("k");
-        assert!(!is_refused_by_acl(&mut user, &call), "{call:?}");
-    }
+    assert_acl(&mut user, write_commands(), true);
+    assert_acl(&mut user, read_commands(), false);
 }
 
 #[test]
@@ -241,8 +234,5 @@ fn servers_without_module_categories_load_and_serve_without_them() {
     let error = error_reply(&mut con, &["ACL", "CAT", "multimap"]);
     assert!(error.starts_with("ERR"), "{error}");
     let mut user = connect_as(&server, &mut con, &["+@all", "~*"]);
-    for command in &COMMANDS {
-        let call = command.call("k");
-        assert!(!is_refused_by_acl(&mut user, &call), "{call:?}");
-    }
+    assert_acl(&mut user, &COMMANDS, false);
 }
