@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     digest_value, info_number, integer, run, seed, skip_unless_active_defrag, wait_for,
-    wait_for_lazy_frees, wait_until, Rng, Server,
+    wait_for_lazy_frees, wait_until, Rng, Seed, Server,
 };
 use redis::Connection;
 
@@ -129,6 +129,33 @@ fn delete_most_fields(con: &mut Connection, key: &str, fields: usize, rng: &mut 
     fields - doomed.len()
 }
 
+/// Waits until active defrag has moved `wanted_hits` blocks more than the
+/// `hits` counted before it started and halved the `fragmented` bytes, doing
+/// `meanwhile` (for at least ALLOCATOR_STATS_PERIOD, so that the figures are
+/// fresh) between looks; returns the hits and fragmented bytes then.
+fn wait_for_defrag(
+    con: &mut Connection,
+    seed: &Seed,
+    (hits, wanted_hits): (i64, i64),
+    fragmented: i64,
+    mut meanwhile: impl FnMut(&mut Connection),
+) -> (i64, i64) {
+    wait_for(
+        &format!(
+            "active defrag to move {wanted_hits} blocks and halve {fragmented} fragmented \
+             bytes ({seed})"
+        ),
+        DEFRAG_TIMEOUT,
+        || {
+            meanwhile(con);
+            (defrag_hits(con), fragmented_bytes(con))
+        },
+        |&(now_hits, now_fragmented)| {
+            now_hits - hits >= wanted_hits && now_fragmented * 2 <= fragmented
+        },
+    )
+}
+
 fn digests(con: &mut Connection, keys: &[String]) -> BTreeMap<String, String> {
     keys.iter()
         .map(|key| (key.clone(), digest_value(con, key)))
@@ -171,20 +198,10 @@ fn defrag_moves_the_blocks_of_multimap_keys_and_keeps_every_key_whole() {
     // module value's wrapper): a hundred or so here. Thousands of hits are
     // the fields' blocks.
     let wanted_hits = (remaining / 4) as i64;
-    let (hits_after, fragmented_after) = wait_for(
-        &format!(
-            "active defrag to move {wanted_hits} blocks and halve {fragmented} fragmented \
-             bytes ({seed})"
-        ),
-        DEFRAG_TIMEOUT,
-        || {
-            sleep(ALLOCATOR_STATS_PERIOD);
-            (defrag_hits(&mut con), fragmented_bytes(&mut con))
-        },
-        |&(now_hits, now_fragmented)| {
-            now_hits - hits >= wanted_hits && now_fragmented * 2 <= fragmented
-        },
-    );
+    let (hits_after, fragmented_after) =
+        wait_for_defrag(&mut con, &seed, (hits, wanted_hits), fragmented, |_| {
+            sleep(ALLOCATOR_STATS_PERIOD)
+        });
     stop_defrag(&mut con);
     println!(
         "{remaining} fields left in {} keys: {} blocks moved, fragmented bytes {fragmented} \
@@ -285,25 +302,15 @@ fn a_big_key_is_defragmented_in_short_steps_while_it_changes() {
     let mut fields = BIG_FIELDS as i64;
     let mut added = 0;
     let wanted_hits = (BIG_FIELDS / 8) as i64;
-    let (hits_after, fragmented_after) = wait_for(
-        &format!(
-            "active defrag to move {wanted_hits} blocks and halve {fragmented} fragmented \
-             bytes ({seed})"
-        ),
-        DEFRAG_TIMEOUT,
-        || {
+    let (hits_after, fragmented_after) =
+        wait_for_defrag(&mut con, &seed, (hits, wanted_hits), fragmented, |con| {
             // Fields come and go between the defrag's steps, behind its
             // position and ahead of it.
             let until = Instant::now() + ALLOCATOR_STATS_PERIOD;
             while Instant::now() < until {
-                fields += change_both(&mut con, ["big", "twin"], &mut rng, &mut added);
+                fields += change_both(con, ["big", "twin"], &mut rng, &mut added);
             }
-            (defrag_hits(&mut con), fragmented_bytes(&mut con))
-        },
-        |&(now_hits, now_fragmented)| {
-            now_hits - hits >= wanted_hits && now_fragmented * 2 <= fragmented
-        },
-    );
+        });
     stop_defrag(&mut con);
     let steps = defrag_key_steps(&mut con) - key_steps;
     let runs = server.log_text().matches("Starting active defrag").count() as i64;
