@@ -565,14 +565,19 @@ fn field_order_is_stable_while_key_is_unchanged() {
 fn getall_under_resp2_is_flat_array_of_fields_and_value_arrays() {
     let server = Server::start();
     let mut con = server.connect();
-    insert(&mut con, "k", "colors", &["red", "blue"]);
-    insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
+    let reply = getall_of_colors_and_sizes(&mut con);
     let Value::Array(items) = reply else {
         panic!("GETALL under RESP2 must be an array, got {reply:?}");
     };
     assert_eq!(items.len(), 4);
     assert_eq!(sorted_pairs(items.chunks(2)), colors_and_sizes());
+}
+
+/// GETALL's raw reply on a key that holds `colors_and_sizes`.
+fn getall_of_colors_and_sizes(con: &mut Connection) -> Value {
+    insert(con, "k", "colors", &["red", "blue"]);
+    insert(con, "k", "sizes", &["S", "M", "S"]);
+    query(con, ("MULTIMAP.GETALL", "k"))
 }
 
 /// The content `getall_*` tests insert, as GETALL's (field, values) pairs.
@@ -599,9 +604,7 @@ fn getall_under_resp3_is_map_of_field_to_value_array() {
     }
     let server = Server::start();
     let mut con = server.connect_resp3();
-    insert(&mut con, "k", "colors", &["red", "blue"]);
-    insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
+    let reply = getall_of_colors_and_sizes(&mut con);
     let Value::Map(mut pairs) = reply else {
         panic!("GETALL under RESP3 must be a map, got {reply:?}");
     };
@@ -616,9 +619,7 @@ fn getall_under_resp3_before_redis_7_is_the_resp2_flat_array() {
     }
     let server = Server::start();
     let mut con = server.connect_resp3();
-    insert(&mut con, "k", "colors", &["red", "blue"]);
-    insert(&mut con, "k", "sizes", &["S", "M", "S"]);
-    let reply: Value = query(&mut con, ("MULTIMAP.GETALL", "k"));
+    let reply = getall_of_colors_and_sizes(&mut con);
     // Before Redis 7.0 modules cannot reply maps: RESP3 clients get the RESP2 shape.
     let Value::Array(items) = reply else {
         panic!("GETALL under RESP3 on Redis 6 must be an array, got {reply:?}");
