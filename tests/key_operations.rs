@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     content, digest_value, get, getall, info_number, insert, integer, key_exists, query, run,
-    select, text, used_memory, wait_for, Fields, Server,
+    scan_type, select, text, used_memory, wait_for, Fields, Server,
 };
 use redis::Connection;
 
@@ -484,44 +484,23 @@ fn populate_mixed(con: &mut Connection, count: usize) -> BTreeSet<String> {
     multimaps
 }
 
-/// Every key a full `SCAN ... TYPE type_name` iteration returns.
-fn scan_type(con: &mut Connection, type_name: &str) -> Vec<String> {
-    let mut cursor = "0".to_owned();
-    let mut keys = Vec::new();
-    loop {
-        let (next, batch): (String, Vec<String>) = redis::cmd("SCAN")
-            .arg(&cursor)
-            .arg("TYPE")
-            .arg(type_name)
-            .arg("COUNT")
-            .arg(20)
-            .query(con)
-            .expect("SCAN");
-        keys.extend(batch);
-        if next == "0" {
-            return keys;
-        }
-        cursor = next;
-    }
-}
-
 #[test]
 fn scan_type_rmultimap_returns_exactly_the_multimap_keys() {
     let server = Server::start();
     let mut con = server.connect();
     let multimaps = populate_mixed(&mut con, 50);
-    let found = scan_type(&mut con, "rmultimap");
+    let found = scan_type::<String>(&mut con, "rmultimap", 20);
     assert_eq!(found.len(), multimaps.len(), "each key once: {found:?}");
     assert_eq!(found.into_iter().collect::<BTreeSet<_>>(), multimaps);
     // The other types are not mistaken for MultiMaps, nor the reverse.
-    let hashes = scan_type(&mut con, "hash");
+    let hashes = scan_type::<String>(&mut con, "hash", 20);
     assert_eq!(hashes.len(), 50);
     assert!(
         hashes.iter().all(|key| key.starts_with("hash:")),
         "{hashes:?}"
     );
     // The type name matches case-insensitively, as for native types.
-    assert_eq!(scan_type(&mut con, "RMULTIMAP").len(), 50);
+    assert_eq!(scan_type::<String>(&mut con, "RMULTIMAP", 20).len(), 50);
 }
 
 #[test]

@@ -379,6 +379,26 @@ pub fn info_number(con: &mut impl ConnectionLike, section: &str, name: &str) -> 
         .unwrap_or_else(|| panic!("INFO {section} has no numeric {name}"))
 }
 
+/// Every key of the current database a full `SCAN ... TYPE type_name COUNT
+/// count` iteration returns, as many times as it returns them.
+pub fn scan_type<K: FromRedisValue>(
+    con: &mut impl ConnectionLike,
+    type_name: &str,
+    count: usize,
+) -> Vec<K> {
+    let mut cursor = "0".to_owned();
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (String, Vec<K>) =
+            query(con, ("SCAN", &cursor, "TYPE", type_name, "COUNT", count));
+        keys.extend(batch);
+        if next == "0" {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
 /// The one entry `COMMAND INFO name` replies: name, arity, flags, first key,
 /// last key, step, then (Redis 7.0+) ACL categories, tips, key specs, subcommands.
 pub fn command_info(con: &mut impl ConnectionLike, name: &str) -> Vec<Value> {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use redis::{Connection, Value};
 
 use super::client::{
-    field_pairs, info_line, info_number, query, select, text, wait_for_lazy_frees, Bytes,
+    field_pairs, info_line, info_number, query, scan_type, select, text, wait_for_lazy_frees, Bytes,
 };
 
 /// The numbers `INFO multimap` reports, or what a walk of the keyspace finds.
@@ -53,22 +53,6 @@ fn databases(con: &mut Connection) -> Vec<i64> {
         .collect()
 }
 
-/// Every MultiMap key of the current database, by `SCAN ... TYPE rmultimap`.
-fn multimap_keys(con: &mut Connection) -> BTreeSet<Bytes> {
-    let mut keys = BTreeSet::new();
-    let mut cursor = "0".to_owned();
-    loop {
-        let (next, batch): (String, Vec<Bytes>) =
-            query(con, ("SCAN", &cursor, "TYPE", "rmultimap", "COUNT", 100));
-        // SCAN may return a key twice; the set keeps it once.
-        keys.extend(batch);
-        if next == "0" {
-            return keys;
-        }
-        cursor = next;
-    }
-}
-
 fn number(reply: &Value) -> i64 {
     redis::from_redis_value_ref(reply).unwrap_or_else(|_| panic!("an integer, got {reply:?}"))
 }
@@ -103,7 +87,8 @@ pub fn walked(con: &mut Connection) -> Totals {
     let mut totals = Totals::ZERO;
     for db in databases(con) {
         select(con, db);
-        let keys = multimap_keys(con);
+        // SCAN may return a key twice; the set keeps it once.
+        let keys: BTreeSet<Bytes> = scan_type(con, "rmultimap", 100).into_iter().collect();
         if keys.is_empty() {
             continue;
         }
