@@ -24,6 +24,8 @@
 //! - [`show`]: bytes, command lines and replies for failure messages.
 //! - [`totals`]: what `INFO multimap` reports against what a walk of the
 //!   keyspace finds ([`assert_exact`]).
+//! - [`wire`]: [`Wire`], a connection that returns replies as the exact bytes
+//!   sent, to tell a null bulk string from a null array.
 //!
 //! Knobs, all read here: `REDIS_SERVER` (the server binary), `MULTIMAP_MODULE`
 //! (the module build), `MULTIMAP_SEED` (replays a randomized test).
@@ -40,6 +42,7 @@ pub mod server;
 pub mod show;
 pub mod skip;
 pub mod totals;
+pub mod wire;
 
 pub use client::*;
 pub use cluster::*;
@@ -51,3 +54,4 @@ pub use server::*;
 pub use show::*;
 pub use skip::*;
 pub use totals::*;
+pub use wire::*;
