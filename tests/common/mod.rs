@@ -7,6 +7,10 @@
 //!   when the test panics), and their presets: plain, AOF, master and replica
 //!   (with [`wait_in_sync`]), cluster node, quiet for memory measurements, and
 //!   another server binary through `REDIS_SERVER`.
+//! - [`aof`]: the AOF's files and the commands logged in them.
+//! - [`blocked`]: [`Waiter`], a client blocked in a command on its own
+//!   thread, seen blocked through `CLIENT LIST` and its reply awaited with a
+//!   bound; the blocked-client counts of INFO.
 //! - [`cluster`]: a Redis Cluster of such servers, made with `redis-cli`.
 //! - [`client`]: typed helpers for the commands the tests send ([`integer`],
 //!   [`insert`], [`getall`], [`scan_all`], [`dump`], [`digest`]...), reply
@@ -32,6 +36,8 @@
 // Each test binary uses a different part of this layer.
 #![allow(dead_code, unused_imports)]
 
+pub mod aof;
+pub mod blocked;
 pub mod client;
 pub mod cluster;
 pub mod commands;
@@ -44,6 +50,8 @@ pub mod skip;
 pub mod totals;
 pub mod wire;
 
+pub use aof::*;
+pub use blocked::*;
 pub use client::*;
 pub use cluster::*;
 pub use commands::*;
