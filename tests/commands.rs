@@ -776,11 +776,11 @@ fn command_info_declares_key_at_position_one() {
         let (_, first, last, step) = flags_and_keys(&mut con, &name);
         assert_eq!((first, last, step), (1, 1, 1), "{name}");
     }
-    let keys: Vec<String> = query(
-        &mut con,
-        ("COMMAND", "GETKEYS", "MULTIMAP.INSERT", "mykey", "f", "v"),
-    );
-    assert_eq!(keys, ["mykey"]);
+    for command in &COMMANDS {
+        let call = command.call("mykey");
+        let keys: Vec<String> = query(&mut con, ("COMMAND", "GETKEYS", &call));
+        assert_eq!(keys, ["mykey"], "{call:?}");
+    }
 }
 
 /// The key flags of `COMMAND GETKEYSANDFLAGS` for one call (Redis 7.0+).
