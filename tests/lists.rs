@@ -9,7 +9,7 @@
 //! | `PREPEND key field v1 .. vn` | `LPUSH list vn .. v1` |
 //! | `INSERT` | `RPUSH` |
 //! | `POP key field LEFT\|RIGHT [COUNT n]` | `LPOP\|RPOP list [n]` |
-//! | `INDEX`, `SET`, `TRIM`, `RANGE`, `LEN` | `LINDEX`, `LSET`, `LTRIM`, `LRANGE`, `LLEN` |
+//! | `INDEX`, `SET`, `TRIM`, `RANGE`, `LEN` | `LINDEX`, `LSET` (index past 32 bits: see [`lset_index`]), `LTRIM`, `LRANGE`, `LLEN` |
 //! | `POS` with any options | `LPOS` with the same |
 //! | `REMOVE key field v` | `LREM list 0 v` |
 //! | `ADD` | none: checked against the list's content, then `RPUSH` of what it added |
@@ -97,9 +97,10 @@ struct TextDifference {
 }
 
 /// Every native error text of the commands compared here that differs from
-/// Redis 7.0's on one of the six servers. (LPOS `RANK -9223372036854775808`
-/// differs in kind, not in words, see [`Generator::pos_rank_min`]; BPOP's
-/// timeout texts are in tests/blocking.rs.)
+/// Redis 7.0's on one of the six servers. Two native replies differ in kind,
+/// not in words: LPOS `RANK -9223372036854775808` (see
+/// [`Generator::pos_rank_min`]) and LSET past 32 bits (see [`lset_index`]);
+/// BPOP's timeout texts are in tests/blocking.rs.
 const TEXT_DIFFERENCES: [TextDifference; 1] = [TextDifference {
     servers: "Redis 6.2",
     applies: || server_version() < (7, 0),
@@ -140,6 +141,23 @@ fn our_error(ours: &[Bytes], target: &Target, native: &str) -> String {
     match reordered {
         Some((_, _, text)) if target.key == STRING.key => (*text).to_owned(),
         _ => our_text(native),
+    }
+}
+
+/// The index to give LSET for the one MULTIMAP.SET is given. Redis 7.2+ and
+/// Valkey cut LSET's index to 32 bits on a small (listpack) list, so that
+/// `LSET list 4294967296 x` sets the first value where Redis 7.0 (and
+/// MULTIMAP.SET) reply `ERR index out of range`; no list here comes near
+/// 2^31 values, so an index past 32 bits is sent as the 32-bit index of the
+/// same sign, which every server refuses alike.
+fn lset_index(index: &[u8]) -> Bytes {
+    let parsed = std::str::from_utf8(index)
+        .ok()
+        .and_then(|text| text.parse::<i64>().ok());
+    match parsed {
+        Some(index) if index > i64::from(i32::MAX) => i32::MAX.to_string().into_bytes(),
+        Some(index) if index < -i64::from(i32::MAX) => (-i32::MAX).to_string().into_bytes(),
+        _ => index.to_vec(),
     }
 }
 
@@ -315,7 +333,7 @@ impl Generator {
                 let value = self.value(&seen);
                 op(
                     line(&[b"MULTIMAP.SET", key, field, &index, &value], &[]),
-                    native(&[b"LSET", list, &index, &value], &[]),
+                    native(&[b"LSET", list, &lset_index(&index), &value], &[]),
                     "SET",
                 )
             }
@@ -982,4 +1000,45 @@ fn add_to_a_field_of_thousands_of_values_is_fast() {
         common::integer(&mut con, ("MULTIMAP.LEN", "k", "tags")),
         75_000
     );
+}
+
+/// Where newer servers' native lists stray from Redis 7.0 (see
+/// [`lset_index`] and [`Generator::pos_rank_min`]), MULTIMAP keeps 7.0's
+/// answer on every server.
+#[test]
+fn set_past_32_bits_and_pos_rank_min_answer_as_redis_7_0_does() {
+    let server = Server::start();
+    let mut con = server.connect();
+    common::insert(&mut con, "k", "f", &["a", "b", "c"]);
+    for index in [
+        "4294967296",
+        "4294967297",
+        "-4294967296",
+        "9223372036854775807",
+    ] {
+        let error = common::error_reply(&mut con, ("MULTIMAP.SET", "k", "f", index, "X"));
+        assert_eq!(error, common::INDEX_OUT_OF_RANGE, "index {index}");
+    }
+    assert_eq!(common::get(&mut con, "k", "f"), texts(&["a", "b", "c"]));
+    for line in [
+        &[
+            "MULTIMAP.POS",
+            "k",
+            "f",
+            "a",
+            "RANK",
+            "-9223372036854775808",
+        ][..],
+        &[
+            "MULTIMAP.POS",
+            "nokey",
+            "f",
+            "a",
+            "RANK",
+            "-9223372036854775808",
+        ],
+        &["MULTIMAP.POS", "k", "f", "a", "RANK", "0", "COUNT", "-1"],
+    ] {
+        assert_eq!(common::error_reply(&mut con, line), RANK_ZERO, "{line:?}");
+    }
 }
