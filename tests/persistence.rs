@@ -445,6 +445,23 @@ fn write_after_rewrite(con: &mut Connection) {
     insert(con, binary_key, b"\0", &[&b"later\0"[..], b""]);
     insert(con, binary_key, b"new\xfffield", &[&b"\xff"[..]]);
     insert(con, b"new key\0", b"f", &[&b"\0"[..], b"\r\n"]);
+    // The list-grade writes, logged as themselves (BPOP is logged as POP:
+    // tests/blocking.rs).
+    run(
+        con,
+        ("MULTIMAP.PREPEND", binary_key, b"\0", b"first\xff", b"\0"),
+    );
+    run(
+        con,
+        ("MULTIMAP.ADD", binary_key, b"\0", b"later\0", b"added\0"),
+    );
+    run(con, ("MULTIMAP.POP", binary_key, b"\0", "RIGHT"));
+    run(con, ("MULTIMAP.SET", binary_key, b"\0", 0, b"set\0"));
+    run(con, ("MULTIMAP.TRIM", binary_key, b"\0", 0, -2));
+    run(
+        con,
+        ("MULTIMAP.POP", b"new key\0", b"f", "LEFT", "COUNT", 1),
+    );
     assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"f", b"x")), 4);
     // Removing the last value of the last field deletes the key.
     assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"f", b"y")), 1);
