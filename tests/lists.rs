@@ -26,7 +26,8 @@
 //! native shape (LPOP's count is positional) and are checked against the
 //! contract's texts.
 //!
-//! Runs under RESP2 and RESP3. `MULTIMAP_SEED` replays a run,
+//! Now and then the fields are saved and loaded back (`DEBUG RELOAD`, or
+//! DUMP and RESTORE) and must hold the same. Runs under RESP2 and RESP3. `MULTIMAP_SEED` replays a run,
 //! `MULTIMAP_OPS` sets its length (default 6,000 operations per protocol).
 
 mod common;
@@ -606,6 +607,10 @@ impl Harness {
             self.flush();
             self.toggle_other();
         }
+        if self.generator.rng.chance(400) {
+            self.flush();
+            self.reload(index);
+        }
         let op = self.generator.op(&self.seen);
         *self.tallies.entry(op.kind).or_default() += 1;
         if let Check::Add(values) = &op.check {
@@ -661,6 +666,27 @@ impl Harness {
         self.compare_contents(queued.last().map_or(0, |(index, _)| *index));
     }
 
+    /// Saves and loads the fields back, as `DEBUG RELOAD` or as DUMP and
+    /// RESTORE: fields that POP and TRIM left in any shape must load as they
+    /// were.
+    fn reload(&mut self, index: usize) {
+        *self.tallies.entry("(reload)").or_default() += 1;
+        if self.generator.rng.chance(2) {
+            let reply = send(&mut self.con, &[&line(&[b"DEBUG", b"RELOAD"], &[])]).remove(0);
+            assert_eq!(reply, Value::Okay, "DEBUG RELOAD");
+        } else {
+            for key in [BESIDE_OTHER.key, ALONE.key] {
+                let payload = send(&mut self.con, &[&line(&[b"DUMP", key], &[])]).remove(0);
+                if let Value::BulkString(payload) = payload {
+                    let restore = line(&[b"RESTORE", key, b"0", &payload, b"REPLACE"], &[]);
+                    let reply = send(&mut self.con, &[&restore]).remove(0);
+                    assert_eq!(reply, Value::Okay, "RESTORE");
+                }
+            }
+        }
+        self.compare_contents(index);
+    }
+
     /// MULTIMAP.ADD: appends exactly the values the list lacks, each once;
     /// the list then gets them too.
     fn add(&mut self, index: usize, op: Op, values: Vec<Bytes>) {
@@ -705,6 +731,7 @@ impl Harness {
             Value::Array(_) => "array",
             Value::Int(_) => "integer",
             Value::BulkString(_) => "bulk",
+            Value::Okay => "OK",
             _ => "other",
         };
         *self.shapes.entry(shape).or_default() += 1;
