@@ -17,6 +17,7 @@
 pub use blocks::{MeasureBlocks, MoveBlocks};
 use entry::Entry;
 use hasher::FieldHasher;
+pub use list::{End, SetError};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
 pub use values::{Values, ValuesIter};
@@ -28,14 +29,13 @@ mod blocks;
 mod entry;
 mod hasher;
 mod leb128;
-mod naive;
+mod list;
 mod packed;
 mod scan;
 mod size_class;
 #[cfg(test)]
 mod test_support;
 mod values;
-pub use naive::{End, SetError};
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
 const NIL: u32 = u32::MAX;
@@ -70,14 +70,14 @@ struct Totals {
 impl Totals {
     #[inline]
     fn add(&mut self, entry: &Entry) {
-        self.values += entry.count as usize;
-        self.bytes += entry.data.len();
+        self.values += entry.len();
+        self.bytes += entry.record().len();
     }
 
     #[inline]
     fn remove(&mut self, entry: &Entry) {
-        self.values -= entry.count as usize;
-        self.bytes -= entry.data.len();
+        self.values -= entry.len();
+        self.bytes -= entry.record().len();
     }
 }
 
@@ -127,7 +127,7 @@ impl MultiMap {
                 self.totals.remove(entry);
                 entry.append(values);
                 self.totals.add(entry);
-                entry.count as usize
+                entry.len()
             }
             None => self.add_field(hash, field, values),
         }
@@ -136,7 +136,7 @@ impl MultiMap {
     /// Each field as its record (the field's single allocation: name length,
     /// name, packed values) with its number of values. RDB stores exactly this.
     pub fn records(&self) -> impl ExactSizeIterator<Item = (&[u8], usize)> {
-        self.entries.iter().map(|e| (&e.data[..], e.count as usize))
+        self.entries.iter().map(|e| (e.record(), e.len()))
     }
 
     /// Adds a field from a record as `records` returns it, taking the buffer
@@ -183,17 +183,8 @@ impl MultiMap {
     /// Removes every occurrence of each given value; drops the field when it empties; returns how
     /// many values were removed.
     pub fn remove_values(&mut self, field: &[u8], values: &[&[u8]]) -> usize {
-        let Some(i) = self.find(field, self.hash(field)) else {
-            return 0;
-        };
-        let entry = &mut self.entries[i];
-        self.totals.remove(entry);
-        let removed = entry.remove_all(values);
-        self.totals.add(entry);
-        if entry.count == 0 {
-            self.remove_entry(i);
-        }
-        removed
+        self.change_field(field, |entry| entry.remove_all(values))
+            .unwrap_or(0)
     }
 
     /// Removes the field with all its values; true if it existed.
@@ -210,6 +201,21 @@ impl MultiMap {
     /// Every field once, in an unspecified order that is stable while the map is unchanged.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], Values<'_>)> {
         self.entries.iter().map(|e| (e.field(), e.values()))
+    }
+
+    /// Runs `change` on the field's entry, keeping the totals right and
+    /// dropping the field if it is left without values; `None` if there is no
+    /// such field.
+    fn change_field<R>(&mut self, field: &[u8], change: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let i = self.find(field, self.hash(field))?;
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        let result = change(entry);
+        self.totals.add(entry);
+        if entry.len() == 0 {
+            self.remove_entry(i);
+        }
+        Some(result)
     }
 
     fn hash(&self, field: &[u8]) -> u64 {
@@ -244,7 +250,7 @@ impl MultiMap {
         values: impl IntoIterator<Item = &'v [u8]>,
     ) -> usize {
         let entry = Entry::new(field, values);
-        let count = entry.count as usize;
+        let count = entry.len();
         if count > 0 {
             self.push_entry(hash, entry);
         }
@@ -326,7 +332,7 @@ impl MultiMap {
 
 #[cfg(test)]
 mod tests {
-    use super::entry::REMOVE_SET_THRESHOLD;
+    use super::entry::ARGUMENT_SET_THRESHOLD;
     use super::leb128::varint_len;
     use super::packed::encoded_value_len;
     use super::test_support::{check_invariants, collect, numbered, vecs, Rng};
@@ -543,7 +549,7 @@ mod tests {
         m.insert(b"f", stored.iter().map(Vec::as_slice));
         let to_remove: Vec<Vec<u8>> = (0..30u8).map(|i| vec![i * 2]).collect();
         let args: Vec<&[u8]> = to_remove.iter().map(Vec::as_slice).collect();
-        assert!(args.len() > REMOVE_SET_THRESHOLD);
+        assert!(args.len() > ARGUMENT_SET_THRESHOLD);
         assert_eq!(m.remove_values(b"f", &args), 50);
         let expected: Vec<Vec<u8>> = stored.into_iter().filter(|v| v[0] % 2 == 1).collect();
         assert_eq!(get_vec(&m, b"f"), Some(expected));

@@ -2,6 +2,8 @@
 
 #![forbid(unsafe_code)]
 
+use super::entry::{Entry, GAP_FLAG};
+use super::leb128::read_varint;
 use super::packed::{count_packed_values, encode_value};
 use super::size_class::heap_alloc;
 use super::{MultiMap, Values, MIN_BUCKETS, NIL};
@@ -48,19 +50,13 @@ pub(super) fn numbered(i: usize) -> Vec<u8> {
 pub(super) fn check_invariants(m: &MultiMap) {
     let total: usize = m.entries.iter().map(|e| e.values().len()).sum();
     assert_eq!(m.totals.values, total, "running total drifted");
-    let bytes: usize = m.entries.iter().map(|e| e.data.len()).sum();
+    let bytes: usize = m.entries.iter().map(|e| e.record().len()).sum();
     assert_eq!(m.totals.bytes, bytes, "running byte total drifted");
     assert!(
         m.entries.iter().all(|e| !e.values().is_empty()),
         "empty field kept"
     );
-    for e in &m.entries {
-        assert_eq!(count_packed_values(e.values().packed), Ok(e.count as usize));
-        assert!(
-            e.data.capacity() <= 2 * heap_alloc(e.data.len()),
-            "slack beyond twice the size class"
-        );
-    }
+    m.entries.iter().for_each(check_entry);
     if m.buckets.is_empty() {
         assert!(m.entries.is_empty());
         return;
@@ -91,4 +87,30 @@ pub(super) fn check_invariants(m: &MultiMap) {
             "duplicate field"
         );
     }
+}
+
+/// Checks one field's layout: where its record starts, the record itself,
+/// and that its buffer is not mostly unused.
+pub(super) fn check_entry(e: &Entry) {
+    let start = e.record_start();
+    if e.count & GAP_FLAG != 0 {
+        let (written, len) = read_varint(&e.data).expect("record offset");
+        assert_eq!(written as usize, start);
+        assert!(start >= 1, "a record at 0 is marked as not");
+        assert!(len <= start, "the record offset runs into the record");
+        assert!(start <= e.data.len(), "the record starts past the buffer");
+    }
+    let record = e.record();
+    let (name_len, header) = read_varint(record).expect("field header");
+    let values_offset = header + name_len as usize;
+    assert!(values_offset <= record.len(), "name past the record");
+    assert_eq!(start + values_offset, e.values_offset());
+    assert_eq!(count_packed_values(&record[values_offset..]), Ok(e.len()));
+    assert_eq!(e.values().packed, &record[values_offset..]);
+    assert!(
+        e.data.capacity() <= 2 * heap_alloc(record.len()),
+        "slack beyond twice the size class of the record: {} for {}",
+        e.data.capacity(),
+        record.len()
+    );
 }
