@@ -335,7 +335,10 @@ mod tests {
     use super::entry::ARGUMENT_SET_THRESHOLD;
     use super::leb128::varint_len;
     use super::packed::encoded_value_len;
-    use super::test_support::{check_invariants, collect, numbered, vecs, Rng};
+    use super::test_support::{
+        check_invariants, collect, model_add, model_index, model_pop, model_positions, model_set,
+        model_trim, numbered, vecs, Rng,
+    };
     use super::*;
     use std::collections::{HashMap, HashSet};
 
@@ -726,7 +729,7 @@ mod tests {
     }
 
     fn random_values(rng: &mut Rng, max: u64) -> Vec<Vec<u8>> {
-        const POOL: [&[u8]; 6] = [b"", b"a", b"\0", b"\xff\xfe", b"bb", b"a\0"];
+        const POOL: [&[u8]; 7] = [b"", b"a", b"\0", b"\xff\xfe", b"bb", b"a\0", &[b'l'; 200]];
         (0..rng.below(max + 1))
             .map(|_| POOL[rng.below(POOL.len() as u64) as usize].to_vec())
             .collect()
@@ -758,6 +761,46 @@ mod tests {
         }
     }
 
+    #[derive(Clone, Copy)]
+    enum Operation {
+        Insert,
+        Prepend,
+        AddMissing,
+        Replace,
+        RemoveValues,
+        Pop,
+        Set,
+        Trim,
+        RemoveField,
+        Read,
+    }
+
+    const FILLING_WEIGHTS: [(Operation, u64); 10] = [
+        (Operation::Insert, 40),
+        (Operation::Prepend, 12),
+        (Operation::AddMissing, 8),
+        (Operation::Replace, 12),
+        (Operation::RemoveValues, 8),
+        (Operation::Pop, 5),
+        (Operation::Set, 5),
+        (Operation::Trim, 2),
+        (Operation::RemoveField, 3),
+        (Operation::Read, 5),
+    ];
+
+    const DRAINING_WEIGHTS: [(Operation, u64); 10] = [
+        (Operation::Insert, 1),
+        (Operation::Prepend, 1),
+        (Operation::AddMissing, 1),
+        (Operation::Replace, 1),
+        (Operation::RemoveValues, 15),
+        (Operation::Pop, 15),
+        (Operation::Set, 2),
+        (Operation::Trim, 10),
+        (Operation::RemoveField, 52),
+        (Operation::Read, 2),
+    ];
+
     #[test]
     fn random_operations_match_a_simple_model() {
         let mut rng = Rng(0x5EED);
@@ -775,54 +818,96 @@ mod tests {
             let filling = (op / 5_000) % 2 == 0;
             let field = random_field(&mut rng, 1024);
             let before = m.buckets.len();
-            let roll = rng.below(100);
-            let (insert_pct, replace_pct, remove_values_pct, remove_field_pct) = if filling {
-                (60, 75, 88, 95)
+            let weights = if filling {
+                FILLING_WEIGHTS
             } else {
-                (1, 2, 35, 92)
+                DRAINING_WEIGHTS
             };
-            if roll < insert_pct {
-                let values = random_values(&mut rng, 3);
-                let got = m.insert(&field, values.iter().map(Vec::as_slice));
-                let expected = if values.is_empty() {
-                    model.get(&field).map_or(0, Vec::len)
-                } else {
-                    let slot = model.entry(field.clone()).or_default();
-                    slot.extend(values);
-                    slot.len()
-                };
-                assert_eq!(got, expected);
-            } else if roll < replace_pct {
-                let values = random_values(&mut rng, 3);
-                let got = m.replace(&field, values.iter().map(Vec::as_slice));
-                assert_eq!(got, values.len());
-                if values.is_empty() {
-                    model.remove(&field);
-                } else {
-                    model.insert(field.clone(), values);
+            let mut roll = rng.below(weights.iter().map(|&(_, weight)| weight).sum());
+            let &(operation, _) = weights
+                .iter()
+                .find(|&&(_, weight)| {
+                    let found = roll < weight;
+                    roll = roll.wrapping_sub(weight);
+                    found
+                })
+                .expect("a roll below the total weight");
+            let slot = model.entry(field.clone()).or_default();
+            let len = slot.len();
+            match operation {
+                Operation::Insert => {
+                    let values = random_values(&mut rng, 3);
+                    slot.extend_from_slice(&values);
+                    let got = m.insert(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, slot.len());
                 }
-            } else if roll < remove_values_pct {
-                let values = random_values(&mut rng, 12);
-                let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-                let got = m.remove_values(&field, &args);
-                let expected = match model.get_mut(&field) {
-                    Some(slot) => {
-                        let len = slot.len();
-                        slot.retain(|v| !values.contains(v));
-                        let removed = len - slot.len();
-                        if slot.is_empty() {
-                            model.remove(&field);
-                        }
-                        removed
-                    }
-                    None => 0,
-                };
-                assert_eq!(got, expected);
-            } else if roll < remove_field_pct {
-                assert_eq!(m.remove_field(&field), model.remove(&field).is_some());
-            } else {
-                assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
+                Operation::Prepend => {
+                    let values = random_values(&mut rng, 3);
+                    slot.splice(0..0, values.iter().cloned());
+                    let got = m.prepend(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, slot.len());
+                }
+                Operation::AddMissing => {
+                    let values = random_values(&mut rng, 12);
+                    let added = model_add(slot, &values);
+                    let got = m.add_missing(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, added);
+                }
+                Operation::Replace => {
+                    let values = random_values(&mut rng, 3);
+                    let got = m.replace(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, values.len());
+                    *slot = values;
+                }
+                Operation::RemoveValues => {
+                    let values = random_values(&mut rng, 12);
+                    let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+                    slot.retain(|v| !values.contains(v));
+                    assert_eq!(m.remove_values(&field, &args), len - slot.len());
+                }
+                Operation::Pop => {
+                    let end = [End::Left, End::Right][rng.below(2) as usize];
+                    let count = rng.below(4) as usize;
+                    let popped = (len > 0).then(|| model_pop(slot, end, count));
+                    assert_eq!(m.pop(&field, end, count), popped);
+                }
+                Operation::Set => {
+                    let index = rng.below(2 * len as u64 + 3) as i64 - len as i64 - 1;
+                    let value = random_values(&mut rng, 1).pop().unwrap_or_default();
+                    let expected = match len {
+                        0 => Err(SetError::NoSuchField),
+                        _ => model_set(slot, index, &value),
+                    };
+                    assert_eq!(m.set_value(&field, index, &value), expected);
+                }
+                Operation::Trim => {
+                    let mut index = || rng.below(2 * len as u64 + 5) as i64 - len as i64 - 2;
+                    let (start, stop) = (index(), index());
+                    let removed = model_trim(slot, start, stop);
+                    assert_eq!(m.trim(&field, start, stop), removed);
+                }
+                Operation::RemoveField => {
+                    assert_eq!(m.remove_field(&field), len > 0);
+                    slot.clear();
+                }
+                Operation::Read => {
+                    let values = m.get(&field);
+                    assert_eq!(values.map(collect).unwrap_or_default(), *slot);
+                    let index = rng.below(2 * len as u64 + 3) as i64 - len as i64 - 1;
+                    assert_eq!(values.and_then(|v| v.get(index)), model_index(slot, index));
+                    let value = random_values(&mut rng, 1).pop().unwrap_or_default();
+                    let rank = [1, 2, -1, -2][rng.below(4) as usize];
+                    let (count, maxlen) = (rng.below(3) as usize, rng.below(4) as usize);
+                    assert_eq!(
+                        values.map_or_else(Vec::new, |v| v.positions(&value, rank, count, maxlen)),
+                        model_positions(slot, &value, rank, count, maxlen)
+                    );
+                }
             }
+            if slot.is_empty() {
+                model.remove(&field);
+            }
+            assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
             if !model.contains_key(&field) {
                 scan_owed.remove(&field);
             }

@@ -6,7 +6,7 @@ use super::entry::{Entry, GAP_FLAG};
 use super::leb128::read_varint;
 use super::packed::{count_packed_values, encode_value};
 use super::size_class::heap_alloc;
-use super::{MultiMap, Values, MIN_BUCKETS, NIL};
+use super::{End, MultiMap, SetError, Values, MIN_BUCKETS, NIL};
 
 /// SplitMix64: tiny, fixed-seed, good enough to drive reproducible operation sequences.
 pub(super) struct Rng(pub(super) u64);
@@ -113,4 +113,110 @@ pub(super) fn check_entry(e: &Entry) {
         e.data.capacity(),
         record.len()
     );
+}
+
+// The list commands as Redis runs them, on a field modelled as a plain vector
+// (empty: no field), written the way Redis's C code computes them.
+
+/// LINDEX.
+pub(super) fn model_index(values: &[Vec<u8>], index: i64) -> Option<&[u8]> {
+    let len = values.len() as i128;
+    let index = i128::from(index);
+    let index = if index < 0 { index + len } else { index };
+    usize::try_from(index)
+        .ok()
+        .and_then(|index| values.get(index))
+        .map(Vec::as_slice)
+}
+
+/// LSET on an existing field.
+pub(super) fn model_set(
+    values: &mut [Vec<u8>],
+    index: i64,
+    value: &[u8],
+) -> Result<bool, SetError> {
+    model_index(values, index).ok_or(SetError::IndexOutOfRange)?;
+    let index = if index < 0 {
+        index + values.len() as i64
+    } else {
+        index
+    };
+    let old = std::mem::replace(&mut values[index as usize], value.to_vec());
+    Ok(old != value)
+}
+
+/// LPOP/RPOP with a count: the values in the order popped.
+pub(super) fn model_pop(values: &mut Vec<Vec<u8>>, end: End, count: usize) -> Vec<Vec<u8>> {
+    let count = count.min(values.len());
+    match end {
+        End::Left => values.drain(..count).collect(),
+        End::Right => values.drain(values.len() - count..).rev().collect(),
+    }
+}
+
+/// LTRIM: how many values went.
+pub(super) fn model_trim(values: &mut Vec<Vec<u8>>, start: i64, stop: i64) -> usize {
+    let len = values.len() as i128;
+    let (mut start, mut stop) = (i128::from(start), i128::from(stop));
+    if start < 0 {
+        start += len;
+    }
+    if stop < 0 {
+        stop += len;
+    }
+    start = start.max(0);
+    let before = values.len();
+    if start > stop || start >= len {
+        values.clear();
+    } else {
+        stop = stop.min(len - 1);
+        values.truncate(stop as usize + 1);
+        values.drain(..start as usize);
+    }
+    before - values.len()
+}
+
+/// Appending each candidate not there yet: how many were.
+pub(super) fn model_add(values: &mut Vec<Vec<u8>>, candidates: &[Vec<u8>]) -> usize {
+    let before = values.len();
+    for candidate in candidates {
+        if !values.contains(candidate) {
+            values.push(candidate.clone());
+        }
+    }
+    values.len() - before
+}
+
+/// LPOS.
+pub(super) fn model_positions(
+    values: &[Vec<u8>],
+    value: &[u8],
+    rank: i64,
+    count: usize,
+    maxlen: usize,
+) -> Vec<usize> {
+    let order: Vec<usize> = if rank > 0 {
+        (0..values.len()).collect()
+    } else {
+        (0..values.len()).rev().collect()
+    };
+    let looked_at = if maxlen == 0 {
+        order.len()
+    } else {
+        maxlen.min(order.len())
+    };
+    let mut matches = 0;
+    let mut found = Vec::new();
+    for &index in &order[..looked_at] {
+        if values[index] == value {
+            matches += 1;
+            if matches >= rank.unsigned_abs() {
+                found.push(index);
+                if found.len() == count {
+                    break;
+                }
+            }
+        }
+    }
+    found
 }

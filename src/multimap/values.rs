@@ -310,7 +310,9 @@ mod tests {
         // The list of LPOS's documentation: a b c 1 2 3 c c.
         let packed = pack([&b"a"[..], b"b", b"c", b"1", b"2", b"3", b"c", b"c"]);
         let v = values_of(&packed);
-        let cases: [(&[u8], i64, usize, usize, &[usize]); 17] = [
+        // Value, RANK, COUNT, MAXLEN, the indexes found.
+        type Case = (&'static [u8], i64, usize, usize, &'static [usize]);
+        let cases: [Case; 17] = [
             (b"c", 1, 1, 0, &[2]),
             (b"c", 2, 1, 0, &[6]),
             (b"c", -1, 1, 0, &[7]),
