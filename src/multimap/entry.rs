@@ -106,8 +106,16 @@ impl Entry {
         if self.count & GAP_FLAG == 0 {
             0
         } else {
-            read_varint(&self.data).expect("record offset").0 as usize
+            self.written_record_start()
         }
+    }
+
+    /// Kept out of line, like `record_after_gap`: what the paths every
+    /// command takes (finding a field, appending) grow by is the test of
+    /// the flag.
+    #[inline(never)]
+    fn written_record_start(&self) -> usize {
+        read_varint(&self.data).expect("record offset").0 as usize
     }
 
     /// Moves where the record starts; the bytes from `start` on must be the
@@ -125,9 +133,18 @@ impl Entry {
     }
 
     /// The field's record: what RDB saves, and what `stored_bytes` counts.
-    #[inline]
+    #[inline(always)]
     pub(super) fn record(&self) -> &[u8] {
-        &self.data[self.record_start()..]
+        if self.count & GAP_FLAG == 0 {
+            &self.data
+        } else {
+            self.record_after_gap()
+        }
+    }
+
+    #[inline(never)]
+    fn record_after_gap(&self) -> &[u8] {
+        &self.data[self.written_record_start()..]
     }
 
     /// Where the values start in `data`, after the record's name.
@@ -147,9 +164,11 @@ impl Entry {
 
     #[inline]
     pub(super) fn values(&self) -> Values<'_> {
+        let record = self.record();
+        let (len, header) = read_varint(record).expect("field header");
         Values {
             count: self.len(),
-            packed: &self.data[self.values_offset()..],
+            packed: &record[header + len as usize..],
         }
     }
 
@@ -171,7 +190,6 @@ impl Entry {
 
     /// Grows the buffer in size classes, as for any vector, unless free bytes
     /// before the record can be reused instead.
-    #[cold]
     pub(super) fn make_room_at_end(&mut self, needed: usize) {
         if self.count & GAP_FLAG == 0 {
             reserve_in_size_classes(&mut self.data, needed);
