@@ -10,7 +10,8 @@
 //!
 //! Each field (`entry`) is one allocation holding its name and all its values in the `packed`
 //! encoding, the way Redis's listpack packs a small list, so a field costs one block plus a
-//! 32-byte slot however many values it holds.
+//! 32-byte slot however many values it holds. A field is also a list (`list`): popped, pushed
+//! and trimmed at either end in time that does not grow with its length.
 
 #![forbid(unsafe_code)]
 
@@ -133,8 +134,9 @@ impl MultiMap {
         }
     }
 
-    /// Each field as its record (the field's single allocation: name length,
-    /// name, packed values) with its number of values. RDB stores exactly this.
+    /// Each field as its record (name length, name, packed values, as the
+    /// field's single allocation holds them) with its number of values. RDB
+    /// stores exactly this.
     pub fn records(&self) -> impl ExactSizeIterator<Item = (&[u8], usize)> {
         self.entries.iter().map(|e| (e.record(), e.len()))
     }
