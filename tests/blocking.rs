@@ -20,10 +20,11 @@ use redis::{Connection, Value};
 
 use common::{
     blocked_clients, cluster_client, digest, dump, error_reply, get, getall, insert, integer,
-    is_at_least, key_exists, key_slot, logged_commands, multimap_blocked_clients, query, run,
-    served_slots, show_command, start_cluster, text, wait_for_blocked_clients, wait_in_sync, Bytes,
-    Server, Waiter, Wire, COUNT_NOT_ABOVE_ZERO, SYNTAX, TIMEOUT_NEGATIVE, TIMEOUT_NOT_A_FLOAT,
-    TIMEOUT_OUT_OF_RANGE, WRONGTYPE,
+    is_at_least, key_exists, key_slot, keyevents_during, logged_commands, multimap_blocked_clients,
+    query, run, served_slots, show_command, start_cluster, text, wait_for_blocked_clients,
+    wait_for_multimap_blocked_clients, wait_in_sync, Bytes, Server, Waiter, Wire,
+    COUNT_NOT_ABOVE_ZERO, SYNTAX, TIMEOUT_NEGATIVE, TIMEOUT_NOT_A_FLOAT, TIMEOUT_OUT_OF_RANGE,
+    WRONGTYPE,
 };
 
 fn texts(values: &[&str]) -> Vec<Bytes> {
@@ -520,7 +521,7 @@ fn a_client_that_disconnects_while_blocked_leaves_nothing_behind() {
     wait_for_blocked_clients(&mut con, 1);
     drop(kept);
     wait_for_blocked_clients(&mut con, 0);
-    assert_eq!(multimap_blocked_clients(&mut con), 0);
+    wait_for_multimap_blocked_clients(&mut con, 0);
     insert(&mut con, "k", "f", &["v"]);
     assert_eq!(get(&mut con, "k", "f"), ["v"], "no gone client took it");
     assert!(server.is_alive());
@@ -537,7 +538,7 @@ fn killed_waiters_are_no_longer_counted() {
     run(&mut con, ("CLIENT", "KILL", "ID", waiter.id));
     assert!(waiter.reply().is_err(), "the connection was closed");
     wait_for_blocked_clients(&mut con, 0);
-    assert_eq!(multimap_blocked_clients(&mut con), 0);
+    wait_for_multimap_blocked_clients(&mut con, 0);
 }
 
 // ---------------------------------------------------------------- the key changing under a waiter
@@ -695,33 +696,18 @@ fn served_pops_fire_multimap_pop_events() {
     let server = Server::builder()
         .config("notify-keyspace-events", "KEA")
         .start();
-    let mut con = server.connect();
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    pubsub.psubscribe("__keyevent@0__:*").unwrap();
-    pubsub
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    insert(&mut con, "k", "f", &["a", "b"]);
-    let _: Value = query(&mut con, ("MULTIMAP.BPOP", "k", "f", "LEFT", 0));
-    let waiter = Waiter::block(&server, ("MULTIMAP.BPOP", "j", "f", "LEFT", 0, "COUNT", 5));
-    insert(&mut con, "j", "f", &["x"]);
-    assert_eq!(waiter.values(), texts(&["x"]));
-    let _: Value = query(&mut con, ("MULTIMAP.BPOP", "k", "nofield", "LEFT", "0.01"));
-    run(&mut con, ("SET", "marker", "1"));
-    let mut seen = Vec::new();
-    loop {
-        let message = pubsub.get_message().expect("a keyspace event");
-        let event = message
-            .get_channel_name()
-            .trim_start_matches("__keyevent@0__:")
-            .to_owned();
-        let key: String = message.get_payload().unwrap();
-        if key == "marker" {
-            break;
-        }
-        seen.push(format!("{event} {key}"));
-    }
+    let seen = keyevents_during(&server, |con| {
+        insert(con, "k", "f", &["a", "b"]);
+        let _: Value = query(con, ("MULTIMAP.BPOP", "k", "f", "LEFT", 0));
+        let waiter = Waiter::block(&server, ("MULTIMAP.BPOP", "j", "f", "LEFT", 0, "COUNT", 5));
+        insert(con, "j", "f", &["x"]);
+        assert_eq!(waiter.values(), texts(&["x"]));
+        let _: Value = query(con, ("MULTIMAP.BPOP", "k", "nofield", "LEFT", "0.01"));
+    });
+    let seen: Vec<String> = seen
+        .into_iter()
+        .map(|(event, key)| format!("{event} {key}"))
+        .collect();
     assert_eq!(
         seen,
         [

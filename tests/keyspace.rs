@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{key_exists, query, read_commands, run, Server, NO_OP_SETUP, NO_OP_WRITES};
+use common::{
+    key_exists, keyevents_during, query, read_commands, run, Server, NO_OP_SETUP, NO_OP_WRITES,
+};
 
 /// The keyevent notifications (event, key) that `commands` publish, on a
 /// server publishing every keyspace event where `setup` ran first.
@@ -18,31 +18,11 @@ fn events_of<C: AsRef<[&'static str]>>(setup: &[&[&str]], commands: &[C]) -> Vec
     for command in setup {
         run(&mut con, command);
     }
-    let mut sub = server.connect();
-    let mut pubsub = sub.as_pubsub();
-    pubsub.psubscribe("__keyevent@0__:*").unwrap();
-    pubsub
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    for command in commands {
-        run(&mut con, command.as_ref());
-    }
-    // Everything published before the marker key's event.
-    run(&mut con, &["SET", "events-marker", "1"]);
-    let mut seen = Vec::new();
-    loop {
-        let message = pubsub.get_message().expect("a keyspace event");
-        let event = message
-            .get_channel_name()
-            .strip_prefix("__keyevent@0__:")
-            .expect("a keyevent channel")
-            .to_owned();
-        let key: String = message.get_payload().unwrap();
-        if event == "set" && key == "events-marker" {
-            return seen;
+    keyevents_during(&server, |con| {
+        for command in commands {
+            run(con, command.as_ref());
         }
-        seen.push((event, key));
-    }
+    })
 }
 
 fn expect(events: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -201,52 +181,53 @@ fn reads_do_not_invalidate_watch() {
     }
 }
 
-#[test]
-fn writes_that_change_data_invalidate_watch() {
+/// After `setup`, each of `writes` in turn invalidates a WATCH of "k"; they
+/// leave the key gone, and `recreating` it invalidates one too.
+fn assert_writes_invalidate_watch(setup: &[&[&str]], writes: &[&[&str]], recreating: &[&str]) {
     let server = Server::start();
     let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b"]);
-    run(&mut con, &["MULTIMAP.INSERT", "k", "g", "c"]);
-    let writes: [&[&str]; 5] = [
-        &["MULTIMAP.INSERT", "k", "f", "x"],
-        &["MULTIMAP.REMOVE", "k", "f", "a"],
-        &["MULTIMAP.REPLACE", "k", "f", "y"],
-        &["MULTIMAP.DEL", "k", "f"],
-        &["MULTIMAP.REMOVE", "k", "g", "c"],
-    ];
+    for command in setup {
+        run(&mut con, command);
+    }
     for write in writes {
         assert!(!transaction_survives(&server, "k", write), "{write:?}");
     }
     assert!(!key_exists(&mut con, "k"));
-    assert!(!transaction_survives(
-        &server,
-        "k",
-        &["MULTIMAP.INSERT", "k", "f", "new"]
-    ));
+    assert!(!transaction_survives(&server, "k", recreating));
+}
+
+#[test]
+fn writes_that_change_data_invalidate_watch() {
+    assert_writes_invalidate_watch(
+        &[
+            &["MULTIMAP.INSERT", "k", "f", "a", "b"],
+            &["MULTIMAP.INSERT", "k", "g", "c"],
+        ],
+        &[
+            &["MULTIMAP.INSERT", "k", "f", "x"],
+            &["MULTIMAP.REMOVE", "k", "f", "a"],
+            &["MULTIMAP.REPLACE", "k", "f", "y"],
+            &["MULTIMAP.DEL", "k", "f"],
+            &["MULTIMAP.REMOVE", "k", "g", "c"],
+        ],
+        &["MULTIMAP.INSERT", "k", "f", "new"],
+    );
 }
 
 #[test]
 fn list_writes_that_change_data_invalidate_watch() {
-    let server = Server::start();
-    let mut con = server.connect();
-    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b", "c"]);
-    let writes: [&[&str]; 6] = [
-        &["MULTIMAP.PREPEND", "k", "f", "x"],
-        &["MULTIMAP.ADD", "k", "f", "a", "y"],
-        &["MULTIMAP.POP", "k", "f", "LEFT"],
-        &["MULTIMAP.SET", "k", "f", "-1", "q"],
-        &["MULTIMAP.TRIM", "k", "f", "1", "-1"],
-        &["MULTIMAP.POP", "k", "f", "RIGHT", "COUNT", "9"],
-    ];
-    for write in writes {
-        assert!(!transaction_survives(&server, "k", write), "{write:?}");
-    }
-    assert!(!key_exists(&mut con, "k"));
-    assert!(!transaction_survives(
-        &server,
-        "k",
-        &["MULTIMAP.ADD", "k", "f", "new"]
-    ));
+    assert_writes_invalidate_watch(
+        &[&["MULTIMAP.INSERT", "k", "f", "a", "b", "c"]],
+        &[
+            &["MULTIMAP.PREPEND", "k", "f", "x"],
+            &["MULTIMAP.ADD", "k", "f", "a", "y"],
+            &["MULTIMAP.POP", "k", "f", "LEFT"],
+            &["MULTIMAP.SET", "k", "f", "-1", "q"],
+            &["MULTIMAP.TRIM", "k", "f", "1", "-1"],
+            &["MULTIMAP.POP", "k", "f", "RIGHT", "COUNT", "9"],
+        ],
+        &["MULTIMAP.ADD", "k", "f", "new"],
+    );
 }
 
 #[test]

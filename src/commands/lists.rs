@@ -3,7 +3,7 @@
 //! texts (as of Redis 7.0), including which error wins when several apply.
 #![forbid(unsafe_code)]
 
-use super::{field, parse_integer, ReadResult, WriteResult};
+use super::{field, parse_integer, parse_options, ReadResult, WriteResult};
 use crate::datatype::MULTIMAP;
 use crate::error::Error;
 use crate::ffi::{Arg, Attempt, Outcome, ReadKey, Rewrite, WriteKey};
@@ -195,9 +195,7 @@ impl PosOptions {
             count: None,
             maxlen: 0,
         };
-        let mut rest = args;
-        while let [name, value, tail @ ..] = rest {
-            let name = name.as_bytes();
+        parse_options(args, |name, value| {
             if name.eq_ignore_ascii_case(b"RANK") {
                 let rank = parse_integer(value)?;
                 // -i64::MIN does not exist: newer Redis refuses it as it refuses 0.
@@ -210,15 +208,11 @@ impl PosOptions {
             } else if name.eq_ignore_ascii_case(b"MAXLEN") {
                 options.maxlen = parse_non_negative(value, Error::MaxlenNegative)?;
             } else {
-                return Err(Error::Syntax);
+                return Ok(false);
             }
-            rest = tail;
-        }
-        if rest.is_empty() {
-            Ok(options)
-        } else {
-            Err(Error::Syntax)
-        }
+            Ok(true)
+        })?;
+        Ok(options)
     }
 }
 

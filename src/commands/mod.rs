@@ -366,9 +366,7 @@ impl ScanOptions {
             pattern: None,
             count: DEFAULT_SCAN_COUNT,
         };
-        let mut rest = args;
-        while let [name, value, tail @ ..] = rest {
-            let name = name.as_bytes();
+        parse_options(args, |name, value| {
             if name.eq_ignore_ascii_case(b"MATCH") {
                 // "*" matches every field; skipping it keeps the common case free.
                 options.pattern =
@@ -380,15 +378,32 @@ impl ScanOptions {
                 }
                 options.count = usize::try_from(count).unwrap_or(usize::MAX);
             } else {
-                return Err(Error::Syntax);
+                return Ok(false);
             }
-            rest = tail;
+            Ok(true)
+        })?;
+        Ok(options)
+    }
+}
+
+/// Reads `NAME value` options in order, each through `apply`, which says
+/// whether it takes that name; a name it does not take, or one left without
+/// its value, is a syntax error. The first bad option decides the error.
+fn parse_options(
+    args: &[Arg],
+    mut apply: impl FnMut(&[u8], &Arg) -> Result<bool, Error>,
+) -> Result<(), Error> {
+    let mut rest = args;
+    while let [name, value, tail @ ..] = rest {
+        if !apply(name.as_bytes(), value)? {
+            return Err(Error::Syntax);
         }
-        if rest.is_empty() {
-            Ok(options)
-        } else {
-            Err(Error::Syntax)
-        }
+        rest = tail;
+    }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Syntax)
     }
 }
 

@@ -258,13 +258,9 @@ mod tests {
     use crate::multimap::entry::GAP_FLAG;
     use crate::multimap::size_class::heap_alloc;
     use crate::multimap::test_support::{
-        check_entry, check_invariants, collect, model_add, model_index, model_pop, model_positions,
-        model_set, model_trim, vecs, Rng,
+        check_entry, check_invariants, field_values, model_add, model_index, model_pop,
+        model_positions, model_set, model_trim, vecs, Rng,
     };
-
-    fn content(m: &MultiMap, field: &[u8]) -> Option<Vec<Vec<u8>>> {
-        m.get(field).map(collect)
-    }
 
     fn slices(values: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> + Clone {
         values.iter().map(Vec::as_slice)
@@ -281,7 +277,7 @@ mod tests {
     /// The field's record is what a field built from scratch with the same
     /// values would be: RDB saves the same bytes whatever happened to it.
     fn assert_record_is_canonical(m: &MultiMap, field: &[u8]) {
-        let values = content(m, field).expect("the field");
+        let values = field_values(m, field).expect("the field");
         let fresh = Entry::new(field, slices(&values));
         let saved = m
             .records()
@@ -294,7 +290,10 @@ mod tests {
         let mut m = MultiMap::new();
         assert_eq!(m.prepend(b"f", [&b"c"[..], b"d"]), 2);
         assert_eq!(m.prepend(b"f", [&b"a"[..], b"b"]), 4);
-        assert_eq!(content(&m, b"f"), Some(vecs(&[b"a", b"b", b"c", b"d"])));
+        assert_eq!(
+            field_values(&m, b"f"),
+            Some(vecs(&[b"a", b"b", b"c", b"d"]))
+        );
         assert_eq!(m.prepend(b"f", []), 4);
         assert_eq!(m.prepend(b"g", []), 0);
         assert!(m.get(b"g").is_none());
@@ -311,13 +310,13 @@ mod tests {
             for value in binary_values() {
                 m.prepend(name, [value.as_slice()]);
                 expected.insert(0, value);
-                assert_eq!(content(&m, name).as_ref(), Some(&expected));
+                assert_eq!(field_values(&m, name).as_ref(), Some(&expected));
                 check_invariants(&m);
             }
             let batch = binary_values();
             assert_eq!(m.prepend(name, slices(&batch)), 2 * batch.len() + 1);
             expected.splice(0..0, batch);
-            assert_eq!(content(&m, name), Some(expected));
+            assert_eq!(field_values(&m, name), Some(expected));
             check_invariants(&m);
             assert_record_is_canonical(&m, name);
         }
@@ -332,7 +331,7 @@ mod tests {
         assert_eq!(m.pop(b"f", End::Right, 2), Some(vecs(&[b"e", b"d"])));
         assert_eq!(m.pop(b"f", End::Left, 0), Some(Vec::new()));
         assert_eq!(m.pop(b"f", End::Right, 0), Some(Vec::new()));
-        assert_eq!(content(&m, b"f"), Some(vecs(&[b"b", b"c"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"b", b"c"])));
         assert_eq!(m.pop(b"missing", End::Left, 1), None);
         assert_eq!(m.pop(b"missing", End::Right, 0), None);
         assert_eq!(m.value_count(), 3);
@@ -363,7 +362,7 @@ mod tests {
                     };
                     assert_eq!(m.pop(name, end, 1), Some(vec![popped]));
                     check_invariants(&m);
-                    assert_eq!(content(&m, name).unwrap_or_default(), expected);
+                    assert_eq!(field_values(&m, name).unwrap_or_default(), expected);
                     if !expected.is_empty() {
                         assert_record_is_canonical(&m, name);
                     }
@@ -390,7 +389,7 @@ mod tests {
         }
         assert_eq!(m.set_value(b"missing", 0, b"z"), Err(SetError::NoSuchField));
         assert!(m.get(b"missing").is_none());
-        assert_eq!(content(&m, b"f"), Some(vecs(&[b"x", b"b", b"y"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"x", b"b", b"y"])));
         assert_eq!(m.value_count(), 3);
         check_invariants(&m);
     }
@@ -417,7 +416,7 @@ mod tests {
                             let changed = m.set_value(name, index as i64, new);
                             assert_eq!(changed, Ok(old != new));
                             expected[index] = new.clone();
-                            assert_eq!(content(&m, name).as_ref(), Some(&expected));
+                            assert_eq!(field_values(&m, name).as_ref(), Some(&expected));
                             check_invariants(&m);
                             assert_record_is_canonical(&m, name);
                         }
@@ -439,7 +438,7 @@ mod tests {
                 let mut kept = values.clone();
                 let removed = model_trim(&mut kept, start, stop);
                 assert_eq!(m.trim(b"f", start, stop), removed, "{start} {stop}");
-                assert_eq!(content(&m, b"f").unwrap_or_default(), kept);
+                assert_eq!(field_values(&m, b"f").unwrap_or_default(), kept);
                 assert_eq!(m.is_empty(), kept.is_empty());
                 check_invariants(&m);
             }
@@ -456,13 +455,13 @@ mod tests {
         m.insert(b"f", [&b"a"[..], b"b", b"a"]);
         assert_eq!(m.add_missing(b"f", [&b"b"[..], b"c", b"c", b"a", b"d"]), 2);
         assert_eq!(
-            content(&m, b"f"),
+            field_values(&m, b"f"),
             Some(vecs(&[b"a", b"b", b"a", b"c", b"d"]))
         );
         assert_eq!(m.add_missing(b"f", [&b"a"[..]]), 0);
         assert_eq!(m.add_missing(b"f", []), 0);
         assert_eq!(m.add_missing(b"g", [&b"x"[..], b"x", b"", b""]), 2);
-        assert_eq!(content(&m, b"g"), Some(vecs(&[b"x", b""])));
+        assert_eq!(field_values(&m, b"g"), Some(vecs(&[b"x", b""])));
         assert_eq!(m.add_missing(b"h", []), 0);
         assert!(m.get(b"h").is_none());
         assert_eq!((m.field_count(), m.value_count()), (2, 7));
@@ -491,7 +490,7 @@ mod tests {
             let added = m.add_missing(b"f", arguments.iter().copied());
             assert_eq!(added, expected.len() - stored.len(), "round {round}");
             let expected: Vec<Vec<u8>> = expected.iter().map(|v| v.to_vec()).collect();
-            assert_eq!(content(&m, b"f").unwrap_or_default(), expected);
+            assert_eq!(field_values(&m, b"f").unwrap_or_default(), expected);
             check_invariants(&m);
         }
     }
@@ -578,7 +577,10 @@ mod tests {
                 check_entry(&m.entries[0]);
             }
         }
-        assert_eq!(content(&m, b"queue").unwrap(), values[values.len() - 10..]);
+        assert_eq!(
+            field_values(&m, b"queue").unwrap(),
+            values[values.len() - 10..]
+        );
         check_invariants(&m);
         let left = Layout::of(&m);
         assert!(
@@ -610,7 +612,7 @@ mod tests {
         }
         check_invariants(&m);
         let field = Layout::of(&m);
-        let stack = content(&m, b"stack").unwrap();
+        let stack = field_values(&m, b"stack").unwrap();
         assert_eq!(stack.len(), 100_001);
         assert!(stack[..100_000].iter().eq(values.iter().rev()));
         assert!(
@@ -643,7 +645,7 @@ mod tests {
             });
             check_entry(&m.entries[0]);
         }
-        let recent = content(&m, b"recent").unwrap();
+        let recent = field_values(&m, b"recent").unwrap();
         assert!(recent.iter().eq(values[10_000..].iter().rev()));
         assert!(work.reallocations <= 2, "{work:?}");
         // A relayout moves the 1,300-byte record once per several calls.
@@ -671,7 +673,7 @@ mod tests {
             });
             check_entry(&m.entries[0]);
         }
-        assert_eq!(content(&m, b"queue").unwrap(), values[20_000..]);
+        assert_eq!(field_values(&m, b"queue").unwrap(), values[20_000..]);
         assert!(work.reallocations <= 2, "{work:?}");
         assert!(work.relayouts <= 20_000 / 8, "{work:?}");
     }
@@ -714,7 +716,7 @@ mod tests {
         for (record, count) in m.records() {
             copy.insert_record(record.to_vec(), count as u64).unwrap();
         }
-        assert_eq!(content(&copy, b"f"), Some(vecs(&[b"c"])));
+        assert_eq!(field_values(&copy, b"f"), Some(vecs(&[b"c"])));
         assert_eq!(copy.stored_bytes(), m.stored_bytes());
         check_invariants(&copy);
         // Prepending what was popped fills the free bytes exactly: the record
@@ -807,7 +809,7 @@ mod tests {
                 }
             }
             model.retain(|_, values| !values.is_empty());
-            assert_eq!(content(&m, name).as_ref(), model.get(name), "op {op}");
+            assert_eq!(field_values(&m, name).as_ref(), model.get(name), "op {op}");
             check_invariants(&m);
         }
         assert_eq!(m.field_count(), model.len());

@@ -338,15 +338,11 @@ mod tests {
     use super::leb128::varint_len;
     use super::packed::encoded_value_len;
     use super::test_support::{
-        check_invariants, collect, model_add, model_index, model_pop, model_positions, model_set,
-        model_trim, numbered, vecs, Rng,
+        check_invariants, collect, field_values, model_add, model_index, model_pop,
+        model_positions, model_set, model_trim, numbered, vecs, Rng,
     };
     use super::*;
     use std::collections::{HashMap, HashSet};
-
-    fn get_vec(m: &MultiMap, field: &[u8]) -> Option<Vec<Vec<u8>>> {
-        m.get(field).map(collect)
-    }
 
     #[test]
     fn new_map_is_empty() {
@@ -371,7 +367,7 @@ mod tests {
     fn insert_creates_field_and_returns_its_value_count() {
         let mut m = MultiMap::new();
         assert_eq!(m.insert(b"f", [&b"a"[..], b"b"]), 2);
-        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"a", b"b"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"a", b"b"])));
         assert_eq!(m.field_count(), 1);
         assert_eq!(m.value_count(), 2);
         assert!(!m.is_empty());
@@ -383,7 +379,7 @@ mod tests {
         m.insert(b"f", [&b"a"[..], b"b", b"a"]);
         assert_eq!(m.insert(b"f", [&b"b"[..], b"c"]), 5);
         assert_eq!(
-            get_vec(&m, b"f"),
+            field_values(&m, b"f"),
             Some(vecs(&[b"a", b"b", b"a", b"b", b"c"]))
         );
         assert_eq!(m.field_count(), 1);
@@ -417,13 +413,13 @@ mod tests {
         }
         assert_eq!(m.field_count(), fields.len());
         for f in fields {
-            assert_eq!(get_vec(&m, f), Some(vecs(&values)));
+            assert_eq!(field_values(&m, f), Some(vecs(&values)));
         }
         // Prefixes and NUL-extended names must stay distinct fields.
         assert!(m.get(b"a").is_none());
         assert!(m.get(b"\0\0\0").is_none());
         assert!(m.remove_field(b"\0"));
-        assert_eq!(get_vec(&m, b"\0\0"), Some(vecs(&values)));
+        assert_eq!(field_values(&m, b"\0\0"), Some(vecs(&values)));
         check_invariants(&m);
     }
 
@@ -431,7 +427,7 @@ mod tests {
     fn empty_field_name_and_empty_value_are_ordinary() {
         let mut m = MultiMap::new();
         assert_eq!(m.insert(b"", [&b""[..], b""]), 2);
-        assert_eq!(get_vec(&m, b""), Some(vecs(&[b"", b""])));
+        assert_eq!(field_values(&m, b""), Some(vecs(&[b"", b""])));
         assert_eq!(m.remove_values(b"", &[b""]), 2);
         assert!(m.get(b"").is_none());
         assert!(m.is_empty());
@@ -467,7 +463,7 @@ mod tests {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"b", b"c"]);
         assert_eq!(m.replace(b"f", [&b"x"[..], b"x"]), 2);
-        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"x", b"x"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"x", b"x"])));
         assert_eq!(m.value_count(), 2);
         check_invariants(&m);
     }
@@ -476,7 +472,7 @@ mod tests {
     fn replace_creates_missing_field() {
         let mut m = MultiMap::new();
         assert_eq!(m.replace(b"f", [&b"a"[..]]), 1);
-        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"a"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"a"])));
         assert_eq!(m.value_count(), 1);
     }
 
@@ -504,7 +500,7 @@ mod tests {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"b", b"a", b"c", b"a"]);
         assert_eq!(m.remove_values(b"f", &[b"a"]), 3);
-        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"b", b"c"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"b", b"c"])));
         assert_eq!(m.value_count(), 2);
     }
 
@@ -513,7 +509,7 @@ mod tests {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"a", b"b"]);
         assert_eq!(m.remove_values(b"f", &[b"a", b"a", b"a"]), 2);
-        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"b"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"b"])));
     }
 
     #[test]
@@ -522,7 +518,7 @@ mod tests {
         m.insert(b"f", [&b"a"[..]]);
         assert_eq!(m.remove_values(b"f", &[b"zz", b""]), 0);
         assert_eq!(m.remove_values(b"f", &[]), 0);
-        assert_eq!(get_vec(&m, b"f"), Some(vecs(&[b"a"])));
+        assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"a"])));
     }
 
     #[test]
@@ -557,7 +553,7 @@ mod tests {
         assert!(args.len() > ARGUMENT_SET_THRESHOLD);
         assert_eq!(m.remove_values(b"f", &args), 50);
         let expected: Vec<Vec<u8>> = stored.into_iter().filter(|v| v[0] % 2 == 1).collect();
-        assert_eq!(get_vec(&m, b"f"), Some(expected));
+        assert_eq!(field_values(&m, b"f"), Some(expected));
         assert_eq!(m.value_count(), 50);
     }
 
@@ -570,7 +566,7 @@ mod tests {
         assert!(!m.remove_field(b"f"));
         assert!(!m.remove_field(b"missing"));
         assert!(m.get(b"f").is_none());
-        assert_eq!(get_vec(&m, b"g"), Some(vecs(&[b"c"])));
+        assert_eq!(field_values(&m, b"g"), Some(vecs(&[b"c"])));
         assert_eq!(m.field_count(), 1);
         assert_eq!(m.value_count(), 1);
         check_invariants(&m);
@@ -642,7 +638,7 @@ mod tests {
         c.insert(b"g", [&b"c"[..]]);
         m.remove_field(b"f");
         assert!(m.is_empty());
-        assert_eq!(get_vec(&c, b"f"), Some(vecs(&[b"a", b"b"])));
+        assert_eq!(field_values(&c, b"f"), Some(vecs(&[b"a", b"b"])));
         assert_eq!(c.value_count(), 3);
         check_invariants(&c);
     }
@@ -671,7 +667,7 @@ mod tests {
         assert_eq!(copy.value_count(), m.value_count());
         assert_eq!(copy.stored_bytes(), m.stored_bytes());
         for (field, values) in m.iter() {
-            assert_eq!(get_vec(&copy, field), Some(collect(values)));
+            assert_eq!(field_values(&copy, field), Some(collect(values)));
         }
     }
 
@@ -759,7 +755,7 @@ mod tests {
         let content: Model = m.iter().map(|(f, v)| (f.to_vec(), collect(v))).collect();
         assert_eq!(&content, model);
         for (f, v) in model {
-            assert_eq!(get_vec(m, f).as_ref(), Some(v));
+            assert_eq!(field_values(m, f).as_ref(), Some(v));
         }
     }
 
@@ -909,7 +905,7 @@ mod tests {
             if slot.is_empty() {
                 model.remove(&field);
             }
-            assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
+            assert_eq!(field_values(&m, &field).as_ref(), model.get(&field));
             if !model.contains_key(&field) {
                 scan_owed.remove(&field);
             }

@@ -29,6 +29,11 @@ pub(super) fn collect(values: Values) -> Vec<Vec<u8>> {
     values.iter().map(<[u8]>::to_vec).collect()
 }
 
+/// The values of `field` as owned vectors, `None` if it is missing.
+pub(super) fn field_values(m: &MultiMap, field: &[u8]) -> Option<Vec<Vec<u8>>> {
+    m.get(field).map(collect)
+}
+
 pub(super) fn vecs(values: &[&[u8]]) -> Vec<Vec<u8>> {
     values.iter().map(|v| v.to_vec()).collect()
 }

@@ -132,3 +132,12 @@ pub fn wait_for_blocked_clients(con: &mut impl ConnectionLike, count: i64) {
         blocked_clients(con) == count
     });
 }
+
+/// Waits until exactly `count` clients are counted in BPOP. A client gone by
+/// a disconnect leaves the count on the server's next pass over unblocked
+/// clients, a moment after it left INFO clients' count.
+pub fn wait_for_multimap_blocked_clients(con: &mut impl ConnectionLike, count: i64) {
+    wait_until(&format!("{count} clients in BPOP"), BLOCK_TIMEOUT, || {
+        multimap_blocked_clients(con) == count
+    });
+}

@@ -10,8 +10,9 @@ use std::fmt::Debug;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use redis::{ConnectionLike, FromRedisValue, ToRedisArgs, Value};
+use redis::{Connection, ConnectionLike, FromRedisValue, ToRedisArgs, Value};
 
+use super::server::Server;
 use super::show::{show, show_cmd, show_reply};
 
 pub type Bytes = Vec<u8>;
@@ -491,4 +492,37 @@ pub fn rewrite_aof(con: &mut impl ConnectionLike) {
         Some("ok"),
         "the AOF rewrite failed"
     );
+}
+
+/// The keyevent notifications (event, key) that `act` makes `server`
+/// publish, in order; the server must publish keyspace events
+/// (`notify-keyspace-events KEA`).
+pub fn keyevents_during(
+    server: &Server,
+    act: impl FnOnce(&mut Connection),
+) -> Vec<(String, String)> {
+    let mut con = server.connect();
+    let mut sub = server.connect();
+    let mut pubsub = sub.as_pubsub();
+    pubsub.psubscribe("__keyevent@0__:*").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    act(&mut con);
+    // Everything published before the marker key's event.
+    run(&mut con, &["SET", "events-marker", "1"]);
+    let mut seen = Vec::new();
+    loop {
+        let message = pubsub.get_message().expect("a keyspace event");
+        let event = message
+            .get_channel_name()
+            .strip_prefix("__keyevent@0__:")
+            .expect("a keyevent channel")
+            .to_owned();
+        let key: String = message.get_payload().unwrap();
+        if event == "set" && key == "events-marker" {
+            return seen;
+        }
+        seen.push((event, key));
+    }
 }
