@@ -46,8 +46,15 @@
 #define REDISMODULE_NOTIFY_GENERIC (1 << 2)
 #define REDISMODULE_NOTIFY_MODULE (1 << 13)
 
+/* RedisModule_GetContextFlags: the command runs from a script, or inside
+ * MULTI/EXEC. */
+#define REDISMODULE_CTX_FLAGS_LUA (1 << 0)
+#define REDISMODULE_CTX_FLAGS_MULTI (1 << 1)
 /* RedisModule_GetContextFlags: the server runs as a fork child (Redis 6.2+). */
 #define REDISMODULE_CTX_FLAGS_IS_CHILD (1 << 20)
+/* RedisModule_GetContextFlags: the calling client may not block (it runs
+ * inside MULTI/EXEC, a script, or RedisModule_Call; Redis 6.2+). */
+#define REDISMODULE_CTX_FLAGS_DENY_BLOCKING (1 << 21)
 
 #define REDISMODULE_OPTIONS_HANDLE_IO_ERRORS (1 << 0)
 #define REDISMODULE_OPTION_NO_IMPLICIT_SIGNAL_MODIFIED (1 << 1)
@@ -78,6 +85,7 @@ typedef struct RedisModuleCtx RedisModuleCtx;
 typedef struct RedisModuleString RedisModuleString;
 typedef struct RedisModuleKey RedisModuleKey;
 typedef struct RedisModuleIO RedisModuleIO;
+typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef struct RedisModuleType RedisModuleType;
 typedef struct RedisModuleDigest RedisModuleDigest;
 typedef struct RedisModuleKeyOptCtx RedisModuleKeyOptCtx;
@@ -259,17 +267,25 @@ typedef struct {
     X(int, ReplyWithArray, (RedisModuleCtx * ctx, long len))                                       \
     X(int, ReplyWithEmptyArray, (RedisModuleCtx * ctx))                                            \
     X(int, ReplyWithNull, (RedisModuleCtx * ctx))                                                  \
+    X(int, ReplyWithNullArray, (RedisModuleCtx * ctx))                                             \
     X(int, ReplyWithMap, (RedisModuleCtx * ctx, long len))                                         \
     X(int, ReplyWithStringBuffer, (RedisModuleCtx * ctx, const char *buf, size_t len))             \
     X(const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))                     \
     X(RedisModuleString *, CreateString, (RedisModuleCtx * ctx, const char *ptr, size_t len))      \
     X(void, FreeString, (RedisModuleCtx * ctx, RedisModuleString *str))                            \
     X(int, StringToLongLong, (const RedisModuleString *str, long long *ll))                        \
+    X(int, StringToDouble, (const RedisModuleString *str, double *d))                              \
     X(RedisModuleKey *, OpenKey, (RedisModuleCtx * ctx, RedisModuleString *keyname, int mode))     \
     X(void, CloseKey, (RedisModuleKey * key))                                                      \
     X(int, KeyType, (RedisModuleKey * key))                                                        \
     X(int, DeleteKey, (RedisModuleKey * key))                                                      \
     X(int, ReplicateVerbatim, (RedisModuleCtx * ctx))                                              \
+    X(int, Replicate, (RedisModuleCtx * ctx, const char *cmdname, const char *fmt, ...))           \
+    X(RedisModuleBlockedClient *, BlockClientOnKeys,                                               \
+      (RedisModuleCtx * ctx, RedisModuleCmdFunc reply_callback,                                    \
+       RedisModuleCmdFunc timeout_callback, void (*free_privdata)(RedisModuleCtx *, void *),       \
+       long long timeout_ms, RedisModuleString **keys, int numkeys, void *privdata))               \
+    X(void, SignalKeyAsReady, (RedisModuleCtx * ctx, RedisModuleString *key))                      \
     X(int, SignalModifiedKey, (RedisModuleCtx * ctx, RedisModuleString *keyname))                  \
     X(int, NotifyKeyspaceEvent,                                                                    \
       (RedisModuleCtx * ctx, int type, const char *event, RedisModuleString *key))                 \

@@ -9,6 +9,20 @@ pub enum Error {
     NotAnInteger,
     Syntax,
     InvalidCursor,
+    /// LSET's reply for a missing list, here a missing field.
+    NoSuchKey,
+    IndexOutOfRange,
+    /// A pop count (LPOP's rule) below zero or not a number.
+    NotPositive,
+    /// A blocking pop count (BLMPOP's rule) below one or not a number.
+    CountNotAboveZero,
+    TimeoutNotANumber,
+    TimeoutNegative,
+    TimeoutOutOfRange,
+    RankZero,
+    /// LPOS's COUNT below zero or not a number.
+    MatchCountNegative,
+    MaxlenNegative,
 }
 
 /// The reply to a command that panicked: a bug, never the user's fault.
@@ -24,6 +38,16 @@ impl From<Error> for ErrorReply {
             Error::NotAnInteger => c"ERR value is not an integer or out of range",
             Error::Syntax => c"ERR syntax error",
             Error::InvalidCursor => c"ERR invalid cursor",
+            Error::NoSuchKey => c"ERR no such key",
+            Error::IndexOutOfRange => c"ERR index out of range",
+            Error::NotPositive => c"ERR value is out of range, must be positive",
+            Error::CountNotAboveZero => c"ERR count should be greater than 0",
+            Error::TimeoutNotANumber => c"ERR timeout is not a float or out of range",
+            Error::TimeoutNegative => c"ERR timeout is negative",
+            Error::TimeoutOutOfRange => c"ERR timeout is out of range",
+            Error::RankZero => c"ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+            Error::MatchCountNegative => c"ERR COUNT can't be negative",
+            Error::MaxlenNegative => c"ERR MAXLEN can't be negative",
         })
     }
 }

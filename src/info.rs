@@ -9,7 +9,7 @@
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::ffi::{InfoFields, InfoSection};
+use crate::ffi::{waiting_clients, InfoFields, InfoSection};
 
 /// Declares the counters, in the order INFO lists them, each with the name
 /// of its line (`multimap_<name>`): adding a counter is adding a line.
@@ -106,6 +106,9 @@ impl InfoSection for Totals {
         for (counter, name) in NAMES.iter().enumerate() {
             fields.add(name, total(counter));
         }
+        // Clients waiting in MULTIMAP.BPOP: the blocking machinery counts them.
+        let waiting = i64::try_from(waiting_clients()).unwrap_or(i64::MAX);
+        fields.add(c"blocked_clients", waiting);
     }
 }
 

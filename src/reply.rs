@@ -7,6 +7,18 @@ use crate::multimap::{MultiMap, Values, ValuesIter};
 
 pub enum Reply<'a> {
     Integer(i64),
+    Ok,
+    /// A missing value (a null bulk string).
+    Null,
+    /// A missing array, as a pop from a missing list or a timed-out blocking
+    /// pop replies.
+    NullArray,
+    Value(&'a [u8]),
+    /// A value taken out of the map.
+    Taken(Vec<u8>),
+    /// Values taken out of the map, in the order they were taken.
+    TakenValues(Vec<Vec<u8>>),
+    Integers(Vec<usize>),
     EmptyArray,
     /// A RESP3 empty map (an empty array under RESP2).
     EmptyMap,
@@ -37,6 +49,15 @@ impl WriteReply for Reply<'_> {
     fn write(self, out: ReplyOut<'_>) {
         match self {
             Reply::Integer(value) => out.integer(value),
+            Reply::Ok => out.simple(c"OK"),
+            Reply::Null => out.null(),
+            Reply::NullArray => out.null_array(),
+            Reply::Value(value) => out.bulk(value),
+            Reply::Taken(value) => out.bulk(&value),
+            Reply::TakenValues(values) => out.array(values.iter(), |out, value| out.bulk(value)),
+            Reply::Integers(integers) => out.array(integers.into_iter(), |out, integer| {
+                out.integer(i64::try_from(integer).unwrap_or(i64::MAX))
+            }),
             Reply::EmptyArray => out.array(std::iter::empty::<()>(), |_, ()| {}),
             Reply::EmptyMap => out.map(std::iter::empty::<()>(), |_, _, ()| {}),
             Reply::Values(values) => write_values(out, values),

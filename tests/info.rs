@@ -61,6 +61,7 @@ fn info_multimap_is_its_own_section_shown_by_everything_and_modules_but_not_by_d
             "multimap_fields:1",
             "multimap_values:2",
             "multimap_bytes:9",
+            "multimap_blocked_clients:0",
         ]
     );
     assert_eq!(text(&mut con, ("INFO", "MultiMap")), section);

@@ -39,9 +39,25 @@ pub enum Handler<C: CommandSet + ?Sized> {
     /// adapter writes the reply inside the call, through `respond`.
     Read(for<'k> fn(&'k ReadKey<'_>, &'k [Arg], ReplyOut<'_>) -> Result<(), ErrorReply>),
     Write(fn(&mut WriteKey<'_>, &[Arg]) -> WriteResult<C>),
+    /// A write that may find nothing to do yet: its client then waits on
+    /// the key, and the handler runs again each time the key changes, until
+    /// it is done or the wait times out. Where the client may not wait
+    /// (MULTI/EXEC, scripts) it gets the timeout's reply at once.
+    Blocking(fn(&mut WriteKey<'_>, &[Arg]) -> BlockingResult<C>),
 }
 
 pub type WriteResult<C> = Result<Outcome<<C as CommandSet>::Reply>, <C as CommandSet>::Error>;
+pub type BlockingResult<C> = Result<Attempt<<C as CommandSet>::Reply>, <C as CommandSet>::Error>;
+
+/// What a blocking handler found.
+pub enum Attempt<R> {
+    Done(Outcome<R>),
+    /// Nothing to do until the key changes: wait at most `timeout_ms`
+    /// milliseconds (0: no limit), then reply a null array.
+    Wait {
+        timeout_ms: i64,
+    },
+}
 
 /// The table row of a read handler: `read_handler!(get)`.
 macro_rules! read_handler {
@@ -67,19 +83,29 @@ pub fn respond<R: WriteReply, E: Into<ErrorReply>>(
 pub struct Outcome<R> {
     reply: R,
     event: Option<&'static CStr>,
+    replicated_as: Option<Rewrite>,
+}
+
+/// The command replicas and the AOF get in place of the one received, for a
+/// command whose effect depends on more than its arguments.
+pub struct Rewrite {
+    pub command: &'static CStr,
+    /// The arguments after the key.
+    pub args: Vec<Vec<u8>>,
 }
 
 impl<R> Outcome<R> {
     /// Data changed: `event` names the keyspace event to fire.
     pub fn changed(event: &'static CStr, reply: R) -> Outcome<R> {
-        Outcome {
-            reply,
-            event: Some(event),
-        }
+        Outcome::changed_if(true, event, reply)
     }
 
     pub fn unchanged(reply: R) -> Outcome<R> {
-        Outcome { reply, event: None }
+        Outcome {
+            reply,
+            event: None,
+            replicated_as: None,
+        }
     }
 
     /// `changed` if `changed` holds, else `unchanged`.
@@ -87,6 +113,16 @@ impl<R> Outcome<R> {
         Outcome {
             reply,
             event: changed.then_some(event),
+            replicated_as: None,
+        }
+    }
+
+    /// Replicates the change as `rewrite` on the same key rather than as the
+    /// command received.
+    pub fn replicated_as(self, rewrite: Rewrite) -> Outcome<R> {
+        Outcome {
+            replicated_as: Some(rewrite),
+            ..self
         }
     }
 }
@@ -119,6 +155,8 @@ pub enum KeyAccess {
     Update,
     /// Only removes data.
     Delete,
+    /// Removes data and returns it, as a pop.
+    Take,
 }
 
 #[derive(Clone, Copy)]
@@ -126,7 +164,10 @@ pub enum ArgKind {
     Key,
     String,
     Integer,
+    Double,
     Pattern,
+    /// Exactly one of these keywords.
+    OneOf(&'static [&'static CStr]),
 }
 
 /// One documented argument.
@@ -190,8 +231,76 @@ extern "C" fn entry<C: CommandSet, const I: usize>(
     };
     // SAFETY: as above.
     let args = unsafe { Arg::slice(argv, argc) };
-    dispatch(command, &ctx, args);
+    dispatch(command, &ctx, args, Some(ready::<C, I>));
     raw::REDISMODULE_OK
+}
+
+/// The server's retry of row `I`'s blocking handler for a client waiting on
+/// its key, after a write signalled the key: OK once the client is served,
+/// ERR to keep it waiting.
+extern "C" fn ready<C: CommandSet, const I: usize>(
+    ctx: *mut raw::RedisModuleCtx,
+    argv: *mut *mut raw::RedisModuleString,
+    argc: c_int,
+) -> c_int {
+    let Some(Command {
+        name,
+        handler: Handler::Blocking(handler),
+        ..
+    }) = C::COMMANDS.get(I)
+    else {
+        return raw::REDISMODULE_ERR;
+    };
+    // SAFETY: the server calls this with the waiting client's live context
+    // and the `argc` arguments of the command that blocked, alive for this
+    // call.
+    let Some(ctx) = (unsafe { Context::from_raw(ctx) }) else {
+        return raw::REDISMODULE_ERR;
+    };
+    // SAFETY: as above.
+    let args = unsafe { Arg::slice(argv, argc) };
+    let started = Cell::new(false);
+    match retry::<C>(*handler, &ctx, args, &started) {
+        Ok(true) => raw::REDISMODULE_OK,
+        Ok(false) => raw::REDISMODULE_ERR,
+        // A bug: answer the client (with an error unless its reply began)
+        // rather than retry it forever.
+        Err(panic) => {
+            log_panic(&ctx, name, &*panic);
+            if !started.get() {
+                reply_error(&ctx, C::INTERNAL_ERROR);
+            }
+            raw::REDISMODULE_OK
+        }
+    }
+}
+
+/// Runs a blocking handler again for a waiting client; true if it served
+/// the client. Anything short of done (the key missing, of another type, or
+/// still without what the client waits for) keeps the client waiting.
+fn retry<C: CommandSet>(
+    handler: fn(&mut WriteKey<'_>, &[Arg]) -> BlockingResult<C>,
+    ctx: &Context,
+    args: &[Arg],
+    started: &Cell<bool>,
+) -> Result<bool, Box<dyn Any + Send>> {
+    let Some(key_name) = args.get(1) else {
+        return Ok(false);
+    };
+    let mut key = WriteKey::open(ctx, key_name);
+    let ran = catch_unwind(AssertUnwindSafe(|| handler(&mut key, args)));
+    let deleted = catch_unwind(AssertUnwindSafe(|| key.settle()));
+    drop(key);
+    let Ok(Attempt::Done(outcome)) = ran? else {
+        return Ok(false);
+    };
+    let deleted = deleted?;
+    catch_unwind(AssertUnwindSafe(|| {
+        // The server wakes waiters key by key on its own; a served client
+        // signals nothing.
+        finish(ctx, key_name, outcome, deleted, started, false);
+    }))?;
+    Ok(true)
 }
 
 macro_rules! entry_points {
@@ -232,9 +341,14 @@ enum Failure {
 /// Inlined into each entry point, so that the row, hence the handler, is a
 /// constant there: the handler is called directly, and small ones inline.
 #[inline(always)]
-fn dispatch<C: CommandSet>(command: &Command<C>, ctx: &Context, args: &[Arg]) {
+fn dispatch<C: CommandSet>(
+    command: &Command<C>,
+    ctx: &Context,
+    args: &[Arg],
+    ready: raw::RedisModuleCmdFunc,
+) {
     let started = Cell::new(false);
-    let outcome = run(command, ctx, args, &started);
+    let outcome = run(command, ctx, args, &started, ready);
     match outcome {
         Ok(()) => {}
         Err(Failure::Refused(error)) => reply_error(ctx, error),
@@ -263,6 +377,7 @@ fn run<C: CommandSet>(
     ctx: &Context,
     args: &[Arg],
     started: &Cell<bool>,
+    ready: raw::RedisModuleCmdFunc,
 ) -> Result<(), Failure> {
     let Some(key_name) = args
         .get(1)
@@ -283,14 +398,49 @@ fn run<C: CommandSet>(
             // again and no empty value stays behind.
             let deleted = caught(|| key.settle());
             drop(key);
-            let Outcome { reply, event } = ran?.map_err(refused)?;
+            let outcome = ran?.map_err(refused)?;
             let deleted = deleted?;
-            caught(|| {
-                reply.write(ReplyOut::top(ctx, started));
-                if let Some(event) = event {
-                    ctx.announce_change(key_name, event, deleted);
+            caught(|| finish(ctx, key_name, outcome, deleted, started, true))
+        }
+        Handler::Blocking(handler) => {
+            let mut key = WriteKey::open(ctx, key_name);
+            let ran = caught(|| handler(&mut key, args));
+            let deleted = caught(|| key.settle());
+            drop(key);
+            let attempt = ran?.map_err(refused)?;
+            let deleted = deleted?;
+            caught(|| match attempt {
+                Attempt::Done(outcome) => finish(ctx, key_name, outcome, deleted, started, true),
+                Attempt::Wait { timeout_ms } if ctx.may_block() => {
+                    ctx.block_on_key(key_name, timeout_ms, ready);
                 }
+                Attempt::Wait { .. } => ReplyOut::top(ctx, started).null_array(),
             })
+        }
+    }
+}
+
+/// Writes a write's reply, then what its change owes the rest of Redis
+/// (and, if `signal`, wakes the clients waiting on the key).
+#[inline(always)]
+fn finish<R: WriteReply>(
+    ctx: &Context,
+    key_name: &Arg,
+    outcome: Outcome<R>,
+    deleted: bool,
+    started: &Cell<bool>,
+    signal: bool,
+) {
+    let Outcome {
+        reply,
+        event,
+        replicated_as,
+    } = outcome;
+    reply.write(ReplyOut::top(ctx, started));
+    if let Some(event) = event {
+        ctx.announce_change(key_name, event, deleted, replicated_as.as_ref());
+        if signal {
+            ctx.signal_ready(key_name);
         }
     }
 }
@@ -446,6 +596,11 @@ fn set_command_info<C: CommandSet>(
         KeyAccess::Insert => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_INSERT,
         KeyAccess::Update => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_UPDATE,
         KeyAccess::Delete => raw::REDISMODULE_CMD_KEY_RW | raw::REDISMODULE_CMD_KEY_DELETE,
+        KeyAccess::Take => {
+            raw::REDISMODULE_CMD_KEY_RW
+                | raw::REDISMODULE_CMD_KEY_ACCESS
+                | raw::REDISMODULE_CMD_KEY_DELETE
+        }
     };
     // One key, at argument 1: begin at index 1, a range of one key.
     let mut key_specs = [
@@ -467,10 +622,32 @@ fn set_command_info<C: CommandSet>(
         },
         raw::RedisModuleCommandKeySpec::default(),
     ];
+    // Each argument's keywords, zero-terminated, alive until the server has
+    // copied them.
+    let mut keywords: Vec<Vec<raw::RedisModuleCommandArg>> = command
+        .args
+        .iter()
+        .map(|arg| match arg.kind {
+            ArgKind::OneOf(words) => words
+                .iter()
+                .map(|&word| keyword_arg(word))
+                .chain([raw::RedisModuleCommandArg::default()])
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
     let mut args: Vec<raw::RedisModuleCommandArg> = command
         .args
         .iter()
-        .map(raw_arg)
+        .zip(&mut keywords)
+        .map(|(arg, keywords)| raw::RedisModuleCommandArg {
+            subargs: if keywords.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                keywords.as_mut_ptr()
+            },
+            ..raw_arg(arg)
+        })
         .chain([raw::RedisModuleCommandArg::default()])
         .collect();
     let version = raw::RedisModuleCommandInfoVersion {
@@ -514,7 +691,9 @@ fn raw_arg(arg: &ArgDoc) -> raw::RedisModuleCommandArg {
         ArgKind::Key => raw::REDISMODULE_ARG_TYPE_KEY,
         ArgKind::String => raw::REDISMODULE_ARG_TYPE_STRING,
         ArgKind::Integer => raw::REDISMODULE_ARG_TYPE_INTEGER,
+        ArgKind::Double => raw::REDISMODULE_ARG_TYPE_DOUBLE,
         ArgKind::Pattern => raw::REDISMODULE_ARG_TYPE_PATTERN,
+        ArgKind::OneOf(_) => raw::REDISMODULE_ARG_TYPE_ONEOF,
     };
     raw::RedisModuleCommandArg {
         name: arg.name.as_ptr(),
@@ -527,6 +706,17 @@ fn raw_arg(arg: &ArgDoc) -> raw::RedisModuleCommandArg {
         },
         token: arg.token.map_or(std::ptr::null(), CStr::as_ptr),
         flags,
+        ..Default::default()
+    }
+}
+
+/// A keyword of a one-of argument, named as it is written.
+fn keyword_arg(word: &'static CStr) -> raw::RedisModuleCommandArg {
+    raw::RedisModuleCommandArg {
+        name: word.as_ptr(),
+        type_: raw::REDISMODULE_ARG_TYPE_PURE_TOKEN,
+        key_spec_index: -1,
+        token: word.as_ptr(),
         ..Default::default()
     }
 }

@@ -1,8 +1,9 @@
 //! The context of one callback from Redis.
 
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
 use std::ptr::NonNull;
 
+use super::command::Rewrite;
 use super::log::log_warning;
 use super::raw;
 use super::string::Arg;
@@ -31,9 +32,15 @@ impl Context {
 
     /// Everything a write that changed data owes the rest of Redis, in the
     /// order native commands do it: invalidate WATCH, fire `event` (and `del`
-    /// if the key is gone), and propagate the command as sent to replicas and
-    /// the AOF.
-    pub(super) fn announce_change(&self, key: &Arg, event: &CStr, key_deleted: bool) {
+    /// if the key is gone), and propagate the command to replicas and the
+    /// AOF, as sent or as `rewrite`.
+    pub(super) fn announce_change(
+        &self,
+        key: &Arg,
+        event: &CStr,
+        key_deleted: bool,
+        rewrite: Option<&Rewrite>,
+    ) {
         // SAFETY: the context and key name are live for this callback; the
         // event names are NUL-terminated and copied by Redis.
         unsafe {
@@ -53,7 +60,42 @@ impl Context {
                     key.as_ptr(),
                 );
             }
-            api!(RedisModule_ReplicateVerbatim)(self.as_ptr());
+            match rewrite {
+                None => api!(RedisModule_ReplicateVerbatim)(self.as_ptr()),
+                Some(rewrite) => self.replicate(key, rewrite),
+            };
         }
+    }
+
+    /// Propagates `rewrite` on `key`. Returns the server's status, which
+    /// only says no for a command name it does not know.
+    fn replicate(&self, key: &Arg, rewrite: &Rewrite) -> c_int {
+        let args: Vec<*mut raw::RedisModuleString> = rewrite
+            .args
+            .iter()
+            // SAFETY: the context is live; the buffer is valid for its
+            // length, and the server copies it.
+            .map(|arg| unsafe {
+                api!(RedisModule_CreateString)(self.as_ptr(), arg.as_ptr().cast(), arg.len())
+            })
+            .collect();
+        // SAFETY: the context and key are live; "sv" takes one string and a
+        // vector of `args.len()` strings, all live for the call, and the
+        // server keeps its own references to what it propagates.
+        let status = unsafe {
+            api!(RedisModule_Replicate)(
+                self.as_ptr(),
+                rewrite.command.as_ptr(),
+                c"sv".as_ptr(),
+                key.as_ptr(),
+                args.as_ptr(),
+                args.len(),
+            )
+        };
+        for arg in args {
+            // SAFETY: made above and no longer used.
+            unsafe { api!(RedisModule_FreeString)(self.as_ptr(), arg) };
+        }
+        status
     }
 }

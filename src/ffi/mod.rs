@@ -21,6 +21,7 @@ macro_rules! api {
 }
 
 mod alloc;
+mod blocking;
 mod command;
 mod context;
 mod heap;
@@ -34,10 +35,11 @@ mod raw;
 mod reply;
 mod string;
 
+pub use blocking::waiting_clients;
 pub(crate) use command::read_handler;
 pub use command::{
-    register as register_commands, respond, ArgDoc, ArgKind, Command, CommandSet, Handler,
-    KeyAccess, Outcome,
+    register as register_commands, respond, ArgDoc, ArgKind, Attempt, Command, CommandSet, Handler,
+    KeyAccess, Outcome, Rewrite,
 };
 pub use context::Context;
 pub use heap::{Defrag, HeapSizes};

@@ -67,6 +67,25 @@ impl<'r> ReplyOut<'r> {
         unsafe { api!(RedisModule_ReplyWithLongLong)(self.claim(), value) };
     }
 
+    /// A status line such as `OK`.
+    pub fn simple(mut self, status: &CStr) {
+        // SAFETY: the status is NUL-terminated; Redis copies it.
+        unsafe { api!(RedisModule_ReplyWithSimpleString)(self.claim(), status.as_ptr()) };
+    }
+
+    /// The null that stands for a missing string (RESP2 `$-1`).
+    pub fn null(mut self) {
+        // SAFETY: the context is live for this callback.
+        unsafe { api!(RedisModule_ReplyWithNull)(self.claim()) };
+    }
+
+    /// The null that stands for a missing array (RESP2 `*-1`), as a blocking
+    /// pop replies when it times out.
+    pub fn null_array(mut self) {
+        // SAFETY: the context is live for this callback.
+        unsafe { api!(RedisModule_ReplyWithNullArray)(self.claim()) };
+    }
+
     pub fn bulk(mut self, bytes: &[u8]) {
         // SAFETY: the buffer is valid for `bytes.len()` bytes; Redis copies it.
         unsafe {

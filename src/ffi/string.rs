@@ -50,6 +50,15 @@ impl Arg {
         (status == raw::REDISMODULE_OK).then_some(value)
     }
 
+    /// The argument as a double, by Redis's own parsing rules (which take
+    /// `inf`, and refuse NaN and surrounding spaces).
+    pub fn to_f64(&self) -> Option<f64> {
+        let mut value: f64 = 0.0;
+        // SAFETY: the string is live for this callback; `value` is a valid out-pointer.
+        let status = unsafe { api!(RedisModule_StringToDouble)(self.raw.as_ptr(), &mut value) };
+        (status == raw::REDISMODULE_OK).then_some(value)
+    }
+
     pub(super) fn as_ptr(&self) -> *mut raw::RedisModuleString {
         self.raw.as_ptr()
     }

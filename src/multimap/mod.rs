@@ -28,12 +28,14 @@ mod blocks;
 mod entry;
 mod hasher;
 mod leb128;
+mod naive;
 mod packed;
 mod scan;
 mod size_class;
 #[cfg(test)]
 mod test_support;
 mod values;
+pub use naive::{End, SetError};
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
 const NIL: u32 = u32::MAX;

@@ -22,6 +22,8 @@ use crate::glob::Pattern;
 use crate::multimap::{MultiMap, Values};
 use crate::reply::Reply;
 
+mod lists;
+
 /// The command table Redis registers, one row per command.
 pub struct MultiMapCommands;
 
@@ -130,15 +132,79 @@ impl CommandSet for MultiMapCommands {
                 ArgDoc::new(c"count", ArgKind::Integer).after_token(c"COUNT").optional(),
             ],
         },
+        Command {
+            name: c"multimap.prepend", handler: Handler::Write(lists::prepend), arity: -4, flags: c"write deny-oom fast",
+            summary: c"Adds values at the front of a field, in the order given, creating the key and the field as needed",
+            complexity: c"O(N) where N is the number of values given",
+            since: LISTS_SINCE, key_access: KeyAccess::Insert, args: &[KEY, FIELD, VALUES],
+        },
+        Command {
+            name: c"multimap.add", handler: Handler::Write(lists::add), arity: -4, flags: c"write deny-oom",
+            summary: c"Appends the given values that the field does not hold yet, each once",
+            complexity: c"O(N+M) where N is the number of values in the field and M the number given",
+            since: LISTS_SINCE, key_access: KeyAccess::Insert, args: &[KEY, FIELD, VALUES],
+        },
+        Command {
+            name: c"multimap.pop", handler: Handler::Write(lists::pop), arity: -4, flags: c"write fast",
+            summary: c"Removes and returns values from either end of a field, as LPOP and RPOP",
+            complexity: c"O(N) where N is the number of values returned",
+            since: LISTS_SINCE, key_access: KeyAccess::Take, args: &[KEY, FIELD, WHERE, POP_COUNT],
+        },
+        Command {
+            name: c"multimap.bpop", handler: Handler::Blocking(lists::bpop), arity: -5, flags: c"write blocking",
+            summary: c"Removes and returns values from either end of a field, or waits for some, as BLPOP and BLMPOP",
+            complexity: c"O(N) where N is the number of values returned",
+            since: LISTS_SINCE, key_access: KeyAccess::Take,
+            args: &[KEY, FIELD, WHERE, ArgDoc::new(c"timeout", ArgKind::Double), POP_COUNT],
+        },
+        Command {
+            name: c"multimap.index", handler: read_handler!(lists::index), arity: 4, flags: c"readonly",
+            summary: c"Returns the value at an index of a field, as LINDEX",
+            complexity: c"O(N) where N is the distance of the index from the nearer end; O(1) for the first or last value",
+            since: LISTS_SINCE, key_access: KeyAccess::Read, args: &[KEY, FIELD, INDEX],
+        },
+        Command {
+            name: c"multimap.set", handler: Handler::Write(lists::set), arity: 5, flags: c"write deny-oom",
+            summary: c"Replaces the value at an index of a field, as LSET",
+            complexity: c"O(N) where N is the number of values in the field",
+            since: LISTS_SINCE, key_access: KeyAccess::Update, args: &[KEY, FIELD, INDEX, VALUE],
+        },
+        Command {
+            name: c"multimap.trim", handler: Handler::Write(lists::trim), arity: 5, flags: c"write",
+            summary: c"Keeps only the values of a field between two indexes, as LTRIM",
+            complexity: c"O(N) where N is the number of values removed",
+            since: LISTS_SINCE, key_access: KeyAccess::Delete,
+            args: &[KEY, FIELD, ArgDoc::new(c"start", ArgKind::Integer), ArgDoc::new(c"stop", ArgKind::Integer)],
+        },
+        Command {
+            name: c"multimap.pos", handler: read_handler!(lists::pos), arity: -4, flags: c"readonly",
+            summary: c"Returns the indexes of a value in a field, as LPOS",
+            complexity: c"O(N) where N is the number of values in the field, O(1) with a small MAXLEN",
+            since: LISTS_SINCE, key_access: KeyAccess::Read,
+            args: &[
+                KEY,
+                FIELD,
+                VALUE,
+                ArgDoc::new(c"rank", ArgKind::Integer).after_token(c"RANK").optional(),
+                ArgDoc::new(c"num-matches", ArgKind::Integer).after_token(c"COUNT").optional(),
+                ArgDoc::new(c"len", ArgKind::Integer).after_token(c"MAXLEN").optional(),
+            ],
+        },
     ];
 }
 
-/// The module version that introduced the commands above.
+/// The module versions that introduced the commands above.
 const SINCE: &CStr = c"0.1.0";
+const LISTS_SINCE: &CStr = c"0.2.0";
 const KEY: ArgDoc = ArgDoc::new(c"key", ArgKind::Key);
 const FIELD: ArgDoc = ArgDoc::new(c"field", ArgKind::String);
 const VALUE: ArgDoc = ArgDoc::new(c"value", ArgKind::String);
 const VALUES: ArgDoc = ArgDoc::new(c"value", ArgKind::String).multiple();
+const WHERE: ArgDoc = ArgDoc::new(c"where", ArgKind::OneOf(&[c"LEFT", c"RIGHT"]));
+const POP_COUNT: ArgDoc = ArgDoc::new(c"count", ArgKind::Integer)
+    .after_token(c"COUNT")
+    .optional();
+const INDEX: ArgDoc = ArgDoc::new(c"index", ArgKind::Integer);
 
 /// Default number of fields one SCAN call visits, as for HSCAN.
 const DEFAULT_SCAN_COUNT: usize = 10;

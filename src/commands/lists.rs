@@ -1,0 +1,256 @@
+//! The list-grade commands: each mirrors a native list command on one
+//! field's values, with that command's argument rules, replies and error
+//! texts (as of Redis 7.0), including which error wins when several apply.
+#![forbid(unsafe_code)]
+
+use super::{field, parse_integer, ReadResult, WriteResult};
+use crate::datatype::MULTIMAP;
+use crate::error::Error;
+use crate::ffi::{Arg, Attempt, Outcome, ReadKey, Rewrite, WriteKey};
+use crate::multimap::{End, MultiMap, SetError};
+use crate::reply::Reply;
+
+/// What a blocking handler returns.
+type BlockingResult = Result<Attempt<Reply<'static>>, Error>;
+
+/// Timeouts at or past this many milliseconds overflow the server's
+/// deadline arithmetic (about 146 million years).
+const MAX_TIMEOUT_MS: f64 = (1u64 << 62) as f64;
+
+/// MULTIMAP.PREPEND key field value [value ...]
+pub(super) fn prepend(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
+    let len = map.prepend(field(&args[2]), args[3..].iter().map(Arg::as_bytes));
+    Ok(Outcome::changed(c"multimap.prepend", Reply::count(len)))
+}
+
+/// MULTIMAP.ADD key field value [value ...]
+pub(super) fn add(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
+    let added = map.add_missing(field(&args[2]), args[3..].iter().map(Arg::as_bytes));
+    Ok(Outcome::changed_if(
+        added > 0,
+        c"multimap.add",
+        Reply::count(added),
+    ))
+}
+
+/// MULTIMAP.POP key field LEFT|RIGHT [COUNT count]
+pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let end = parse_end(&args[3])?;
+    // LPOP's rule: a count of 0 is allowed (and pops nothing).
+    let count = match &args[4..] {
+        [] => None,
+        [name, count] if name.as_bytes().eq_ignore_ascii_case(b"COUNT") => Some(
+            count
+                .to_i64()
+                .and_then(|count| usize::try_from(count).ok())
+                .ok_or(Error::NotPositive)?,
+        ),
+        _ => return Err(Error::Syntax),
+    };
+    let missing = if count.is_some() {
+        Reply::NullArray
+    } else {
+        Reply::Null
+    };
+    let Some(map) = key.value_mut(&MULTIMAP)? else {
+        return Ok(Outcome::unchanged(missing));
+    };
+    let Some(mut popped) = map.pop(field(&args[2]), end, count.unwrap_or(1)) else {
+        return Ok(Outcome::unchanged(missing));
+    };
+    let changed = !popped.is_empty();
+    let reply = match count {
+        Some(_) => Reply::TakenValues(popped),
+        None => Reply::Taken(popped.pop().expect("a field holds at least one value")),
+    };
+    Ok(Outcome::changed_if(changed, c"multimap.pop", reply))
+}
+
+/// MULTIMAP.BPOP key field LEFT|RIGHT timeout [COUNT count]
+pub(super) fn bpop(key: &mut WriteKey, args: &[Arg]) -> BlockingResult {
+    let end = parse_end(&args[3])?;
+    // BLMPOP's rule: one COUNT, at least 1.
+    let count = match &args[5..] {
+        [] => 1,
+        [name, count] if name.as_bytes().eq_ignore_ascii_case(b"COUNT") => count
+            .to_i64()
+            .filter(|&count| count >= 1)
+            .and_then(|count| usize::try_from(count).ok())
+            .ok_or(Error::CountNotAboveZero)?,
+        _ => return Err(Error::Syntax),
+    };
+    let timeout_ms = parse_timeout(&args[4])?;
+    let Some(map) = key.value_mut(&MULTIMAP)? else {
+        return Ok(Attempt::Wait { timeout_ms });
+    };
+    let field = field(&args[2]);
+    let Some(popped) = map.pop(field, end, count) else {
+        return Ok(Attempt::Wait { timeout_ms });
+    };
+    // Replicas and the AOF must pop exactly what was popped here, whenever
+    // that was: as a non-blocking pop of that many values.
+    let rewrite = Rewrite {
+        command: c"MULTIMAP.POP",
+        args: vec![
+            field.to_vec(),
+            match end {
+                End::Left => b"LEFT".to_vec(),
+                End::Right => b"RIGHT".to_vec(),
+            },
+            b"COUNT".to_vec(),
+            popped.len().to_string().into_bytes(),
+        ],
+    };
+    let reply = Reply::TakenValues(popped);
+    Ok(Attempt::Done(
+        Outcome::changed(c"multimap.pop", reply).replicated_as(rewrite),
+    ))
+}
+
+/// MULTIMAP.INDEX key field index
+pub(super) fn index<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let values = key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2])));
+    // As LINDEX: a missing list answers nil before the index is looked at.
+    let Some(values) = values else {
+        return Ok(Reply::Null);
+    };
+    let index = parse_integer(&args[3])?;
+    Ok(values.get(index).map_or(Reply::Null, Reply::Value))
+}
+
+/// MULTIMAP.SET key field index value
+pub(super) fn set(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let Some(map) = key.value_mut(&MULTIMAP)? else {
+        return Err(Error::NoSuchKey);
+    };
+    let field = field(&args[2]);
+    // As LSET: a missing list wins over a malformed index.
+    let index = match parse_integer(&args[3]) {
+        Ok(index) => index,
+        Err(_) if map.get(field).is_none() => return Err(Error::NoSuchKey),
+        Err(error) => return Err(error),
+    };
+    match map.set_value(field, index, args[4].as_bytes()) {
+        Ok(changed) => Ok(Outcome::changed_if(changed, c"multimap.set", Reply::Ok)),
+        Err(SetError::NoSuchField) => Err(Error::NoSuchKey),
+        Err(SetError::IndexOutOfRange) => Err(Error::IndexOutOfRange),
+    }
+}
+
+/// MULTIMAP.TRIM key field start stop
+pub(super) fn trim(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let start = parse_integer(&args[3])?;
+    let stop = parse_integer(&args[4])?;
+    let Some(map) = key.value_mut(&MULTIMAP)? else {
+        return Ok(Outcome::unchanged(Reply::Ok));
+    };
+    let removed = map.trim(field(&args[2]), start, stop);
+    Ok(Outcome::changed_if(
+        removed > 0,
+        c"multimap.trim",
+        Reply::Ok,
+    ))
+}
+
+/// MULTIMAP.POS key field value [RANK rank] [COUNT num] [MAXLEN len]
+pub(super) fn pos<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
+    let options = PosOptions::parse(&args[4..])?;
+    let values = key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2])));
+    let Some(values) = values else {
+        return Ok(match options.count {
+            Some(_) => Reply::EmptyArray,
+            None => Reply::Null,
+        });
+    };
+    let wanted = options.count.unwrap_or(1);
+    let found = values.positions(args[3].as_bytes(), options.rank, wanted, options.maxlen);
+    Ok(match options.count {
+        Some(_) => Reply::Integers(found),
+        None => found
+            .first()
+            .map_or(Reply::Null, |&index| Reply::count(index)),
+    })
+}
+
+struct PosOptions {
+    rank: i64,
+    /// `None` without COUNT (reply one position); 0 means every match.
+    count: Option<usize>,
+    /// 0 means no limit.
+    maxlen: usize,
+}
+
+impl PosOptions {
+    /// LPOS's options, in any order, the last of each winning; each error as
+    /// LPOS words it, the first bad option deciding.
+    fn parse(args: &[Arg]) -> Result<PosOptions, Error> {
+        let mut options = PosOptions {
+            rank: 1,
+            count: None,
+            maxlen: 0,
+        };
+        let mut rest = args;
+        while let [name, value, tail @ ..] = rest {
+            let name = name.as_bytes();
+            if name.eq_ignore_ascii_case(b"RANK") {
+                let rank = parse_integer(value)?;
+                // -i64::MIN does not exist: newer Redis refuses it as it refuses 0.
+                if rank == 0 || rank == i64::MIN {
+                    return Err(Error::RankZero);
+                }
+                options.rank = rank;
+            } else if name.eq_ignore_ascii_case(b"COUNT") {
+                options.count = Some(parse_non_negative(value, Error::MatchCountNegative)?);
+            } else if name.eq_ignore_ascii_case(b"MAXLEN") {
+                options.maxlen = parse_non_negative(value, Error::MaxlenNegative)?;
+            } else {
+                return Err(Error::Syntax);
+            }
+            rest = tail;
+        }
+        if rest.is_empty() {
+            Ok(options)
+        } else {
+            Err(Error::Syntax)
+        }
+    }
+}
+
+/// A count that must be a non-negative integer; `error` covers both a
+/// negative number and no number at all, as in LPOS.
+fn parse_non_negative(arg: &Arg, error: Error) -> Result<usize, Error> {
+    arg.to_i64()
+        .and_then(|value| usize::try_from(value).ok())
+        .ok_or(error)
+}
+
+fn parse_end(arg: &Arg) -> Result<End, Error> {
+    let word = arg.as_bytes();
+    if word.eq_ignore_ascii_case(b"LEFT") {
+        Ok(End::Left)
+    } else if word.eq_ignore_ascii_case(b"RIGHT") {
+        Ok(End::Right)
+    } else {
+        Err(Error::Syntax)
+    }
+}
+
+/// Seconds, decimals allowed, rounded up to whole milliseconds (0: wait
+/// forever), with BLPOP's errors.
+fn parse_timeout(arg: &Arg) -> Result<i64, Error> {
+    let seconds = arg.to_f64().ok_or(Error::TimeoutNotANumber)?;
+    let milliseconds = (seconds * 1000.0).ceil();
+    if milliseconds < 0.0 {
+        Err(Error::TimeoutNegative)
+    } else if milliseconds >= MAX_TIMEOUT_MS {
+        Err(Error::TimeoutOutOfRange)
+    } else {
+        Ok(milliseconds as i64)
+    }
+}
