@@ -686,7 +686,7 @@ struct Wakeup {
 /// comes fails the benchmark rather than hanging it.
 const WAKEUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Wake-ups per side per round: enough for a 99th percentile.
-const WAKEUPS: usize = 1_000;
+const WAKEUPS: usize = 5_000;
 
 const WAKEUP_MODULE: Wakeup = Wakeup {
     block: &["MULTIMAP.BPOP", "wakeup", "f", "LEFT", "10"],
