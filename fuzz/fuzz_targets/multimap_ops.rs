@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use redis_multimap::multimap::MultiMap;
+use redis_multimap::multimap::{End, MultiMap, SetError};
 
 type Model = HashMap<Vec<u8>, Vec<Vec<u8>>>;
 
@@ -27,12 +27,60 @@ impl Input<'_> {
 
     fn list(&mut self) -> Option<Vec<Vec<u8>>> {
         let len = usize::from(self.byte()? % 5);
-        (0..len).map(|_| self.bytes()).collect()
+        (0..len).map(|_| self.value()).collect()
+    }
+
+    /// Mostly short values, sometimes one long enough that its length and
+    /// back-length take two bytes, so that moving values around meets both.
+    fn value(&mut self) -> Option<Vec<u8>> {
+        let value = self.bytes()?;
+        if value.first() == Some(&2) && value.len() == 3 {
+            return Some(vec![value[1]; 150 + usize::from(value[2])]);
+        }
+        Some(value)
+    }
+
+    fn index(&mut self) -> Option<i64> {
+        Some(i64::from(self.byte()? as i8))
+    }
+}
+
+/// LINDEX's reading of an index into a list of `len`.
+fn position(index: i64, len: usize) -> Option<usize> {
+    let len = len as i64;
+    let index = if index < 0 { index + len } else { index };
+    (0..len).contains(&index).then_some(index as usize)
+}
+
+/// LRANGE's (and LTRIM's) reading of `start..=stop`.
+fn map_range(values: &[Vec<u8>], start: i64, stop: i64) -> Vec<Vec<u8>> {
+    let len = values.len() as i64;
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        stop + len
+    } else {
+        stop.min(len - 1)
+    };
+    if start > stop || start >= len {
+        Vec::new()
+    } else {
+        values[start as usize..=stop as usize].to_vec()
+    }
+}
+
+/// Drops a field the model left empty, as the map does.
+fn settle(model: &mut Model, field: &[u8]) {
+    if model.get(field).is_some_and(Vec::is_empty) {
+        model.remove(field);
     }
 }
 
 fn run(input: &mut Input, map: &mut MultiMap, model: &mut Model) -> Option<()> {
-    let op = input.byte()? % 7;
+    let op = input.byte()? % 13;
     let field = input.bytes()?;
     match op {
         0 => {
@@ -70,28 +118,10 @@ fn run(input: &mut Input, map: &mut MultiMap, model: &mut Model) -> Option<()> {
         }
         3 => assert_eq!(map.remove_field(&field), model.remove(&field).is_some()),
         4 => {
-            let (start, stop) = (
-                i64::from(input.byte()? as i8),
-                i64::from(input.byte()? as i8),
-            );
-            let expected: Vec<Vec<u8>> = model.get(&field).map_or_else(Vec::new, |values| {
-                let len = values.len() as i64;
-                let start = if start < 0 {
-                    (start + len).max(0)
-                } else {
-                    start
-                };
-                let stop = if stop < 0 {
-                    stop + len
-                } else {
-                    stop.min(len - 1)
-                };
-                if start > stop || start >= len {
-                    Vec::new()
-                } else {
-                    values[start as usize..=stop as usize].to_vec()
-                }
-            });
+            let (start, stop) = (input.index()?, input.index()?);
+            let expected: Vec<Vec<u8>> = model
+                .get(&field)
+                .map_or_else(Vec::new, |values| map_range(values, start, stop));
             let got: Vec<Vec<u8>> = map.get(&field).map_or_else(Vec::new, |values| {
                 values.range(start, stop).map(<[u8]>::to_vec).collect()
             });
@@ -104,6 +134,108 @@ fn run(input: &mut Input, map: &mut MultiMap, model: &mut Model) -> Option<()> {
             let expected = model
                 .get(&field)
                 .map(|values| values.iter().rev().cloned().collect::<Vec<_>>());
+            assert_eq!(got, expected);
+        }
+        7 => {
+            let values = input.list()?;
+            let got = map.prepend(&field, values.iter().map(Vec::as_slice));
+            if !values.is_empty() {
+                let slot = model.entry(field.clone()).or_default();
+                slot.splice(0..0, values);
+            }
+            assert_eq!(got, model.get(&field).map_or(0, Vec::len));
+        }
+        8 => {
+            let values = input.list()?;
+            let got = map.add_missing(&field, values.iter().map(Vec::as_slice));
+            let slot = model.entry(field.clone()).or_default();
+            let before = slot.len();
+            for value in values {
+                if !slot.contains(&value) {
+                    slot.push(value);
+                }
+            }
+            assert_eq!(got, slot.len() - before);
+            settle(model, &field);
+        }
+        9 => {
+            let end = if input.byte()? % 2 == 0 {
+                End::Left
+            } else {
+                End::Right
+            };
+            let count = usize::from(input.byte()? % 4);
+            let got = map.pop(&field, end, count);
+            let expected = model.get_mut(&field).map(|values| {
+                let count = count.min(values.len());
+                match end {
+                    End::Left => values.drain(..count).collect::<Vec<_>>(),
+                    End::Right => values.drain(values.len() - count..).rev().collect(),
+                }
+            });
+            assert_eq!(got, expected);
+            settle(model, &field);
+        }
+        10 => {
+            let (index, value) = (input.index()?, input.value()?);
+            let got = map.set_value(&field, index, &value);
+            let expected = match model.get_mut(&field) {
+                None => Err(SetError::NoSuchField),
+                Some(values) => match position(index, values.len()) {
+                    None => Err(SetError::IndexOutOfRange),
+                    Some(at) => Ok(std::mem::replace(&mut values[at], value.clone()) != value),
+                },
+            };
+            assert_eq!(got, expected);
+        }
+        11 => {
+            let (start, stop) = (input.index()?, input.index()?);
+            let got = map.trim(&field, start, stop);
+            let mut removed = 0;
+            if let Some(values) = model.get_mut(&field) {
+                let kept: Vec<Vec<u8>> = map_range(values, start, stop);
+                removed = values.len() - kept.len();
+                *values = kept;
+            }
+            settle(model, &field);
+            assert_eq!(got, removed);
+            let index = input.index()?;
+            let got = map.get(&field).and_then(|values| values.get(index));
+            let expected = model
+                .get(&field)
+                .and_then(|values| position(index, values.len()).map(|at| &values[at][..]));
+            assert_eq!(got, expected);
+        }
+        12 => {
+            let value = input.value()?;
+            let rank = input.index()?.max(-100);
+            let rank = if rank == 0 { 1 } else { rank };
+            let (count, maxlen) = (
+                usize::from(input.byte()? % 4),
+                usize::from(input.byte()? % 8),
+            );
+            let got = map
+                .get(&field)
+                .map(|values| values.positions(&value, rank, count, maxlen));
+            let expected = model.get(&field).map(|values| {
+                let order: Vec<usize> = if rank > 0 {
+                    (0..values.len()).collect()
+                } else {
+                    (0..values.len()).rev().collect()
+                };
+                let scanned = if maxlen == 0 {
+                    order.len()
+                } else {
+                    maxlen.min(order.len())
+                };
+                let matches = order[..scanned].iter().filter(|&&at| values[at] == value);
+                let from_rank = matches.skip(rank.unsigned_abs() as usize - 1).copied();
+                if count == 0 {
+                    from_rank.collect::<Vec<_>>()
+                } else {
+                    from_rank.take(count).collect()
+                }
+            });
             assert_eq!(got, expected);
         }
         _ => {

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use redis_multimap::rdb::byte_stream::{sorted_content, ByteStream};
 use redis_multimap::rdb;
+use redis_multimap::rdb::byte_stream::{sorted_content, ByteStream};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&version, payload)) = data.split_first() else {

@@ -472,14 +472,19 @@ fn register_command<C: CommandSet>(
     entry: raw::RedisModuleCmdFunc,
     acl: Option<&AclCategories>,
 ) -> Result<(), String> {
-    // SAFETY: the load context is live; the strings are static. The one key
-    // is argument 1.
+    // SAFETY: an optional API, read after the shim resolved it.
+    let flags = server_flags(
+        command.flags,
+        unsafe { raw::RedisModule_GetCommand }.is_some(),
+    );
+    // SAFETY: the load context is live; the strings outlive the call. The
+    // one key is argument 1.
     let status = unsafe {
         api!(RedisModule_CreateCommand)(
             ctx.as_ptr(),
             command.name.as_ptr(),
             entry,
-            command.flags.as_ptr(),
+            flags.as_ptr(),
             1,
             1,
             1,
@@ -502,6 +507,17 @@ fn register_command<C: CommandSet>(
     }
     set_command_info(handle, command)?;
     acl.map_or(Ok(()), |acl| acl.assign(handle, command))
+}
+
+/// The command flags to register: Redis 6.2 refuses the whole command for
+/// a flag it does not know, and `blocking` came with Redis 7.0, as did the
+/// command API (`GetCommand`) that tells the two apart.
+fn server_flags(flags: &CStr, server_is_7: bool) -> CString {
+    let known = flags
+        .to_bytes()
+        .split(|byte| *byte == b' ')
+        .filter(|flag| server_is_7 || *flag != b"blocking");
+    CString::new(known.collect::<Vec<_>>().join(&b' ')).expect("flags hold no NUL")
 }
 
 /// What the server's ACL knows of our commands. Unless told, a server puts a
@@ -723,7 +739,7 @@ fn keyword_arg(word: &'static CStr) -> raw::RedisModuleCommandArg {
 
 #[cfg(test)]
 mod tests {
-    use super::{acl_categories, arity_allows};
+    use super::{acl_categories, arity_allows, server_flags};
 
     #[test]
     fn acl_categories_follow_the_flags_as_for_native_commands() {
@@ -741,6 +757,19 @@ mod tests {
                 "{flags:?}"
             );
         }
+    }
+
+    #[test]
+    fn redis_6_gets_no_blocking_flag() {
+        assert_eq!(server_flags(c"write blocking", false).as_c_str(), c"write");
+        assert_eq!(
+            server_flags(c"write blocking", true).as_c_str(),
+            c"write blocking"
+        );
+        assert_eq!(
+            server_flags(c"readonly fast", false).as_c_str(),
+            c"readonly fast"
+        );
     }
 
     #[test]
