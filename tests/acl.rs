@@ -1,8 +1,8 @@
 //! ACL categories: where the server lets modules name them (Redis 7.4+,
 //! Valkey 8+), `@multimap` holds every MULTIMAP command, and each command
 //! also sits in the standard categories its flags imply (@read or @write,
-//! @fast or @slow), so `+@multimap`, `+@read` and `-@write` mean for our
-//! commands what they mean for native ones.
+//! @fast or @slow, @blocking for BPOP), so `+@multimap`, `+@read`, `-@write`
+//! and `-@blocking` mean for our commands what they mean for native ones.
 
 mod common;
 
@@ -132,7 +132,11 @@ fn acl_cat_read_write_fast_slow_hold_the_commands_their_flags_imply() {
     assert!(!fast.is_empty() && !slow.is_empty());
     assert_eq!(multimap_commands_in(&mut con, "fast"), fast);
     assert_eq!(multimap_commands_in(&mut con, "slow"), slow);
-    for category in ["blocking", "admin", "dangerous", "keyspace", "pubsub"] {
+    assert_eq!(
+        multimap_commands_in(&mut con, "blocking"),
+        names(COMMANDS.iter().filter(|command| command.blocking))
+    );
+    for category in ["admin", "dangerous", "keyspace", "pubsub"] {
         assert_eq!(
             multimap_commands_in(&mut con, category),
             BTreeSet::new(),
@@ -153,13 +157,16 @@ fn command_info_lists_the_acl_categories_of_each_command() {
         let info = command_info(&mut con, &name);
         let categories: BTreeSet<String> = redis::from_redis_value_ref(&info[6])
             .unwrap_or_else(|error| panic!("COMMAND INFO {name}: {error}: {info:?}"));
-        let expected: BTreeSet<String> = [
+        let mut expected: BTreeSet<String> = [
             "@multimap",
             if command.writes { "@write" } else { "@read" },
             if command.fast { "@fast" } else { "@slow" },
         ]
         .map(str::to_owned)
         .into();
+        if command.blocking {
+            expected.insert("@blocking".to_owned());
+        }
         assert_eq!(categories, expected, "{name}");
     }
 }
@@ -213,6 +220,22 @@ fn taking_write_away_refuses_multimap_writes() {
     let mut user = connect_as(&server, &mut admin, &["+@all", "-@write", "~*"]);
     assert_acl(&mut user, write_commands(), true);
     assert_acl(&mut user, read_commands(), false);
+}
+
+/// `-@blocking` is how an admin keeps a user from holding connections open.
+#[test]
+fn taking_blocking_away_refuses_bpop_alone() {
+    if skip_unless(module_categories(), NO_MODULE_CATEGORIES) {
+        return;
+    }
+    let server = Server::start();
+    let mut admin = server.connect();
+    let mut user = connect_as(&server, &mut admin, &["+@all", "-@blocking", "~*"]);
+    let (blocking, other): (Vec<&CommandSpec>, Vec<&CommandSpec>) =
+        COMMANDS.iter().partition(|command| command.blocking);
+    assert!(!blocking.is_empty());
+    assert_acl(&mut user, blocking, true);
+    assert_acl(&mut user, other, false);
 }
 
 #[test]

@@ -719,22 +719,15 @@ fn flags_and_keys(con: &mut Connection, name: &str) -> (Vec<String>, i64, i64, i
 fn command_info_declares_write_flags_for_writes() {
     let server = Server::start();
     let mut con = server.connect();
-    for (name, deny_oom) in [
-        ("multimap.insert", true),
-        ("multimap.replace", true),
-        ("multimap.remove", false),
-        ("multimap.del", false),
-    ] {
-        let (flags, ..) = flags_and_keys(&mut con, name);
-        assert!(flags.contains(&"write".to_owned()), "{name}: {flags:?}");
-        assert!(!flags.contains(&"readonly".to_owned()), "{name}: {flags:?}");
-        assert!(!flags.contains(&"fast".to_owned()), "{name}: {flags:?}");
+    for command in write_commands() {
+        let name = command.lower_name();
+        let (flags, ..) = flags_and_keys(&mut con, &name);
+        let has = |flag: &str| flags.contains(&flag.to_owned());
+        assert!(has("write"), "{name}: {flags:?}");
+        assert!(!has("readonly"), "{name}: {flags:?}");
+        assert_eq!(has("fast"), command.fast, "{name}: {flags:?}");
         // Freeing memory must keep working under maxmemory.
-        assert_eq!(
-            flags.contains(&"denyoom".to_owned()),
-            deny_oom,
-            "{name}: {flags:?}"
-        );
+        assert_eq!(has("denyoom"), command.deny_oom, "{name}: {flags:?}");
     }
 }
 
@@ -742,26 +735,33 @@ fn command_info_declares_write_flags_for_writes() {
 fn command_info_declares_readonly_for_reads_and_fast_for_constant_time_ones() {
     let server = Server::start();
     let mut con = server.connect();
-    for (name, fast) in [
-        ("multimap.get", false),
-        ("multimap.values", false),
-        ("multimap.len", true),
-        ("multimap.range", false),
-        ("multimap.contains", false),
-        ("multimap.exists", true),
-        ("multimap.card", true),
-        ("multimap.size", true),
-        ("multimap.fields", false),
-        ("multimap.getall", false),
-        ("multimap.scan", false),
-    ] {
-        let (flags, ..) = flags_and_keys(&mut con, name);
-        assert!(flags.contains(&"readonly".to_owned()), "{name}: {flags:?}");
-        assert!(!flags.contains(&"write".to_owned()), "{name}: {flags:?}");
-        assert!(!flags.contains(&"denyoom".to_owned()), "{name}: {flags:?}");
+    for command in read_commands() {
+        let name = command.lower_name();
+        let (flags, ..) = flags_and_keys(&mut con, &name);
+        let has = |flag: &str| flags.contains(&flag.to_owned());
+        assert!(has("readonly"), "{name}: {flags:?}");
+        assert!(!has("write"), "{name}: {flags:?}");
+        assert!(!has("denyoom"), "{name}: {flags:?}");
+        assert_eq!(has("fast"), command.fast, "{name}: {flags:?}");
+    }
+}
+
+#[test]
+fn command_info_declares_blocking_for_bpop_alone() {
+    if skip_unless(
+        is_redis_7(),
+        "modules can declare the blocking flag since Redis 7.0",
+    ) {
+        return;
+    }
+    let server = Server::start();
+    let mut con = server.connect();
+    for command in &COMMANDS {
+        let name = command.lower_name();
+        let (flags, ..) = flags_and_keys(&mut con, &name);
         assert_eq!(
-            flags.contains(&"fast".to_owned()),
-            fast,
+            flags.contains(&"blocking".to_owned()),
+            command.blocking,
             "{name}: {flags:?}"
         );
     }
@@ -776,11 +776,11 @@ fn command_info_declares_key_at_position_one() {
         let (_, first, last, step) = flags_and_keys(&mut con, &name);
         assert_eq!((first, last, step), (1, 1, 1), "{name}");
     }
-    let keys: Vec<String> = query(
-        &mut con,
-        ("COMMAND", "GETKEYS", "MULTIMAP.INSERT", "mykey", "f", "v"),
-    );
-    assert_eq!(keys, ["mykey"]);
+    for command in &COMMANDS {
+        let call = command.call("mykey");
+        let keys: Vec<String> = query(&mut con, ("COMMAND", "GETKEYS", &call));
+        assert_eq!(keys, ["mykey"], "{call:?}");
+    }
 }
 
 /// The key flags of `COMMAND GETKEYSANDFLAGS` for one call (Redis 7.0+).
@@ -885,12 +885,12 @@ fn acl_read_only_key_permission_allows_reads_and_refuses_writes() {
     run(&mut reader, ("AUTH", "reader", "any"));
     assert_eq!(get(&mut reader, "ro:k", "f"), ["v"]);
     assert_eq!(integer(&mut reader, &["MULTIMAP.CARD", "ro:k"]), 1);
-    for write in [
-        vec!["MULTIMAP.INSERT", "ro:k", "f", "w"],
-        vec!["MULTIMAP.REMOVE", "ro:k", "f", "v"],
-        vec!["MULTIMAP.REPLACE", "ro:k", "f", "w"],
-        vec!["MULTIMAP.DEL", "ro:k", "f"],
-    ] {
+    for read in read_commands() {
+        let read = read.call("ro:k");
+        let _: Value = query(&mut reader, &read);
+    }
+    for write in write_commands() {
+        let write = write.call("ro:k");
         let error = error_reply(&mut reader, &write);
         assert!(error.starts_with("NOPERM"), "{write:?}: {error}");
     }

@@ -338,22 +338,32 @@ fn odd_input_never_takes_the_server_down() {
 // ---------------------------------------------------------------- maxmemory
 
 #[test]
-fn inserts_under_maxmemory_get_oom_while_reads_and_removals_work() {
+fn growing_writes_under_maxmemory_get_oom_while_reads_and_removals_work() {
     let mut server = Server::builder()
         .config("maxmemory-policy", "noeviction")
         .start();
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["c"]);
+    insert(&mut con, "k", "h", &["x", "y", "z"]);
     // Any server uses more than one byte: every deny-oom command is refused.
     common::run(&mut con, &["CONFIG", "SET", "maxmemory", "1"]);
-    for call in [
-        &["MULTIMAP.INSERT", "k", "f", "x"][..],
-        &["MULTIMAP.INSERT", "new", "f", "x"],
-        &["MULTIMAP.REPLACE", "k", "f", "x"],
-    ] {
-        assert_eq!(error_reply(&mut con, call), OOM, "{call:?}");
+    let deny_oom = COMMANDS.iter().filter(|command| command.deny_oom);
+    let mut calls: Vec<Vec<&str>> = deny_oom.map(|command| command.call("k")).collect();
+    calls.push(vec!["MULTIMAP.INSERT", "new", "f", "x"]);
+    assert!(calls.len() > 5, "{calls:?}");
+    for call in calls {
+        assert_eq!(error_reply(&mut con, &call), OOM, "{call:?}");
     }
+    // Writes that only take values away keep working.
+    assert_eq!(
+        query::<String>(&mut con, &["MULTIMAP.TRIM", "k", "h", "1", "1"]),
+        "OK"
+    );
+    assert_eq!(
+        query::<String>(&mut con, &["MULTIMAP.POP", "k", "h", "LEFT"]),
+        "y"
+    );
     assert_eq!(
         get(&mut con, "k", "f"),
         ["a", "b"],

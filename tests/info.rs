@@ -119,6 +119,25 @@ fn every_write_moves_the_totals_by_exactly_what_it_changed() {
         assert_eq!(assert_exact(&mut con, &after), *expected, "after {after}");
     }
 
+    // The list-grade writes: "ab" takes 4 bytes, "c" 3, "dd" 4, "xyz" 5.
+    #[rustfmt::skip]
+    let list_steps: [(redis::Cmd, Totals); 9] = [
+        (command(("MULTIMAP.PREPEND", "k", "f", "ab", "c")), totals(1, 1, 2, 2 + 4 + 3)),
+        (command(("MULTIMAP.ADD", "k", "f", "c", "dd", "dd")), totals(1, 1, 3, 9 + 4)),
+        (command(("MULTIMAP.POP", "k", "f", "LEFT")), totals(1, 1, 2, 13 - 4)),
+        (command(("MULTIMAP.SET", "k", "f", 0, "xyz")), totals(1, 1, 2, 9 - 3 + 5)),
+        (command(("MULTIMAP.SET", "k", "f", 0, "xyz")), totals(1, 1, 2, 11)),
+        (command(("MULTIMAP.TRIM", "k", "f", 1, 1)), totals(1, 1, 1, 11 - 5)),
+        (command(("MULTIMAP.BPOP", "k", "f", "LEFT", 0, "COUNT", 9)), Totals::ZERO),
+        (command(("MULTIMAP.TRIM", "k", "f", 0, 0)), Totals::ZERO),
+        (command(("MULTIMAP.POP", "k", "f", "RIGHT", "COUNT", 2)), Totals::ZERO),
+    ];
+    for (line, expected) in &list_steps {
+        attempt(&mut con, line);
+        let after = show_cmd(line);
+        assert_eq!(assert_exact(&mut con, &after), *expected, "after {after}");
+    }
+
     // A write refused for the key's type changes nothing.
     run(&mut con, ("SET", "string", "x"));
     error_reply(&mut con, ("MULTIMAP.INSERT", "string", "f", "v"));
@@ -155,7 +174,7 @@ fn random_bytes(rng: &mut Rng) -> Bytes {
 /// One random step of the sequence: returns what it sent.
 fn random_step(con: &mut Connection, rng: &mut Rng) -> String {
     let key = |rng: &mut Rng| *rng.pick(&["k0", "k1", "k2", "k3", "k4", "k5"]);
-    let roll = rng.below(100);
+    let roll = rng.below(120);
     let mut lines: Vec<redis::Cmd> = Vec::new();
     if roll < 30 {
         let mut line = command(("MULTIMAP.INSERT", key(rng), random_bytes(rng)));
@@ -240,8 +259,53 @@ fn random_step(con: &mut Connection, rng: &mut Rng) -> String {
             &["FLUSHALL"],
             &["FLUSHALL", "ASYNC"],
         ])));
-    } else {
+    } else if roll < 100 {
         lines.push(command(&["DEBUG", "RELOAD"]));
+    } else if roll < 108 {
+        let name = *rng.pick(&["MULTIMAP.PREPEND", "MULTIMAP.ADD"]);
+        let mut line = command((name, key(rng), random_bytes(rng)));
+        for _ in 0..rng.in_range(1..4) {
+            line.arg(random_bytes(rng));
+        }
+        lines.push(line);
+    } else if roll < 112 {
+        let end = *rng.pick(&["LEFT", "RIGHT"]);
+        let mut line = command(("MULTIMAP.POP", key(rng), random_bytes(rng), end));
+        if rng.chance(2) {
+            line.arg(("COUNT", rng.below(4)));
+        }
+        lines.push(line);
+    } else if roll < 115 {
+        let index = rng.below(5) as i64 - 2;
+        let line = command((
+            "MULTIMAP.SET",
+            key(rng),
+            random_bytes(rng),
+            index,
+            random_bytes(rng),
+        ));
+        lines.push(line);
+    } else if roll < 118 {
+        let (start, stop) = (rng.below(3), rng.below(4) as i64 - 2);
+        lines.push(command((
+            "MULTIMAP.TRIM",
+            key(rng),
+            random_bytes(rng),
+            start,
+            stop,
+        )));
+    } else {
+        // Served at once, or timing out after a millisecond.
+        let line = command((
+            "MULTIMAP.BPOP",
+            key(rng),
+            random_bytes(rng),
+            "RIGHT",
+            "0.001",
+            "COUNT",
+            1 + rng.below(3),
+        ));
+        lines.push(line);
     }
     for line in &lines {
         attempt(con, line);

@@ -122,6 +122,42 @@ fn emptying_a_key_fires_del_event_after_the_command_event() {
 }
 
 #[test]
+fn list_writes_fire_their_events_only_when_they_change_data() {
+    let setup: [&[&str]; 2] = [
+        &["MULTIMAP.INSERT", "k", "f", "a", "b", "c"],
+        &["MULTIMAP.INSERT", "t", "f", "a"],
+    ];
+    let writes: [&[&str]; 11] = [
+        &["MULTIMAP.PREPEND", "k", "f", "x"],
+        &["MULTIMAP.ADD", "k", "f", "a", "y"],
+        &["MULTIMAP.ADD", "k", "f", "a"],
+        &["MULTIMAP.POP", "k", "f", "LEFT"],
+        &["MULTIMAP.SET", "k", "f", "0", "z"],
+        &["MULTIMAP.SET", "k", "f", "0", "z"],
+        &["MULTIMAP.TRIM", "k", "f", "0", "1"],
+        &["MULTIMAP.TRIM", "k", "f", "0", "-1"],
+        &["MULTIMAP.POP", "k", "f", "RIGHT", "COUNT", "5"],
+        &["MULTIMAP.TRIM", "t", "f", "1", "0"],
+        &["MULTIMAP.PREPEND", "new", "f", "v", "w"],
+    ];
+    assert_eq!(
+        events_of(&setup, &writes),
+        expect(&[
+            ("multimap.prepend", "k"),
+            ("multimap.add", "k"),
+            ("multimap.pop", "k"),
+            ("multimap.set", "k"),
+            ("multimap.trim", "k"),
+            ("multimap.pop", "k"),
+            ("del", "k"),
+            ("multimap.trim", "t"),
+            ("del", "t"),
+            ("multimap.prepend", "new"),
+        ])
+    );
+}
+
+#[test]
 fn writes_that_change_nothing_fire_no_event() {
     assert_eq!(events_of(&[NO_OP_SETUP], &NO_OP_WRITES), expect(&[]));
 }
@@ -186,6 +222,30 @@ fn writes_that_change_data_invalidate_watch() {
         &server,
         "k",
         &["MULTIMAP.INSERT", "k", "f", "new"]
+    ));
+}
+
+#[test]
+fn list_writes_that_change_data_invalidate_watch() {
+    let server = Server::start();
+    let mut con = server.connect();
+    run(&mut con, &["MULTIMAP.INSERT", "k", "f", "a", "b", "c"]);
+    let writes: [&[&str]; 6] = [
+        &["MULTIMAP.PREPEND", "k", "f", "x"],
+        &["MULTIMAP.ADD", "k", "f", "a", "y"],
+        &["MULTIMAP.POP", "k", "f", "LEFT"],
+        &["MULTIMAP.SET", "k", "f", "-1", "q"],
+        &["MULTIMAP.TRIM", "k", "f", "1", "-1"],
+        &["MULTIMAP.POP", "k", "f", "RIGHT", "COUNT", "9"],
+    ];
+    for write in writes {
+        assert!(!transaction_survives(&server, "k", write), "{write:?}");
+    }
+    assert!(!key_exists(&mut con, "k"));
+    assert!(!transaction_survives(
+        &server,
+        "k",
+        &["MULTIMAP.ADD", "k", "f", "new"]
     ));
 }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{
-    content, digest, digest_value, dump, error_reply, getall, insert, integer, is_redis_7,
-    key_exists, key_type, query, restore, rewrite_aof, run, show, show_difference, skip_unless,
-    Bytes, Fields, Rng, Server, BUSYKEY,
+    base_aof_path, content, digest, digest_value, dump, error_reply, getall, insert, integer,
+    is_redis_7, key_exists, key_type, parse_aof_commands, query, restore, rewrite_aof, run, show,
+    show_difference, skip_unless, Bytes, Fields, Rng, Server, BUSYKEY,
 };
 use redis::Connection;
 
@@ -253,77 +253,6 @@ fn restore_replace(con: &mut Connection, key: &[u8], payload: &[u8]) {
         .expect("RESTORE ... REPLACE");
 }
 
-/// The AOF files Redis 7 keeps in `<dir>/appendonlydir/`, from its manifest:
-/// (file name, type) where type is `b` (base), `i` (incremental) or `h` (history).
-fn aof_manifest(dir: &Path) -> Vec<(String, String)> {
-    let appendonlydir = dir.join("appendonlydir");
-    let manifest = std::fs::read_dir(&appendonlydir)
-        .expect("appendonlydir")
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|path| path.to_string_lossy().ends_with(".manifest"))
-        .expect("an AOF manifest");
-    let text = std::fs::read_to_string(manifest).expect("manifest text");
-    text.lines()
-        .filter_map(|line| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let value = |name: &str| {
-                let at = words.iter().position(|word| *word == name)?;
-                words.get(at + 1).map(|value| value.to_string())
-            };
-            Some((value("file")?, value("type")?))
-        })
-        .collect()
-}
-
-/// The file a rewrite writes: Redis 7's base file, or Redis 6.2's single
-/// appendonly.aof (which later writes then extend).
-fn base_aof_path(dir: &Path) -> PathBuf {
-    if !dir.join("appendonlydir").exists() {
-        return dir.join("appendonly.aof");
-    }
-    let base = aof_manifest(dir)
-        .into_iter()
-        .find(|(_, kind)| kind == "b")
-        .map(|(name, _)| name)
-        .expect("a base AOF file in the manifest");
-    dir.join("appendonlydir").join(base)
-}
-
-/// Splits an AOF in RESP form into its commands' arguments.
-fn parse_aof_commands(aof: &[u8]) -> Vec<Vec<&[u8]>> {
-    fn number(aof: &[u8], pos: &mut usize, prefix: u8) -> usize {
-        assert_eq!(aof[*pos], prefix, "expected '{}' at {pos}", prefix as char);
-        let end = *pos
-            + aof[*pos..]
-                .windows(2)
-                .position(|pair| pair == b"\r\n")
-                .expect("a CRLF-terminated header");
-        let digits = std::str::from_utf8(&aof[*pos + 1..end]).expect("ASCII digits");
-        *pos = end + 2;
-        digits.parse().expect("a decimal count")
-    }
-    let mut commands = Vec::new();
-    let mut pos = 0;
-    while pos < aof.len() {
-        if aof[pos] == b'#' {
-            // An annotation line.
-            pos += aof[pos..].iter().position(|&b| b == b'\n').expect("EOL") + 1;
-            continue;
-        }
-        let argc = number(aof, &mut pos, b'*');
-        let mut args = Vec::with_capacity(argc);
-        for _ in 0..argc {
-            let len = number(aof, &mut pos, b'$');
-            args.push(&aof[pos..pos + len]);
-            assert_eq!(&aof[pos + len..pos + len + 2], b"\r\n", "CRLF after a bulk");
-            pos += len + 2;
-        }
-        commands.push(args);
-    }
-    commands
-}
-
 // ---------------------------------------------------------------- RDB from the original module
 
 #[test]
@@ -516,6 +445,23 @@ fn write_after_rewrite(con: &mut Connection) {
     insert(con, binary_key, b"\0", &[&b"later\0"[..], b""]);
     insert(con, binary_key, b"new\xfffield", &[&b"\xff"[..]]);
     insert(con, b"new key\0", b"f", &[&b"\0"[..], b"\r\n"]);
+    // The list-grade writes, logged as themselves (BPOP is logged as POP:
+    // tests/blocking.rs).
+    run(
+        con,
+        ("MULTIMAP.PREPEND", binary_key, b"\0", b"first\xff", b"\0"),
+    );
+    run(
+        con,
+        ("MULTIMAP.ADD", binary_key, b"\0", b"later\0", b"added\0"),
+    );
+    run(con, ("MULTIMAP.POP", binary_key, b"\0", "RIGHT"));
+    run(con, ("MULTIMAP.SET", binary_key, b"\0", 0, b"set\0"));
+    run(con, ("MULTIMAP.TRIM", binary_key, b"\0", 0, -2));
+    run(
+        con,
+        ("MULTIMAP.POP", b"new key\0", b"f", "LEFT", "COUNT", 1),
+    );
     assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"f", b"x")), 4);
     // Removing the last value of the last field deletes the key.
     assert_eq!(integer(con, ("MULTIMAP.REMOVE", b"dups", b"f", b"y")), 1);

@@ -4,8 +4,10 @@
 mod common;
 
 use common::{
-    dbsize, digest, master_offset, run, seed, wait_in_sync, Server, NO_OP_SETUP, NO_OP_WRITES,
+    command, dbsize, digest, master_offset, run, seed, wait_in_sync, Server, NO_OP_SETUP,
+    NO_OP_WRITES,
 };
+use redis::Value;
 
 #[test]
 fn replica_is_byte_identical_after_full_sync_and_a_stream_of_writes() {
@@ -34,13 +36,32 @@ fn replica_is_byte_identical_after_full_sync_and_a_stream_of_writes() {
         let key = format!("k{}", rng.below(60));
         let field = format!("f{}\0\u{ff}", rng.below(25));
         let value = format!("v{}", rng.below(5));
+        let index = rng.below(7) as i64 - 3;
+        let end = *rng.pick(&["LEFT", "RIGHT"]);
         match *rng.pick(&[
             "MULTIMAP.INSERT",
             "MULTIMAP.REMOVE",
             "MULTIMAP.REPLACE",
             "MULTIMAP.DEL",
+            "MULTIMAP.PREPEND",
+            "MULTIMAP.ADD",
+            "MULTIMAP.POP",
+            "MULTIMAP.SET",
+            "MULTIMAP.TRIM",
         ]) {
             "MULTIMAP.DEL" => run(&mut con, ("MULTIMAP.DEL", key, field)),
+            "MULTIMAP.POP" => run(
+                &mut con,
+                ("MULTIMAP.POP", key, field, end, "COUNT", rng.below(3)),
+            ),
+            "MULTIMAP.TRIM" => run(&mut con, ("MULTIMAP.TRIM", key, field, index, -1)),
+            // A missing field or an index out of range is an error that
+            // changes nothing; the others must replicate.
+            "MULTIMAP.SET" => {
+                let _ =
+                    command(("MULTIMAP.SET", key, field, index, value)).query::<Value>(&mut con);
+                Value::Nil
+            }
             command => run(&mut con, (command, key, field, value)),
         };
     }

@@ -239,9 +239,10 @@ fn len<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
 /// MULTIMAP.RANGE key field start stop
 fn range<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let map = key.value(&MULTIMAP)?;
+    // As LRANGE: a malformed index wins over a key of another type.
     let start = parse_integer(&args[3])?;
     let stop = parse_integer(&args[4])?;
+    let map = key.value(&MULTIMAP)?;
     Ok(match map.and_then(|map| map.get(field(&args[2]))) {
         Some(values) => Reply::Values(values.range(start, stop)),
         None => Reply::EmptyArray,

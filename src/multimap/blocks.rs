@@ -88,7 +88,7 @@ mod tests {
     use super::*;
     use crate::multimap::size_class::heap_alloc;
     use crate::multimap::test_support::{check_invariants, numbered};
-    use crate::multimap::Entry;
+    use crate::multimap::{End, Entry};
 
     /// jemalloc's size classes, as Redis's default allocator rounds requests.
     struct SizeClasses;
@@ -241,5 +241,23 @@ mod tests {
         assert_eq!(m.defrag(&mut mover, usize::MAX), None);
         check_invariants(&m);
         assert_eq!(content(&m), before);
+    }
+
+    #[test]
+    fn a_field_with_free_bytes_before_its_record_is_measured_and_moved_whole() {
+        let mut m = sample_map(1, 1000);
+        let field = numbered(0);
+        m.pop(&field, End::Left, 10);
+        assert!(m.entries[0].record_start() > 0, "popping left free bytes");
+        let measured = m.mem_usage(&SizeClasses);
+        assert!(measured >= heap_alloc(m.entries[0].data.capacity()));
+        let before = content(&m);
+        let mut mover = Mover::new(usize::MAX);
+        assert_eq!(m.defrag(&mut mover, 0), None);
+        assert_eq!(mover.moved.len(), 3);
+        assert_eq!(m.mem_usage(&SizeClasses), measured);
+        check_invariants(&m);
+        assert_eq!(content(&m), before);
+        assert_eq!(m.get(&field).map(|values| values.len()), Some(990));
     }
 }

@@ -6,21 +6,32 @@
 
 use std::collections::HashSet;
 
-use super::leb128::{read_varint, write_varint};
+use super::leb128::{put_varint, read_varint, write_varint};
 use super::packed::{count_packed_values, encode_value, encoded_value_len, value_at};
 use super::size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
 use super::{InvalidEncoding, Values, NIL};
 
-/// Above this many values to remove, a hash set beats scanning the argument list per value.
-pub(super) const REMOVE_SET_THRESHOLD: usize = 8;
+/// Above this many arguments (values to remove or to add), a hash set beats
+/// comparing each value of the field with every argument.
+pub(super) const ARGUMENT_SET_THRESHOLD: usize = 8;
 
-/// One field: its name and its values packed in a single allocation
-/// (`[name length][name][value]...`), so a field costs one block however many
-/// values it has.
+/// Set in `count` when `data` does not start with the record: it starts with
+/// the record's offset (LEB128) instead, and the bytes between are free.
+/// Popping from the front then moves only the name forward, and prepending
+/// fills the free bytes, instead of moving every value. A field never used
+/// at its front keeps the record at 0, as it is saved.
+pub(super) const GAP_FLAG: u32 = 1 << 31;
+
+/// Values a field can hold: what `count` leaves beside `GAP_FLAG`.
+pub(super) const MAX_VALUES: u32 = GAP_FLAG - 1;
+
+/// One field: its record (`[name length][name][value]...`) in a single
+/// allocation, so a field costs one block however many values it has.
 #[derive(Clone)]
 pub(super) struct Entry {
+    /// The record, from 0 or from the offset `GAP_FLAG` says is written here.
     pub(super) data: Vec<u8>,
-    /// Number of values; fields are capped at u32::MAX values.
+    /// Number of values (at most `MAX_VALUES`), and `GAP_FLAG`.
     pub(super) count: u32,
     /// Next entry in the same bucket chain, or `NIL`.
     pub(super) next: u32,
@@ -44,9 +55,12 @@ impl Entry {
 
     /// A field from its record, taking the buffer over as its storage, after
     /// checking every byte of it: the values well-formed and `value_count` of
-    /// them, at least one.
+    /// them, at least one and at most `MAX_VALUES`.
     #[inline]
     pub(super) fn from_record(record: Vec<u8>, value_count: u64) -> Result<Entry, InvalidEncoding> {
+        if value_count == 0 || value_count > u64::from(MAX_VALUES) {
+            return Err(InvalidEncoding);
+        }
         let (name_len, header) = read_varint(&record).ok_or(InvalidEncoding)?;
         let values_offset = usize::try_from(name_len)
             .ok()
@@ -54,35 +68,107 @@ impl Entry {
             .filter(|&offset| offset <= record.len())
             .ok_or(InvalidEncoding)?;
         let count = count_packed_values(&record[values_offset..])?;
-        if count == 0 || count as u64 != value_count {
+        if count as u64 != value_count {
             return Err(InvalidEncoding);
         }
-        let mut entry = Entry {
+        Ok(Entry {
             data: record,
-            count: 0,
+            count: count as u32,
             next: NIL,
-        };
-        entry.add_to_count(count);
-        Ok(entry)
+        })
+    }
+
+    /// Number of values.
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        (self.count & MAX_VALUES) as usize
     }
 
     #[inline]
-    fn values_offset(&self) -> usize {
-        let (len, header) = read_varint(&self.data).expect("field header");
-        header + len as usize
+    pub(super) fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= MAX_VALUES as usize);
+        self.count = (self.count & GAP_FLAG) | len as u32;
+    }
+
+    #[inline]
+    pub(super) fn add_to_count(&mut self, added: usize) {
+        let len = self.len() + added;
+        assert!(
+            len <= MAX_VALUES as usize,
+            "a MultiMap field holds at most 2^31 - 1 values"
+        );
+        self.set_len(len);
+    }
+
+    /// Where the record starts in `data`.
+    #[inline]
+    pub(super) fn record_start(&self) -> usize {
+        if self.count & GAP_FLAG == 0 {
+            0
+        } else {
+            self.written_record_start()
+        }
+    }
+
+    /// Kept out of line, like `record_after_gap`: what the paths every
+    /// command takes (finding a field, appending) grow by is the test of
+    /// the flag.
+    #[inline(never)]
+    fn written_record_start(&self) -> usize {
+        read_varint(&self.data).expect("record offset").0 as usize
+    }
+
+    /// Moves where the record starts; the bytes from `start` on must be the
+    /// record already.
+    #[inline]
+    pub(super) fn set_record_start(&mut self, start: usize) {
+        if start == 0 {
+            self.count &= MAX_VALUES;
+        } else {
+            // From 1 on a number is at least as large as its LEB128 length,
+            // so the offset always fits in the bytes before the record.
+            put_varint(&mut self.data, start as u64);
+            self.count |= GAP_FLAG;
+        }
+    }
+
+    /// The field's record: what RDB saves, and what `stored_bytes` counts.
+    #[inline(always)]
+    pub(super) fn record(&self) -> &[u8] {
+        if self.count & GAP_FLAG == 0 {
+            &self.data
+        } else {
+            self.record_after_gap()
+        }
+    }
+
+    #[inline(never)]
+    fn record_after_gap(&self) -> &[u8] {
+        &self.data[self.written_record_start()..]
+    }
+
+    /// Where the values start in `data`, after the record's name.
+    #[inline]
+    pub(super) fn values_offset(&self) -> usize {
+        let start = self.record_start();
+        let (len, header) = read_varint(&self.data[start..]).expect("field header");
+        start + header + len as usize
     }
 
     #[inline]
     pub(super) fn field(&self) -> &[u8] {
-        let (len, header) = read_varint(&self.data).expect("field header");
-        &self.data[header..header + len as usize]
+        let record = self.record();
+        let (len, header) = read_varint(record).expect("field header");
+        &record[header..header + len as usize]
     }
 
     #[inline]
     pub(super) fn values(&self) -> Values<'_> {
+        let record = self.record();
+        let (len, header) = read_varint(record).expect("field header");
         Values {
-            count: self.count as usize,
-            packed: &self.data[self.values_offset()..],
+            count: self.len(),
+            packed: &record[header + len as usize..],
         }
     }
 
@@ -91,7 +177,10 @@ impl Entry {
     pub(super) fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
         let mut appended = 0;
         for value in values {
-            reserve_in_size_classes(&mut self.data, encoded_value_len(value));
+            let needed = encoded_value_len(value);
+            if self.data.capacity() - self.data.len() < needed {
+                self.make_room_at_end(needed);
+            }
             encode_value(&mut self.data, value);
             appended += 1;
         }
@@ -99,10 +188,48 @@ impl Entry {
         appended
     }
 
-    #[inline]
-    fn add_to_count(&mut self, added: usize) {
-        self.count = u32::try_from(self.count as usize + added)
-            .expect("a MultiMap field holds at most u32::MAX values");
+    /// Grows the buffer in size classes, as for any vector, unless free bytes
+    /// before the record can be reused instead.
+    pub(super) fn make_room_at_end(&mut self, needed: usize) {
+        if self.count & GAP_FLAG == 0 {
+            reserve_in_size_classes(&mut self.data, needed);
+        } else {
+            self.relayout(0, needed);
+        }
+    }
+
+    /// Leaves at least `front` free bytes before the record and `back` after
+    /// it, plus slack split evenly between both ends; returns where the record
+    /// starts now. The record moves inside its buffer when that leaves slack
+    /// of a quarter of what it needs, else to a new buffer with half of it:
+    /// each move costs the record's length, and is paid for by the eighth of
+    /// that length added at one end before either end needs another.
+    pub(super) fn relayout(&mut self, front: usize, back: usize) -> usize {
+        let start = self.record_start();
+        let record_len = self.data.len() - start;
+        let needed = record_len + front + back;
+        let in_place = self.data.capacity() >= needed + needed / 4;
+        let capacity = if in_place {
+            self.data.capacity()
+        } else {
+            heap_alloc(needed + needed / 2)
+        };
+        let head = front + (capacity - needed) / 2;
+        let end = head + record_len;
+        if in_place {
+            if end > self.data.len() {
+                self.data.resize(end, 0);
+            }
+            self.data.copy_within(start..start + record_len, head);
+            self.data.truncate(end);
+        } else {
+            let mut moved = Vec::with_capacity(capacity);
+            moved.resize(head, 0);
+            moved.extend_from_slice(&self.data[start..]);
+            self.data = moved;
+        }
+        self.set_record_start(head);
+        head
     }
 
     /// The field holds exactly `values` afterwards; returns how many. Rewrites
@@ -116,7 +243,7 @@ impl Entry {
     ) -> usize {
         let offset = self.values_offset();
         self.data.truncate(offset);
-        self.count = 0;
+        self.set_len(0);
         let count = self.append(values);
         if count > 0 {
             self.shrink_if_mostly_unused();
@@ -128,7 +255,7 @@ impl Entry {
     #[inline]
     pub(super) fn remove_all(&mut self, unwanted: &[&[u8]]) -> usize {
         let set: Option<HashSet<&[u8]>> =
-            (unwanted.len() > REMOVE_SET_THRESHOLD).then(|| unwanted.iter().copied().collect());
+            (unwanted.len() > ARGUMENT_SET_THRESHOLD).then(|| unwanted.iter().copied().collect());
         let is_unwanted = |value: &[u8]| match &set {
             Some(set) => set.contains(value),
             None => unwanted.contains(&value),
@@ -154,17 +281,28 @@ impl Entry {
             return 0;
         }
         self.data.truncate(write);
+        self.set_len(self.len() - removed);
         self.shrink_if_mostly_unused();
-        self.count -= removed as u32;
         removed
     }
 
-    /// Gives memory back only once most of it is unused, so a field that
-    /// shrinks and grows again does not reallocate every time.
+    /// Gives memory back only once most of it is unused, free bytes before
+    /// the record included, so a field that shrinks and grows again does not
+    /// reallocate every time.
     #[inline]
-    fn shrink_if_mostly_unused(&mut self) {
-        if self.data.capacity() > 2 * heap_alloc(self.data.len()) {
+    pub(super) fn shrink_if_mostly_unused(&mut self) {
+        let start = self.record_start();
+        let record_len = self.data.len() - start;
+        if self.data.capacity() <= 2 * heap_alloc(record_len) {
+            return;
+        }
+        if start == 0 {
             fit_to_size_class(&mut self.data);
+        } else {
+            let mut compacted = Vec::with_capacity(heap_alloc(record_len));
+            compacted.extend_from_slice(&self.data[start..]);
+            self.data = compacted;
+            self.set_record_start(0);
         }
     }
 }
@@ -187,7 +325,7 @@ mod tests {
         assert_eq!(entry.data, [4, b'n', b'a', b'm', b'e', 1, b'a', 2, 0, 1]);
         assert_eq!(entry.field(), b"name");
         assert_eq!(collect(entry.values()), vecs(&[b"a", b""]));
-        assert_eq!((entry.count, entry.next), (2, NIL));
+        assert_eq!((entry.len(), entry.next), (2, NIL));
         assert_eq!(entry.data.capacity(), heap_alloc(entry.data.len()));
     }
 
@@ -205,13 +343,13 @@ mod tests {
         assert_eq!(adopted.data, record);
         assert_eq!(adopted.field(), b"f");
         assert_eq!(collect(adopted.values()), collect(written.values()));
-        assert_eq!((adopted.count, adopted.next), (3, NIL));
+        assert_eq!((adopted.len(), adopted.next), (3, NIL));
     }
 
     #[test]
     fn from_record_refuses_wrong_counts_and_names_past_the_end() {
         let record = Entry::new(b"f", [&b"x"[..], b"y"]).data;
-        for wrong_count in [0, 1, 3, u64::MAX] {
+        for wrong_count in [0, 1, 3, u64::from(MAX_VALUES) + 1, u64::MAX] {
             assert!(Entry::from_record(record.clone(), wrong_count).is_err());
         }
         let no_values = Entry::new(b"f", []).data;
@@ -223,11 +361,11 @@ mod tests {
 
     #[test]
     fn remove_all_leaves_the_same_bytes_as_a_field_built_without_them() {
-        for unwanted in [vec![&b"a"[..]], vec![&b"a"[..]; REMOVE_SET_THRESHOLD + 1]] {
+        for unwanted in [vec![&b"a"[..]], vec![&b"a"[..]; ARGUMENT_SET_THRESHOLD + 1]] {
             let mut entry = Entry::new(b"f", [&b"a"[..], b"b", b"a", b"c", b"a"]);
             assert_eq!(entry.remove_all(&unwanted), 3);
             assert_eq!(entry.data, Entry::new(b"f", [&b"b"[..], b"c"]).data);
-            assert_eq!(entry.count, 2);
+            assert_eq!(entry.len(), 2);
             assert_eq!(entry.remove_all(&unwanted), 0);
         }
     }
@@ -266,6 +404,6 @@ mod tests {
         assert!(entry.data.capacity() <= heap_alloc(entry.data.len()));
         assert_eq!(entry.data, Entry::new(b"f", [&b"tiny"[..]]).data);
         assert_eq!(entry.replace_values([]), 0);
-        assert_eq!((entry.count, entry.field()), (0, &b"f"[..]));
+        assert_eq!((entry.len(), entry.field()), (0, &b"f"[..]));
     }
 }

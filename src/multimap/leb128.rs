@@ -24,6 +24,20 @@ pub(super) fn write_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// Unsigned LEB128 over the first bytes of `out`, for numbers written in
+/// place; returns how many bytes it took.
+#[inline]
+pub(super) fn put_varint(out: &mut [u8], mut value: u64) -> usize {
+    let mut len = 0;
+    while value >= 0x80 {
+        out[len] = (value as u8 & 0x7f) | 0x80;
+        value >>= 7;
+        len += 1;
+    }
+    out[len] = value as u8;
+    len + 1
+}
+
 /// Decodes LEB128 from a byte sequence: `(value, bytes used)`; `None` if it
 /// is cut short or overflows 64 bits.
 ///
@@ -59,6 +73,14 @@ pub(super) fn write_back_varint(out: &mut Vec<u8>, value: u64) {
     let start = out.len();
     write_varint(out, value);
     out[start..].reverse();
+}
+
+/// `write_back_varint` over the first bytes of `out`; returns how many bytes it took.
+#[inline]
+pub(super) fn put_back_varint(out: &mut [u8], value: u64) -> usize {
+    let len = put_varint(out, value);
+    out[..len].reverse();
+    len
 }
 
 /// Decodes a back-to-front LEB128 number ending at `end`.
@@ -99,6 +121,15 @@ mod tests {
                 Some((value, end - 1)),
                 "{value}"
             );
+            // Written in place, they are the same bytes, and nothing past them is touched.
+            let mut in_place = [0xee; 11];
+            assert_eq!(put_varint(&mut in_place, value), forward.len());
+            assert_eq!(in_place[..forward.len()], forward[..]);
+            assert_eq!(in_place[forward.len()], 0xee);
+            let mut back_in_place = [0xee; 11];
+            assert_eq!(put_back_varint(&mut back_in_place, value), end - 1);
+            assert_eq!(back_in_place[..end - 1], backward[1..]);
+            assert_eq!(back_in_place[end - 1], 0xee);
         }
         assert_eq!(read_varint(&[0x80]), None);
         assert_eq!(read_varint(&[0xff; 10]), None);

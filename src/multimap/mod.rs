@@ -10,13 +10,15 @@
 //!
 //! Each field (`entry`) is one allocation holding its name and all its values in the `packed`
 //! encoding, the way Redis's listpack packs a small list, so a field costs one block plus a
-//! 32-byte slot however many values it holds.
+//! 32-byte slot however many values it holds. A field is also a list (`list`): popped, pushed
+//! and trimmed at either end in time that does not grow with its length.
 
 #![forbid(unsafe_code)]
 
 pub use blocks::{MeasureBlocks, MoveBlocks};
 use entry::Entry;
 use hasher::FieldHasher;
+pub use list::{End, SetError};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
 pub use values::{Values, ValuesIter};
@@ -28,14 +30,13 @@ mod blocks;
 mod entry;
 mod hasher;
 mod leb128;
-mod naive;
+mod list;
 mod packed;
 mod scan;
 mod size_class;
 #[cfg(test)]
 mod test_support;
 mod values;
-pub use naive::{End, SetError};
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
 const NIL: u32 = u32::MAX;
@@ -70,14 +71,14 @@ struct Totals {
 impl Totals {
     #[inline]
     fn add(&mut self, entry: &Entry) {
-        self.values += entry.count as usize;
-        self.bytes += entry.data.len();
+        self.values += entry.len();
+        self.bytes += entry.record().len();
     }
 
     #[inline]
     fn remove(&mut self, entry: &Entry) {
-        self.values -= entry.count as usize;
-        self.bytes -= entry.data.len();
+        self.values -= entry.len();
+        self.bytes -= entry.record().len();
     }
 }
 
@@ -127,16 +128,17 @@ impl MultiMap {
                 self.totals.remove(entry);
                 entry.append(values);
                 self.totals.add(entry);
-                entry.count as usize
+                entry.len()
             }
             None => self.add_field(hash, field, values),
         }
     }
 
-    /// Each field as its record (the field's single allocation: name length,
-    /// name, packed values) with its number of values. RDB stores exactly this.
+    /// Each field as its record (name length, name, packed values, as the
+    /// field's single allocation holds them) with its number of values. RDB
+    /// stores exactly this.
     pub fn records(&self) -> impl ExactSizeIterator<Item = (&[u8], usize)> {
-        self.entries.iter().map(|e| (&e.data[..], e.count as usize))
+        self.entries.iter().map(|e| (e.record(), e.len()))
     }
 
     /// Adds a field from a record as `records` returns it, taking the buffer
@@ -183,17 +185,8 @@ impl MultiMap {
     /// Removes every occurrence of each given value; drops the field when it empties; returns how
     /// many values were removed.
     pub fn remove_values(&mut self, field: &[u8], values: &[&[u8]]) -> usize {
-        let Some(i) = self.find(field, self.hash(field)) else {
-            return 0;
-        };
-        let entry = &mut self.entries[i];
-        self.totals.remove(entry);
-        let removed = entry.remove_all(values);
-        self.totals.add(entry);
-        if entry.count == 0 {
-            self.remove_entry(i);
-        }
-        removed
+        self.change_field(field, |entry| entry.remove_all(values))
+            .unwrap_or(0)
     }
 
     /// Removes the field with all its values; true if it existed.
@@ -210,6 +203,21 @@ impl MultiMap {
     /// Every field once, in an unspecified order that is stable while the map is unchanged.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&[u8], Values<'_>)> {
         self.entries.iter().map(|e| (e.field(), e.values()))
+    }
+
+    /// Runs `change` on the field's entry, keeping the totals right and
+    /// dropping the field if it is left without values; `None` if there is no
+    /// such field.
+    fn change_field<R>(&mut self, field: &[u8], change: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let i = self.find(field, self.hash(field))?;
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        let result = change(entry);
+        self.totals.add(entry);
+        if entry.len() == 0 {
+            self.remove_entry(i);
+        }
+        Some(result)
     }
 
     fn hash(&self, field: &[u8]) -> u64 {
@@ -244,7 +252,7 @@ impl MultiMap {
         values: impl IntoIterator<Item = &'v [u8]>,
     ) -> usize {
         let entry = Entry::new(field, values);
-        let count = entry.count as usize;
+        let count = entry.len();
         if count > 0 {
             self.push_entry(hash, entry);
         }
@@ -326,10 +334,13 @@ impl MultiMap {
 
 #[cfg(test)]
 mod tests {
-    use super::entry::REMOVE_SET_THRESHOLD;
+    use super::entry::ARGUMENT_SET_THRESHOLD;
     use super::leb128::varint_len;
     use super::packed::encoded_value_len;
-    use super::test_support::{check_invariants, collect, numbered, vecs, Rng};
+    use super::test_support::{
+        check_invariants, collect, model_add, model_index, model_pop, model_positions, model_set,
+        model_trim, numbered, vecs, Rng,
+    };
     use super::*;
     use std::collections::{HashMap, HashSet};
 
@@ -543,7 +554,7 @@ mod tests {
         m.insert(b"f", stored.iter().map(Vec::as_slice));
         let to_remove: Vec<Vec<u8>> = (0..30u8).map(|i| vec![i * 2]).collect();
         let args: Vec<&[u8]> = to_remove.iter().map(Vec::as_slice).collect();
-        assert!(args.len() > REMOVE_SET_THRESHOLD);
+        assert!(args.len() > ARGUMENT_SET_THRESHOLD);
         assert_eq!(m.remove_values(b"f", &args), 50);
         let expected: Vec<Vec<u8>> = stored.into_iter().filter(|v| v[0] % 2 == 1).collect();
         assert_eq!(get_vec(&m, b"f"), Some(expected));
@@ -720,7 +731,7 @@ mod tests {
     }
 
     fn random_values(rng: &mut Rng, max: u64) -> Vec<Vec<u8>> {
-        const POOL: [&[u8]; 6] = [b"", b"a", b"\0", b"\xff\xfe", b"bb", b"a\0"];
+        const POOL: [&[u8]; 7] = [b"", b"a", b"\0", b"\xff\xfe", b"bb", b"a\0", &[b'l'; 200]];
         (0..rng.below(max + 1))
             .map(|_| POOL[rng.below(POOL.len() as u64) as usize].to_vec())
             .collect()
@@ -752,6 +763,46 @@ mod tests {
         }
     }
 
+    #[derive(Clone, Copy)]
+    enum Operation {
+        Insert,
+        Prepend,
+        AddMissing,
+        Replace,
+        RemoveValues,
+        Pop,
+        Set,
+        Trim,
+        RemoveField,
+        Read,
+    }
+
+    const FILLING_WEIGHTS: [(Operation, u64); 10] = [
+        (Operation::Insert, 40),
+        (Operation::Prepend, 12),
+        (Operation::AddMissing, 8),
+        (Operation::Replace, 12),
+        (Operation::RemoveValues, 8),
+        (Operation::Pop, 5),
+        (Operation::Set, 5),
+        (Operation::Trim, 2),
+        (Operation::RemoveField, 3),
+        (Operation::Read, 5),
+    ];
+
+    const DRAINING_WEIGHTS: [(Operation, u64); 10] = [
+        (Operation::Insert, 1),
+        (Operation::Prepend, 1),
+        (Operation::AddMissing, 1),
+        (Operation::Replace, 1),
+        (Operation::RemoveValues, 15),
+        (Operation::Pop, 15),
+        (Operation::Set, 2),
+        (Operation::Trim, 10),
+        (Operation::RemoveField, 52),
+        (Operation::Read, 2),
+    ];
+
     #[test]
     fn random_operations_match_a_simple_model() {
         let mut rng = Rng(0x5EED);
@@ -769,54 +820,96 @@ mod tests {
             let filling = (op / 5_000) % 2 == 0;
             let field = random_field(&mut rng, 1024);
             let before = m.buckets.len();
-            let roll = rng.below(100);
-            let (insert_pct, replace_pct, remove_values_pct, remove_field_pct) = if filling {
-                (60, 75, 88, 95)
+            let weights = if filling {
+                FILLING_WEIGHTS
             } else {
-                (1, 2, 35, 92)
+                DRAINING_WEIGHTS
             };
-            if roll < insert_pct {
-                let values = random_values(&mut rng, 3);
-                let got = m.insert(&field, values.iter().map(Vec::as_slice));
-                let expected = if values.is_empty() {
-                    model.get(&field).map_or(0, Vec::len)
-                } else {
-                    let slot = model.entry(field.clone()).or_default();
-                    slot.extend(values);
-                    slot.len()
-                };
-                assert_eq!(got, expected);
-            } else if roll < replace_pct {
-                let values = random_values(&mut rng, 3);
-                let got = m.replace(&field, values.iter().map(Vec::as_slice));
-                assert_eq!(got, values.len());
-                if values.is_empty() {
-                    model.remove(&field);
-                } else {
-                    model.insert(field.clone(), values);
+            let mut roll = rng.below(weights.iter().map(|&(_, weight)| weight).sum());
+            let &(operation, _) = weights
+                .iter()
+                .find(|&&(_, weight)| {
+                    let found = roll < weight;
+                    roll = roll.wrapping_sub(weight);
+                    found
+                })
+                .expect("a roll below the total weight");
+            let slot = model.entry(field.clone()).or_default();
+            let len = slot.len();
+            match operation {
+                Operation::Insert => {
+                    let values = random_values(&mut rng, 3);
+                    slot.extend_from_slice(&values);
+                    let got = m.insert(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, slot.len());
                 }
-            } else if roll < remove_values_pct {
-                let values = random_values(&mut rng, 12);
-                let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
-                let got = m.remove_values(&field, &args);
-                let expected = match model.get_mut(&field) {
-                    Some(slot) => {
-                        let len = slot.len();
-                        slot.retain(|v| !values.contains(v));
-                        let removed = len - slot.len();
-                        if slot.is_empty() {
-                            model.remove(&field);
-                        }
-                        removed
-                    }
-                    None => 0,
-                };
-                assert_eq!(got, expected);
-            } else if roll < remove_field_pct {
-                assert_eq!(m.remove_field(&field), model.remove(&field).is_some());
-            } else {
-                assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
+                Operation::Prepend => {
+                    let values = random_values(&mut rng, 3);
+                    slot.splice(0..0, values.iter().cloned());
+                    let got = m.prepend(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, slot.len());
+                }
+                Operation::AddMissing => {
+                    let values = random_values(&mut rng, 12);
+                    let added = model_add(slot, &values);
+                    let got = m.add_missing(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, added);
+                }
+                Operation::Replace => {
+                    let values = random_values(&mut rng, 3);
+                    let got = m.replace(&field, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, values.len());
+                    *slot = values;
+                }
+                Operation::RemoveValues => {
+                    let values = random_values(&mut rng, 12);
+                    let args: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+                    slot.retain(|v| !values.contains(v));
+                    assert_eq!(m.remove_values(&field, &args), len - slot.len());
+                }
+                Operation::Pop => {
+                    let end = [End::Left, End::Right][rng.below(2) as usize];
+                    let count = rng.below(4) as usize;
+                    let popped = (len > 0).then(|| model_pop(slot, end, count));
+                    assert_eq!(m.pop(&field, end, count), popped);
+                }
+                Operation::Set => {
+                    let index = rng.below(2 * len as u64 + 3) as i64 - len as i64 - 1;
+                    let value = random_values(&mut rng, 1).pop().unwrap_or_default();
+                    let expected = match len {
+                        0 => Err(SetError::NoSuchField),
+                        _ => model_set(slot, index, &value),
+                    };
+                    assert_eq!(m.set_value(&field, index, &value), expected);
+                }
+                Operation::Trim => {
+                    let mut index = || rng.below(2 * len as u64 + 5) as i64 - len as i64 - 2;
+                    let (start, stop) = (index(), index());
+                    let removed = model_trim(slot, start, stop);
+                    assert_eq!(m.trim(&field, start, stop), removed);
+                }
+                Operation::RemoveField => {
+                    assert_eq!(m.remove_field(&field), len > 0);
+                    slot.clear();
+                }
+                Operation::Read => {
+                    let values = m.get(&field);
+                    assert_eq!(values.map(collect).unwrap_or_default(), *slot);
+                    let index = rng.below(2 * len as u64 + 3) as i64 - len as i64 - 1;
+                    assert_eq!(values.and_then(|v| v.get(index)), model_index(slot, index));
+                    let value = random_values(&mut rng, 1).pop().unwrap_or_default();
+                    let rank = [1, 2, -1, -2][rng.below(4) as usize];
+                    let (count, maxlen) = (rng.below(3) as usize, rng.below(4) as usize);
+                    assert_eq!(
+                        values.map_or_else(Vec::new, |v| v.positions(&value, rank, count, maxlen)),
+                        model_positions(slot, &value, rank, count, maxlen)
+                    );
+                }
             }
+            if slot.is_empty() {
+                model.remove(&field);
+            }
+            assert_eq!(get_vec(&m, &field).as_ref(), model.get(&field));
             if !model.contains_key(&field) {
                 scan_owed.remove(&field);
             }

@@ -8,7 +8,10 @@
 
 #![forbid(unsafe_code)]
 
-use super::leb128::{read_back_varint, read_varint, varint_len, write_back_varint, write_varint};
+use super::leb128::{
+    put_back_varint, put_varint, read_back_varint, read_varint, varint_len, write_back_varint,
+    write_varint,
+};
 
 /// Appends one value in the packed encoding: length, bytes, then the size of
 /// those two as a back-to-front number, which is what lets readers step
@@ -19,6 +22,16 @@ pub(super) fn encode_value(out: &mut Vec<u8>, value: &[u8]) {
     write_varint(out, value.len() as u64);
     out.extend_from_slice(value);
     write_back_varint(out, (out.len() - start) as u64);
+}
+
+/// Writes `value` as `encode_value` appends it, over the first bytes of
+/// `out`, for values written in place; returns how many bytes it took.
+#[inline]
+pub(super) fn put_value(out: &mut [u8], value: &[u8]) -> usize {
+    let header = put_varint(out, value.len() as u64);
+    let body = header + value.len();
+    out[header..body].copy_from_slice(value);
+    body + put_back_varint(&mut out[body..], body as u64)
 }
 
 /// How many bytes `encode_value` appends for `value`.
@@ -106,7 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn encoded_value_len_is_what_encode_value_appends() {
+    fn encoded_value_len_is_what_encode_value_appends_and_put_value_writes() {
         for value in sized_values() {
             let mut bytes = vec![0xff];
             encode_value(&mut bytes, &value);
@@ -116,6 +129,10 @@ mod tests {
                 "{}",
                 value.len()
             );
+            let mut in_place = vec![0xee; bytes.len()];
+            assert_eq!(put_value(&mut in_place, &value), bytes.len() - 1);
+            assert_eq!(in_place[..bytes.len() - 1], bytes[1..], "{}", value.len());
+            assert_eq!(in_place[bytes.len() - 1], 0xee);
         }
         assert_eq!(encoded_value_len(&[0u8; 16]), 18);
     }

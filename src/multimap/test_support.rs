@@ -2,9 +2,11 @@
 
 #![forbid(unsafe_code)]
 
+use super::entry::{Entry, GAP_FLAG};
+use super::leb128::read_varint;
 use super::packed::{count_packed_values, encode_value};
 use super::size_class::heap_alloc;
-use super::{MultiMap, Values, MIN_BUCKETS, NIL};
+use super::{End, MultiMap, SetError, Values, MIN_BUCKETS, NIL};
 
 /// SplitMix64: tiny, fixed-seed, good enough to drive reproducible operation sequences.
 pub(super) struct Rng(pub(super) u64);
@@ -48,19 +50,13 @@ pub(super) fn numbered(i: usize) -> Vec<u8> {
 pub(super) fn check_invariants(m: &MultiMap) {
     let total: usize = m.entries.iter().map(|e| e.values().len()).sum();
     assert_eq!(m.totals.values, total, "running total drifted");
-    let bytes: usize = m.entries.iter().map(|e| e.data.len()).sum();
+    let bytes: usize = m.entries.iter().map(|e| e.record().len()).sum();
     assert_eq!(m.totals.bytes, bytes, "running byte total drifted");
     assert!(
         m.entries.iter().all(|e| !e.values().is_empty()),
         "empty field kept"
     );
-    for e in &m.entries {
-        assert_eq!(count_packed_values(e.values().packed), Ok(e.count as usize));
-        assert!(
-            e.data.capacity() <= 2 * heap_alloc(e.data.len()),
-            "slack beyond twice the size class"
-        );
-    }
+    m.entries.iter().for_each(check_entry);
     if m.buckets.is_empty() {
         assert!(m.entries.is_empty());
         return;
@@ -91,4 +87,136 @@ pub(super) fn check_invariants(m: &MultiMap) {
             "duplicate field"
         );
     }
+}
+
+/// Checks one field's layout: where its record starts, the record itself,
+/// and that its buffer is not mostly unused.
+pub(super) fn check_entry(e: &Entry) {
+    let start = e.record_start();
+    if e.count & GAP_FLAG != 0 {
+        let (written, len) = read_varint(&e.data).expect("record offset");
+        assert_eq!(written as usize, start);
+        assert!(start >= 1, "a record at 0 is marked as not");
+        assert!(len <= start, "the record offset runs into the record");
+        assert!(start <= e.data.len(), "the record starts past the buffer");
+    }
+    let record = e.record();
+    let (name_len, header) = read_varint(record).expect("field header");
+    let values_offset = header + name_len as usize;
+    assert!(values_offset <= record.len(), "name past the record");
+    assert_eq!(start + values_offset, e.values_offset());
+    assert_eq!(count_packed_values(&record[values_offset..]), Ok(e.len()));
+    assert_eq!(e.values().packed, &record[values_offset..]);
+    assert!(
+        e.data.capacity() <= 2 * heap_alloc(record.len()),
+        "slack beyond twice the size class of the record: {} for {}",
+        e.data.capacity(),
+        record.len()
+    );
+}
+
+// The list commands as Redis runs them, on a field modelled as a plain vector
+// (empty: no field), written the way Redis's C code computes them.
+
+/// LINDEX.
+pub(super) fn model_index(values: &[Vec<u8>], index: i64) -> Option<&[u8]> {
+    let len = values.len() as i128;
+    let index = i128::from(index);
+    let index = if index < 0 { index + len } else { index };
+    usize::try_from(index)
+        .ok()
+        .and_then(|index| values.get(index))
+        .map(Vec::as_slice)
+}
+
+/// LSET on an existing field.
+pub(super) fn model_set(
+    values: &mut [Vec<u8>],
+    index: i64,
+    value: &[u8],
+) -> Result<bool, SetError> {
+    model_index(values, index).ok_or(SetError::IndexOutOfRange)?;
+    let index = if index < 0 {
+        index + values.len() as i64
+    } else {
+        index
+    };
+    let old = std::mem::replace(&mut values[index as usize], value.to_vec());
+    Ok(old != value)
+}
+
+/// LPOP/RPOP with a count: the values in the order popped.
+pub(super) fn model_pop(values: &mut Vec<Vec<u8>>, end: End, count: usize) -> Vec<Vec<u8>> {
+    let count = count.min(values.len());
+    match end {
+        End::Left => values.drain(..count).collect(),
+        End::Right => values.drain(values.len() - count..).rev().collect(),
+    }
+}
+
+/// LTRIM: how many values went.
+pub(super) fn model_trim(values: &mut Vec<Vec<u8>>, start: i64, stop: i64) -> usize {
+    let len = values.len() as i128;
+    let (mut start, mut stop) = (i128::from(start), i128::from(stop));
+    if start < 0 {
+        start += len;
+    }
+    if stop < 0 {
+        stop += len;
+    }
+    start = start.max(0);
+    let before = values.len();
+    if start > stop || start >= len {
+        values.clear();
+    } else {
+        stop = stop.min(len - 1);
+        values.truncate(stop as usize + 1);
+        values.drain(..start as usize);
+    }
+    before - values.len()
+}
+
+/// Appending each candidate not there yet: how many were.
+pub(super) fn model_add(values: &mut Vec<Vec<u8>>, candidates: &[Vec<u8>]) -> usize {
+    let before = values.len();
+    for candidate in candidates {
+        if !values.contains(candidate) {
+            values.push(candidate.clone());
+        }
+    }
+    values.len() - before
+}
+
+/// LPOS.
+pub(super) fn model_positions(
+    values: &[Vec<u8>],
+    value: &[u8],
+    rank: i64,
+    count: usize,
+    maxlen: usize,
+) -> Vec<usize> {
+    let order: Vec<usize> = if rank > 0 {
+        (0..values.len()).collect()
+    } else {
+        (0..values.len()).rev().collect()
+    };
+    let looked_at = if maxlen == 0 {
+        order.len()
+    } else {
+        maxlen.min(order.len())
+    };
+    let mut matches = 0;
+    let mut found = Vec::new();
+    for &index in &order[..looked_at] {
+        if values[index] == value {
+            matches += 1;
+            if matches >= rank.unsigned_abs() {
+                found.push(index);
+                if found.len() == count {
+                    break;
+                }
+            }
+        }
+    }
+    found
 }

@@ -42,27 +42,15 @@ impl<'a> Values<'a> {
     /// result is empty when `start > stop` or `start` is past the end. O(S+N), S being the
     /// distance of `start` from the nearer end.
     pub fn range(&self, start: i64, stop: i64) -> ValuesIter<'a> {
-        let len = i64::try_from(self.count).unwrap_or(i64::MAX);
-        // Adding a non-negative `len` to a negative index cannot overflow.
-        let start = if start < 0 {
-            (start + len).max(0)
-        } else {
-            start
-        };
-        let stop = if stop < 0 {
-            stop + len
-        } else {
-            stop.min(len - 1)
-        };
-        if start > stop || start >= len {
+        let Some((start, stop)) = clamp_range(self.count, start, stop) else {
             return ValuesIter {
                 packed: self.packed,
                 front: 0,
                 back: 0,
                 remaining: 0,
             };
-        }
-        let (start, taken) = (start as usize, (stop - start + 1) as usize);
+        };
+        let taken = stop - start + 1;
         let front = self.offset_of(start);
         let mut back = front;
         for _ in 0..taken {
@@ -76,8 +64,51 @@ impl<'a> Values<'a> {
         }
     }
 
+    /// The value at `index` with Redis `LINDEX` semantics (negative counts
+    /// from the end), walking from the nearer end: O(1) at either end.
+    pub fn get(&self, index: i64) -> Option<&'a [u8]> {
+        let index = resolve_index(self.count, index)?;
+        Some(value_at(self.packed, self.offset_of(index)).0)
+    }
+
+    /// Redis `LPOS`: the indexes (from the front, as `get` takes them) of the
+    /// values equal to `value`, starting at the `|rank|`-th match counted from
+    /// the front (`rank > 0`) or the back (`rank < 0`), in the order found; at
+    /// most `count` of them (0: all) among the first `maxlen` values looked at
+    /// from that end (0: all of them). A `rank` of 0 finds nothing.
+    pub fn positions(&self, value: &[u8], rank: i64, count: usize, maxlen: usize) -> Vec<usize> {
+        fn matching<'v>(
+            looked_at: impl Iterator<Item = (usize, &'v [u8])>,
+            value: &[u8],
+            skip: usize,
+            wanted: usize,
+        ) -> Vec<usize> {
+            looked_at
+                .filter(|&(_, candidate)| candidate == value)
+                .map(|(index, _)| index)
+                .skip(skip)
+                .take(wanted)
+                .collect()
+        }
+        let skip = usize::try_from(rank.unsigned_abs())
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1);
+        let looked_at = if maxlen == 0 { self.count } else { maxlen };
+        let wanted = if count == 0 { usize::MAX } else { count };
+        if rank > 0 {
+            matching(self.iter().enumerate().take(looked_at), value, skip, wanted)
+        } else if rank < 0 {
+            let last = self.count.saturating_sub(1);
+            let from_the_back = self.iter().rev().enumerate().take(looked_at);
+            let indexed = from_the_back.map(|(i, candidate)| (last - i, candidate));
+            matching(indexed, value, skip, wanted)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Byte offset of value `index`, walking from whichever end is nearer.
-    fn offset_of(&self, index: usize) -> usize {
+    pub(super) fn offset_of(&self, index: usize) -> usize {
         if index <= self.count / 2 {
             (0..index).fold(0, |offset, _| value_at(self.packed, offset).1)
         } else {
@@ -86,6 +117,36 @@ impl<'a> Values<'a> {
             })
         }
     }
+}
+
+/// `LINDEX`/`LSET` indexing over `len` values: negative counts from the end;
+/// `None` when out of range.
+pub(super) fn resolve_index(len: usize, index: i64) -> Option<usize> {
+    let index = if index < 0 {
+        // Any index fits in i128, so counting from the end cannot overflow.
+        i128::from(index) + len as i128
+    } else {
+        i128::from(index)
+    };
+    usize::try_from(index).ok().filter(|&index| index < len)
+}
+
+/// `LRANGE`/`LTRIM` bounds over `len` values: the first and last index
+/// inclusive, or `None` for an empty range.
+pub(super) fn clamp_range(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    // Adding a non-negative `len` to a negative index cannot overflow.
+    let start = if start < 0 {
+        (start + len).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        stop + len
+    } else {
+        stop.min(len - 1)
+    };
+    (start <= stop && start < len).then_some((start as usize, stop as usize))
 }
 
 /// Walks packed values from both ends.
@@ -213,5 +274,85 @@ mod tests {
         assert_eq!(range_vec(field, 2499, 2501), values[2499..2502]);
         let reversed: Vec<&[u8]> = field.iter().rev().take(2).collect();
         assert_eq!(reversed, [&values[4999][..], &values[4998][..]]);
+    }
+
+    #[test]
+    fn get_follows_lindex_semantics_from_either_end() {
+        let values: Vec<Vec<u8>> = (0..1001u32).map(|i| i.to_string().into_bytes()).collect();
+        let packed = pack(values.iter().map(Vec::as_slice));
+        let v = values_of(&packed);
+        for (index, expected) in [(0, 0), (1, 1), (500, 500), (501, 501), (1000, 1000)] {
+            assert_eq!(v.get(index), Some(&values[expected][..]), "{index}");
+        }
+        for (index, expected) in [(-1, 1000), (-2, 999), (-501, 500), (-1001, 0)] {
+            assert_eq!(v.get(index), Some(&values[expected][..]), "{index}");
+        }
+        for index in [1001, -1002, i64::MAX, i64::MIN, i64::MIN + 1] {
+            assert_eq!(v.get(index), None, "{index}");
+        }
+        assert_eq!(values_of(&[]).get(0), None);
+        assert_eq!(values_of(&[]).get(-1), None);
+    }
+
+    #[test]
+    fn get_reads_binary_values_whose_lengths_take_one_to_three_bytes() {
+        let values = vecs(&[b"", b"\0", &[0u8; 200], &[0xffu8; 20_000], b"\0\xff"]);
+        let packed = pack(values.iter().map(Vec::as_slice));
+        let v = values_of(&packed);
+        for (index, value) in values.iter().enumerate() {
+            assert_eq!(v.get(index as i64), Some(&value[..]));
+            assert_eq!(v.get(index as i64 - 5), Some(&value[..]));
+        }
+    }
+
+    #[test]
+    fn positions_follow_lpos_semantics() {
+        // The list of LPOS's documentation: a b c 1 2 3 c c.
+        let packed = pack([&b"a"[..], b"b", b"c", b"1", b"2", b"3", b"c", b"c"]);
+        let v = values_of(&packed);
+        // Value, RANK, COUNT, MAXLEN, the indexes found.
+        type Case = (&'static [u8], i64, usize, usize, &'static [usize]);
+        let cases: [Case; 17] = [
+            (b"c", 1, 1, 0, &[2]),
+            (b"c", 2, 1, 0, &[6]),
+            (b"c", -1, 1, 0, &[7]),
+            (b"c", 1, 2, 0, &[2, 6]),
+            (b"c", -1, 2, 0, &[7, 6]),
+            (b"c", 1, 0, 0, &[2, 6, 7]),
+            (b"c", -1, 0, 0, &[7, 6, 2]),
+            (b"c", 2, 0, 0, &[6, 7]),
+            (b"c", -3, 0, 0, &[2]),
+            (b"c", 4, 0, 0, &[]),
+            (b"c", -4, 0, 0, &[]),
+            // MAXLEN counts the values looked at from the end the search starts at.
+            (b"c", 1, 0, 2, &[]),
+            (b"c", 1, 0, 3, &[2]),
+            (b"c", -1, 0, 1, &[7]),
+            (b"c", -1, 0, 5, &[7, 6]),
+            (b"a", 1, 0, 100, &[0]),
+            (b"z", 1, 0, 0, &[]),
+        ];
+        for (value, rank, count, maxlen, expected) in cases {
+            assert_eq!(
+                v.positions(value, rank, count, maxlen),
+                expected,
+                "{value:?} RANK {rank} COUNT {count} MAXLEN {maxlen}"
+            );
+        }
+    }
+
+    #[test]
+    fn positions_take_extreme_ranks_and_binary_values() {
+        let packed = pack([&b""[..], b"\0", b"", &[0u8; 200][..], b""]);
+        let v = values_of(&packed);
+        assert_eq!(v.positions(b"", 1, 0, 0), [0, 2, 4]);
+        assert_eq!(v.positions(b"", -2, 0, 0), [2, 0]);
+        assert_eq!(v.positions(b"\0", 1, 0, 0), [1]);
+        assert_eq!(v.positions(&[0u8; 200], -1, 1, 0), [3]);
+        assert_eq!(v.positions(&[0u8; 199], 1, 0, 0), [] as [usize; 0]);
+        assert!(v.positions(b"", i64::MAX, 0, 0).is_empty());
+        assert!(v.positions(b"", -i64::MAX, 0, 0).is_empty());
+        assert!(v.positions(b"", 1, usize::MAX, usize::MAX).len() == 3);
+        assert!(values_of(&[]).positions(b"", -1, 0, 0).is_empty());
     }
 }

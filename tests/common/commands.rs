@@ -12,13 +12,21 @@ pub struct CommandSpec {
     pub writes: bool,
     /// Whether it runs in constant time (flag `fast`, ACL category `@fast`).
     pub fast: bool,
+    /// Whether it may use more memory (flag `denyoom`): refused over `maxmemory`.
+    pub deny_oom: bool,
+    /// Whether it may block the client (flag `blocking`, ACL category
+    /// `@blocking`, on servers whose modules can declare it: Redis 7.0+).
+    pub blocking: bool,
     /// The arguments after the key of one well-formed call with no optional
     /// argument: exactly `|arity|` words with the name and the key.
     pub example: &'static [&'static str],
 }
 
-pub static COMMANDS: [CommandSpec; 15] = [
-    spec("MULTIMAP.INSERT", -4, true, &["f", "v"]),
+/// In this order each example call on one key succeeds, whatever the earlier
+/// ones left: PREPEND recreates the field that DEL took, so that SET finds
+/// it, and BPOP comes last, on a field POP emptied, waiting only 10 ms.
+pub static COMMANDS: [CommandSpec; 23] = [
+    spec("MULTIMAP.INSERT", -4, true, &["f", "v"]).deny_oom(),
     spec("MULTIMAP.GET", 3, false, &["f"]),
     spec("MULTIMAP.VALUES", 3, false, &["f"]),
     spec("MULTIMAP.LEN", 3, false, &["f"]).fast(),
@@ -26,13 +34,23 @@ pub static COMMANDS: [CommandSpec; 15] = [
     spec("MULTIMAP.CONTAINS", 4, false, &["f", "v"]),
     spec("MULTIMAP.EXISTS", 3, false, &["f"]).fast(),
     spec("MULTIMAP.REMOVE", -4, true, &["f", "v"]),
-    spec("MULTIMAP.REPLACE", -4, true, &["f", "v"]),
+    spec("MULTIMAP.REPLACE", -4, true, &["f", "v"]).deny_oom(),
     spec("MULTIMAP.DEL", -3, true, &["f"]),
     spec("MULTIMAP.CARD", 2, false, &[]).fast(),
     spec("MULTIMAP.SIZE", 2, false, &[]).fast(),
     spec("MULTIMAP.FIELDS", 2, false, &[]),
     spec("MULTIMAP.GETALL", 2, false, &[]),
     spec("MULTIMAP.SCAN", -3, false, &["0"]),
+    spec("MULTIMAP.PREPEND", -4, true, &["f", "v"])
+        .fast()
+        .deny_oom(),
+    spec("MULTIMAP.ADD", -4, true, &["f", "v"]).deny_oom(),
+    spec("MULTIMAP.INDEX", 4, false, &["f", "0"]),
+    spec("MULTIMAP.SET", 5, true, &["f", "0", "v"]).deny_oom(),
+    spec("MULTIMAP.POS", -4, false, &["f", "v"]),
+    spec("MULTIMAP.TRIM", 5, true, &["f", "0", "-1"]),
+    spec("MULTIMAP.POP", -4, true, &["f", "LEFT"]).fast(),
+    spec("MULTIMAP.BPOP", -5, true, &["f", "LEFT", "0.01"]).blocking(),
 ];
 
 const fn spec(
@@ -47,6 +65,8 @@ const fn spec(
         arity,
         writes,
         fast: false,
+        deny_oom: false,
+        blocking: false,
         example,
     }
 }
@@ -54,6 +74,20 @@ const fn spec(
 impl CommandSpec {
     const fn fast(self) -> CommandSpec {
         CommandSpec { fast: true, ..self }
+    }
+
+    const fn deny_oom(self) -> CommandSpec {
+        CommandSpec {
+            deny_oom: true,
+            ..self
+        }
+    }
+
+    const fn blocking(self) -> CommandSpec {
+        CommandSpec {
+            blocking: true,
+            ..self
+        }
     }
 
     /// The name as Redis reports it (COMMAND INFO, arity errors).
@@ -93,13 +127,23 @@ pub fn write_commands() -> impl Iterator<Item = &'static CommandSpec> {
 pub const NO_OP_SETUP: &[&str] = &["MULTIMAP.INSERT", "k", "f", "a", "b"];
 
 /// Writes that change nothing after [`NO_OP_SETUP`]: absent values, fields
-/// and keys, and a REPLACE with the values the field already holds. None may
+/// and keys, a REPLACE with the values the field already holds, an ADD of
+/// values it holds, a SET to the value already there, a TRIM that keeps
+/// everything and POPs that find nothing or take nothing. None may
 /// replicate, fire an event or invalidate a WATCH.
-pub const NO_OP_WRITES: [&[&str]; 6] = [
+pub const NO_OP_WRITES: [&[&str]; 14] = [
     &["MULTIMAP.REMOVE", "k", "f", "absent"],
     &["MULTIMAP.REMOVE", "k", "nofield", "a"],
     &["MULTIMAP.REMOVE", "nokey", "f", "a"],
     &["MULTIMAP.DEL", "k", "nofield"],
     &["MULTIMAP.DEL", "nokey", "f"],
     &["MULTIMAP.REPLACE", "k", "f", "a", "b"],
+    &["MULTIMAP.ADD", "k", "f", "b", "a", "b"],
+    &["MULTIMAP.SET", "k", "f", "-2", "a"],
+    &["MULTIMAP.TRIM", "k", "f", "0", "-1"],
+    &["MULTIMAP.TRIM", "k", "nofield", "1", "0"],
+    &["MULTIMAP.TRIM", "nokey", "f", "0", "0"],
+    &["MULTIMAP.POP", "k", "nofield", "LEFT"],
+    &["MULTIMAP.POP", "nokey", "f", "RIGHT", "COUNT", "2"],
+    &["MULTIMAP.POP", "k", "f", "LEFT", "COUNT", "0"],
 ];

@@ -25,6 +25,28 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const UNLOAD_REFUSED: &str =
     "ERR Error unloading module: the module exports one or more module-side data types, can't unload";
 
+/// POP's COUNT (and LPOP's count) that is not an integer or is negative.
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+/// SET (as LSET) on a missing key or field.
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+/// SET (as LSET) at an index past either end.
+pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+/// POS (as LPOS on Redis 7.0) with RANK 0.
+pub const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, \
+                             2 from the second ... or use negative to start from the end of the list";
+/// POS's COUNT that is not an integer or is negative.
+pub const POS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+/// POS's MAXLEN that is not an integer or is negative.
+pub const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
+/// BPOP's COUNT that is not an integer or is below 1 (as BLMPOP's).
+pub const COUNT_NOT_ABOVE_ZERO: &str = "ERR count should be greater than 0";
+/// A BPOP timeout that is no number.
+pub const TIMEOUT_NOT_A_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+/// A BPOP timeout too large to add to the clock (newer servers' text: Redis
+/// 7.0 wraps around and says the timeout is negative).
+pub const TIMEOUT_OUT_OF_RANGE: &str = "ERR timeout is out of range";
+
 /// Redis's own arity error. Redis 7 names the command in lower case; 6.2
 /// echoes it as the client typed it, so send the lower-case name.
 pub fn arity_error(name: &str) -> String {

@@ -7,6 +7,10 @@
 //!   when the test panics), and their presets: plain, AOF, master and replica
 //!   (with [`wait_in_sync`]), cluster node, quiet for memory measurements, and
 //!   another server binary through `REDIS_SERVER`.
+//! - [`aof`]: the AOF's files and the commands logged in them.
+//! - [`blocked`]: [`Waiter`], a client blocked in a command on its own
+//!   thread, seen blocked through `CLIENT LIST` and its reply awaited with a
+//!   bound; the blocked-client counts of INFO.
 //! - [`cluster`]: a Redis Cluster of such servers, made with `redis-cli`.
 //! - [`client`]: typed helpers for the commands the tests send ([`integer`],
 //!   [`insert`], [`getall`], [`scan_all`], [`dump`], [`digest`]...), reply
@@ -24,12 +28,16 @@
 //! - [`show`]: bytes, command lines and replies for failure messages.
 //! - [`totals`]: what `INFO multimap` reports against what a walk of the
 //!   keyspace finds ([`assert_exact`]).
+//! - [`wire`]: [`Wire`], a connection that returns replies as the exact bytes
+//!   sent, to tell a null bulk string from a null array.
 //!
 //! Knobs, all read here: `REDIS_SERVER` (the server binary), `MULTIMAP_MODULE`
 //! (the module build), `MULTIMAP_SEED` (replays a randomized test).
 // Each test binary uses a different part of this layer.
 #![allow(dead_code, unused_imports)]
 
+pub mod aof;
+pub mod blocked;
 pub mod client;
 pub mod cluster;
 pub mod commands;
@@ -40,7 +48,10 @@ pub mod server;
 pub mod show;
 pub mod skip;
 pub mod totals;
+pub mod wire;
 
+pub use aof::*;
+pub use blocked::*;
 pub use client::*;
 pub use cluster::*;
 pub use commands::*;
@@ -51,3 +62,4 @@ pub use server::*;
 pub use show::*;
 pub use skip::*;
 pub use totals::*;
+pub use wire::*;
