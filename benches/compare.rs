@@ -8,17 +8,23 @@
 //! on are shared and noisy, so absolute times mean little while ratios taken
 //! side by side hold up.
 //!
-//! The per-call CPU, memory and DEBUG RELOAD rows run again with 10× the
-//! fields, to show how costs grow with the data; `BENCH_SCALE=0` skips them.
+//! The list-grade commands (POP, INDEX, PREPEND, TRIM, ADD) are compared
+//! with the list commands they mirror by CPU per call too, and BPOP with BLPOP
+//! by how long a blocked client waits for a value once it is pushed.
+//!
+//! The per-call CPU rows of the original commands, and the memory and DEBUG
+//! RELOAD rows, run again with 10× the fields, to show how costs grow with the
+//! data; `BENCH_SCALE=0` skips them. The list-grade rows depend on a field's
+//! length rather than on how many fields there are, so they run once.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::{Rng, Server};
-use redis::{Cmd, Connection, Pipeline};
+use redis::{Cmd, Connection, Pipeline, Value};
 
 /// Rounds of (module, native) measurements; each row reports medians.
 const ROUNDS: usize = 5;
@@ -48,6 +54,10 @@ enum NativeForm {
     Lists,
     /// One hash holding every field, at `key:hash` (one value per field).
     Hash,
+    /// One list per field, at `key:field`, and beside it a set of the same
+    /// values, at `key:field:set`: the native way to append only new values
+    /// without a script.
+    ListsAndSets,
 }
 
 /// Fields `f:000000000000`, `f:000000000001`, ... each holding the values
@@ -88,6 +98,7 @@ impl Dataset {
         let native = match self.native {
             NativeForm::Lists => "lists",
             NativeForm::Hash => "hash",
+            NativeForm::ListsAndSets => "lists and sets",
         };
         let values = match self.values_per_field {
             1 => "1 value".to_owned(),
@@ -104,28 +115,38 @@ impl Dataset {
         format!("{}:{field}", self.key)
     }
 
+    fn set_key(&self, field: &str) -> String {
+        format!("{}:{field}:set", self.key)
+    }
+
     fn load(&self, con: &mut Connection, side: Side) {
         assert!(
-            matches!(self.native, NativeForm::Lists) || self.values_per_field == 1,
+            !matches!(self.native, NativeForm::Hash) || self.values_per_field == 1,
             "a hash holds one value per field"
         );
         let values: Vec<String> = (0..self.values_per_field).map(value_name).collect();
         let mut batch = Batch::default();
         for field in (0..self.fields).map(field_name) {
-            let mut command = match (side, self.native) {
-                (Side::Module, _) => redis::cmd("MULTIMAP.INSERT")
+            let commands = match (side, self.native) {
+                (Side::Module, _) => vec![redis::cmd("MULTIMAP.INSERT")
                     .arg(self.key)
                     .arg(&field)
-                    .clone(),
+                    .clone()],
                 (Side::Native, NativeForm::Lists) => {
-                    redis::cmd("RPUSH").arg(self.list_key(&field)).clone()
+                    vec![redis::cmd("RPUSH").arg(self.list_key(&field)).clone()]
                 }
                 (Side::Native, NativeForm::Hash) => {
-                    redis::cmd("HSET").arg(self.hash_key()).arg(&field).clone()
+                    vec![redis::cmd("HSET").arg(self.hash_key()).arg(&field).clone()]
                 }
+                (Side::Native, NativeForm::ListsAndSets) => vec![
+                    redis::cmd("RPUSH").arg(self.list_key(&field)).clone(),
+                    redis::cmd("SADD").arg(self.set_key(&field)).clone(),
+                ],
             };
-            command.arg(&values);
-            batch.add(con, command);
+            for mut command in commands {
+                command.arg(&values);
+                batch.add(con, command);
+            }
         }
         batch.flush(con);
     }
@@ -138,6 +159,12 @@ impl Dataset {
             (Side::Native, NativeForm::Lists) => {
                 for field in (0..self.fields).map(field_name) {
                     batch.add(con, del(&self.list_key(&field)));
+                }
+            }
+            (Side::Native, NativeForm::ListsAndSets) => {
+                for field in (0..self.fields).map(field_name) {
+                    batch.add(con, del(&self.list_key(&field)));
+                    batch.add(con, del(&self.set_key(&field)));
                 }
             }
         }
@@ -153,6 +180,7 @@ impl Dataset {
                 self.values(),
             ),
             (Side::Native, NativeForm::Lists) => (redis::cmd("DBSIZE"), self.fields),
+            (Side::Native, NativeForm::ListsAndSets) => (redis::cmd("DBSIZE"), 2 * self.fields),
             (Side::Native, NativeForm::Hash) => {
                 (redis::cmd("HLEN").arg(self.hash_key()).clone(), self.fields)
             }
@@ -221,9 +249,13 @@ type Template = &'static [&'static str];
 
 /// One side of an operation measured by server CPU per call.
 struct Call {
-    /// The timed command's entry in INFO commandstats (`cmdstat_<stat>`).
-    stat: &'static str,
-    command: Template,
+    /// Sent before each call, on the same field, to set up what the call
+    /// works on; its CPU is not counted (it is another command).
+    prepare: &'static [Template],
+    /// The commands of one call, each with its entry in INFO commandstats
+    /// (`cmdstat_<stat>`): the call costs their sum. Most calls are one
+    /// command; the native way to do some things is several.
+    timed: &'static [(&'static str, Template)],
     /// Sent after each call to put back what it changed, so every call sees
     /// the same data; its CPU is not counted (it is another command).
     restore: &'static [Template],
@@ -247,13 +279,16 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: true,
         calls: 50_000,
         module: Call {
-            stat: "multimap.insert",
-            command: &["MULTIMAP.INSERT", "append", "{field}", "{value}"],
+            prepare: &[],
+            timed: &[(
+                "multimap.insert",
+                &["MULTIMAP.INSERT", "append", "{field}", "{value}"],
+            )],
             restore: &[],
         },
         native: Call {
-            stat: "rpush",
-            command: &["RPUSH", "append:{field}", "{value}"],
+            prepare: &[],
+            timed: &[("rpush", &["RPUSH", "append:{field}", "{value}"])],
             restore: &[],
         },
     },
@@ -263,13 +298,13 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: false,
         calls: 20_000,
         module: Call {
-            stat: "multimap.get",
-            command: &["MULTIMAP.GET", "mm", "{field}"],
+            prepare: &[],
+            timed: &[("multimap.get", &["MULTIMAP.GET", "mm", "{field}"])],
             restore: &[],
         },
         native: Call {
-            stat: "lrange",
-            command: &["LRANGE", "mm:{field}", "0", "-1"],
+            prepare: &[],
+            timed: &[("lrange", &["LRANGE", "mm:{field}", "0", "-1"])],
             restore: &[],
         },
     },
@@ -279,13 +314,13 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: false,
         calls: 50_000,
         module: Call {
-            stat: "multimap.len",
-            command: &["MULTIMAP.LEN", "mm", "{field}"],
+            prepare: &[],
+            timed: &[("multimap.len", &["MULTIMAP.LEN", "mm", "{field}"])],
             restore: &[],
         },
         native: Call {
-            stat: "llen",
-            command: &["LLEN", "mm:{field}"],
+            prepare: &[],
+            timed: &[("llen", &["LLEN", "mm:{field}"])],
             restore: &[],
         },
     },
@@ -295,13 +330,16 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: false,
         calls: 20_000,
         module: Call {
-            stat: "multimap.remove",
-            command: &["MULTIMAP.REMOVE", "mm", "{field}", "{value}"],
+            prepare: &[],
+            timed: &[(
+                "multimap.remove",
+                &["MULTIMAP.REMOVE", "mm", "{field}", "{value}"],
+            )],
             restore: &[&["MULTIMAP.INSERT", "mm", "{field}", "{value}"]],
         },
         native: Call {
-            stat: "lrem",
-            command: &["LREM", "mm:{field}", "0", "{value}"],
+            prepare: &[],
+            timed: &[("lrem", &["LREM", "mm:{field}", "0", "{value}"])],
             restore: &[&["RPUSH", "mm:{field}", "{value}"]],
         },
     },
@@ -311,13 +349,13 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: false,
         calls: 10_000,
         module: Call {
-            stat: "multimap.del",
-            command: &["MULTIMAP.DEL", "mm", "{field}"],
+            prepare: &[],
+            timed: &[("multimap.del", &["MULTIMAP.DEL", "mm", "{field}"])],
             restore: &[&["MULTIMAP.INSERT", "mm", "{field}", "{values}"]],
         },
         native: Call {
-            stat: "del",
-            command: &["DEL", "mm:{field}"],
+            prepare: &[],
+            timed: &[("del", &["DEL", "mm:{field}"])],
             restore: &[&["RPUSH", "mm:{field}", "{values}"]],
         },
     },
@@ -327,13 +365,16 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: false,
         calls: 50_000,
         module: Call {
-            stat: "multimap.replace",
-            command: &["MULTIMAP.REPLACE", "single", "{field}", "{value}"],
+            prepare: &[],
+            timed: &[(
+                "multimap.replace",
+                &["MULTIMAP.REPLACE", "single", "{field}", "{value}"],
+            )],
             restore: &[],
         },
         native: Call {
-            stat: "hset",
-            command: &["HSET", "single:hash", "{field}", "{value}"],
+            prepare: &[],
+            timed: &[("hset", &["HSET", "single:hash", "{field}", "{value}"])],
             restore: &[],
         },
     },
@@ -343,14 +384,223 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
         reload: false,
         calls: 50_000,
         module: Call {
-            stat: "multimap.get",
-            command: &["MULTIMAP.GET", "single", "{field}"],
+            prepare: &[],
+            timed: &[("multimap.get", &["MULTIMAP.GET", "single", "{field}"])],
             restore: &[],
         },
         native: Call {
-            stat: "hget",
-            command: &["HGET", "single:hash", "{field}"],
+            prepare: &[],
+            timed: &[("hget", &["HGET", "single:hash", "{field}"])],
             restore: &[],
+        },
+    },
+];
+
+/// The data the list-grade rows work on: long fields (whose values a POP,
+/// PREPEND or INDEX should not have to walk or move), fields capped at 100
+/// values, and tag fields that only take values they do not hold yet.
+const LONG: Dataset = Dataset {
+    key: "long",
+    fields: 100,
+    values_per_field: 1_000,
+    native: NativeForm::Lists,
+};
+const CAPPED: Dataset = Dataset {
+    key: "capped",
+    fields: 1_000,
+    values_per_field: 100,
+    native: NativeForm::Lists,
+};
+const TAGS: Dataset = Dataset {
+    key: "tags",
+    fields: 100,
+    values_per_field: 1_000,
+    native: NativeForm::ListsAndSets,
+};
+
+/// A value no field of TAGS holds, which ADD therefore appends; each call is
+/// restored by popping it off again.
+const NEW_TAG: &str = "val:not-yet-held";
+
+/// Without the module, appending a value only when the list does not hold
+/// it yet takes a script, so that nothing runs between looking and pushing.
+const ADD_SCRIPT: &str = "if redis.call('LPOS', KEYS[1], ARGV[1]) then return 0 end \
+                          return redis.call('RPUSH', KEYS[1], ARGV[1])";
+
+/// The list-grade commands against the list commands they mirror.
+const LIST_OPERATIONS: &[CpuOperation] = &[
+    CpuOperation {
+        label: "pop 1 value off the front of a 1k-value field: POP LEFT vs LPOP",
+        data: &LONG,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[("multimap.pop", &["MULTIMAP.POP", "long", "{field}", "LEFT"])],
+            restore: &[&["MULTIMAP.PREPEND", "long", "{field}", "{value}"]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("lpop", &["LPOP", "long:{field}"])],
+            restore: &[&["LPUSH", "long:{field}", "{value}"]],
+        },
+    },
+    CpuOperation {
+        label: "pop 1 value off the back of a 1k-value field: POP RIGHT vs RPOP",
+        data: &LONG,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.pop",
+                &["MULTIMAP.POP", "long", "{field}", "RIGHT"],
+            )],
+            restore: &[&["MULTIMAP.INSERT", "long", "{field}", "{value}"]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("rpop", &["RPOP", "long:{field}"])],
+            restore: &[&["RPUSH", "long:{field}", "{value}"]],
+        },
+    },
+    CpuOperation {
+        label: "read the first value of a 1k-value field: INDEX 0 vs LINDEX 0",
+        data: &LONG,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.index",
+                &["MULTIMAP.INDEX", "long", "{field}", "0"],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("lindex", &["LINDEX", "long:{field}", "0"])],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "read the last value of a 1k-value field: INDEX -1 vs LINDEX -1",
+        data: &LONG,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.index",
+                &["MULTIMAP.INDEX", "long", "{field}", "-1"],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("lindex", &["LINDEX", "long:{field}", "-1"])],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "read the middle value of a 1k-value field: INDEX 500 vs LINDEX 500",
+        data: &LONG,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.index",
+                &["MULTIMAP.INDEX", "long", "{field}", "500"],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("lindex", &["LINDEX", "long:{field}", "500"])],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "prepend 1 value to a 1k-value field: PREPEND vs LPUSH",
+        data: &LONG,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.prepend",
+                &["MULTIMAP.PREPEND", "long", "{field}", "{value}"],
+            )],
+            restore: &[&["MULTIMAP.POP", "long", "{field}", "LEFT"]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("lpush", &["LPUSH", "long:{field}", "{value}"])],
+            restore: &[&["LPOP", "long:{field}"]],
+        },
+    },
+    CpuOperation {
+        label: "cap a field at 100 values after pushing 1: TRIM 0 99 vs LTRIM 0 99",
+        data: &CAPPED,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[&["MULTIMAP.PREPEND", "capped", "{field}", "{value}"]],
+            timed: &[(
+                "multimap.trim",
+                &["MULTIMAP.TRIM", "capped", "{field}", "0", "99"],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[&["LPUSH", "capped:{field}", "{value}"]],
+            timed: &[("ltrim", &["LTRIM", "capped:{field}", "0", "99"])],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "add 1 new value to a 1k-value field: ADD vs EVAL of LPOS then RPUSH",
+        data: &TAGS,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.add",
+                &["MULTIMAP.ADD", "tags", "{field}", NEW_TAG],
+            )],
+            restore: &[&["MULTIMAP.POP", "tags", "{field}", "RIGHT"]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("eval", &["EVAL", ADD_SCRIPT, "1", "tags:{field}", NEW_TAG])],
+            restore: &[&["RPOP", "tags:{field}"]],
+        },
+    },
+    CpuOperation {
+        label: "add 1 new value to a 1k-value field: ADD vs SADD + RPUSH (a set beside each list)",
+        data: &TAGS,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.add",
+                &["MULTIMAP.ADD", "tags", "{field}", NEW_TAG],
+            )],
+            restore: &[&["MULTIMAP.POP", "tags", "{field}", "RIGHT"]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[
+                ("sadd", &["SADD", "tags:{field}:set", NEW_TAG]),
+                ("rpush", &["RPUSH", "tags:{field}", NEW_TAG]),
+            ],
+            restore: &[
+                &["SREM", "tags:{field}:set", NEW_TAG],
+                &["RPOP", "tags:{field}"],
+            ],
         },
     },
 ];
@@ -424,6 +674,29 @@ const THROUGHPUT_OPERATIONS: &[ThroughputOperation] = &[
     },
 ];
 
+/// One side of the wake-up latency rows: a client blocks on an empty field
+/// (or list), then another pushes one value to it.
+struct Wakeup {
+    block: Template,
+    push: Template,
+}
+
+/// The blocked client gives up after this long (the blocking commands'
+/// timeout, and its connection's read timeout), so a wake-up that never
+/// comes fails the benchmark rather than hanging it.
+const WAKEUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Wake-ups per side per round: enough for a 99th percentile.
+const WAKEUPS: usize = 5_000;
+
+const WAKEUP_MODULE: Wakeup = Wakeup {
+    block: &["MULTIMAP.BPOP", "wakeup", "f", "LEFT", "10"],
+    push: &["MULTIMAP.INSERT", "wakeup", "f", "val:000000000000"],
+};
+const WAKEUP_NATIVE: Wakeup = Wakeup {
+    block: &["BLPOP", "wakeup:f", "10"],
+    push: &["RPUSH", "wakeup:f", "val:000000000000"],
+};
+
 /// The data sets whose memory and DEBUG RELOAD time are compared.
 const STORED: [Dataset; 2] = [
     Dataset {
@@ -443,6 +716,7 @@ const STORED: [Dataset; 2] = [
 #[derive(Clone, Copy)]
 enum Unit {
     MicrosPerCall,
+    Micros,
     RequestsPerSecond,
     BytesPerValue,
     Seconds,
@@ -452,6 +726,7 @@ impl Unit {
     fn format(self, amount: f64) -> String {
         match self {
             Unit::MicrosPerCall => format!("{amount:.3} µs"),
+            Unit::Micros => format!("{amount:.1} µs"),
             Unit::RequestsPerSecond => format!("{:.0}k req/s", amount / 1000.0),
             Unit::BytesPerValue => format!("{amount:.1} B"),
             Unit::Seconds => format!("{amount:.3} s"),
@@ -500,6 +775,14 @@ impl Samples {
             ratio_range: (lowest, highest),
         }
     }
+}
+
+/// The smallest sample at least `share` of the samples do not exceed.
+fn percentile(mut samples: Vec<f64>, share: f64) -> f64 {
+    assert!(!samples.is_empty(), "no samples");
+    samples.sort_by(f64::total_cmp);
+    let rank = (share * samples.len() as f64).ceil() as usize;
+    samples[rank.max(1) - 1]
 }
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -587,19 +870,29 @@ fn server_cpu_per_call(
     for _ in 0..operation.calls {
         let field = field_name(rng.below(data.fields as u64) as usize);
         let value = value_name(rng.below(data.values_per_field as u64) as usize);
-        batch.add(con, expand(call.command, &field, &value, &all_values));
-        for restore in call.restore {
-            batch.add(con, expand(restore, &field, &value, &all_values));
+        let commands = call
+            .prepare
+            .iter()
+            .chain(call.timed.iter().map(|(_, command)| command))
+            .chain(call.restore);
+        for command in commands {
+            batch.add(con, expand(command, &field, &value, &all_values));
         }
     }
     batch.flush(con);
-    let (calls, micros) = command_stats(con, call.stat);
-    assert_eq!(
-        calls, operation.calls as u64,
-        "cmdstat_{} counted other calls than the timed ones",
-        call.stat
-    );
-    micros as f64 / calls as f64
+    let micros: u64 = call
+        .timed
+        .iter()
+        .map(|(stat, _)| {
+            let (calls, micros) = command_stats(con, stat);
+            assert_eq!(
+                calls, operation.calls as u64,
+                "cmdstat_{stat} counted other calls than the timed ones"
+            );
+            micros
+        })
+        .sum();
+    micros as f64 / operation.calls as f64
 }
 
 /// (calls, total µs) of a command since the last CONFIG RESETSTAT. The total
@@ -665,15 +958,28 @@ fn throughput(con: &mut Connection, port: u16, operation: &ThroughputOperation, 
         .unwrap_or_else(|| panic!("no requests per second in redis-benchmark's output: {stdout}"))
 }
 
-/// Server CPU per call of every operation, on its data set with `scale`
+/// Server CPU per call of `operations`, each on its data set with `scale`
 /// times the fields. Leaves an empty database.
-fn cpu_rows(con: &mut Connection, scale: usize, progress: &dyn Fn(&str)) -> Vec<Row> {
-    for data in [&LISTS, &SINGLE] {
+fn cpu_rows(
+    con: &mut Connection,
+    operations: &[CpuOperation],
+    scale: usize,
+    progress: &dyn Fn(&str),
+) -> Vec<Row> {
+    // The data sets the operations share are loaded once, here; the others
+    // are loaded afresh before each measurement.
+    let mut shared: Vec<&Dataset> = Vec::new();
+    for operation in operations.iter().filter(|operation| !operation.reload) {
+        if !shared.iter().any(|data| data.key == operation.data.key) {
+            shared.push(operation.data);
+        }
+    }
+    for data in shared {
         for side in SIDES {
             data.scaled(scale).load(con, side);
         }
     }
-    let rows = CPU_OPERATIONS
+    let rows = operations
         .iter()
         .map(|operation| {
             let data = operation.data.scaled(scale);
@@ -711,6 +1017,87 @@ fn throughput_rows(con: &mut Connection, port: u16, progress: &dyn Fn(&str)) -> 
         .collect();
     flush_all(con);
     rows
+}
+
+/// The median and 99th percentile of how long a blocked client waits for
+/// its reply once a value is pushed, BPOP against BLPOP. Leaves an empty
+/// database.
+fn wakeup_rows(server: &Server) -> [Row; 2] {
+    let mut blocked = server.connect();
+    blocked
+        .set_read_timeout(Some(WAKEUP_TIMEOUT))
+        .expect("a read timeout for the blocked client");
+    let mut pusher = server.connect();
+    let mut medians = Samples::default();
+    let mut tails = Samples::default();
+    for _ in 0..ROUNDS {
+        // Single wake-ups alternate too, module then native, so that a burst
+        // of load on the shared machine lands on both sides alike; a tail
+        // percentile is all bursts.
+        let mut module = Vec::with_capacity(WAKEUPS);
+        let mut native = Vec::with_capacity(WAKEUPS);
+        for _ in 0..WAKEUPS {
+            module.push(wakeup_latency(&mut blocked, &mut pusher, &WAKEUP_MODULE));
+            native.push(wakeup_latency(&mut blocked, &mut pusher, &WAKEUP_NATIVE));
+        }
+        for (side, latencies) in [(Side::Module, module), (Side::Native, native)] {
+            medians.push(side, median(latencies.clone()));
+            tails.push(side, percentile(latencies, 0.99));
+        }
+    }
+    flush_all(&mut pusher);
+    let label = |statistic: &str| {
+        format!(
+            "wake-up latency, {statistic} of {} per round: BPOP vs BLPOP",
+            count(WAKEUPS)
+        )
+    };
+    [
+        medians.into_row(label("median"), Unit::Micros),
+        tails.into_row(label("p99"), Unit::Micros),
+    ]
+}
+
+/// Microseconds from sending the push to the blocked client's reply. The
+/// push is sent only once the server counts the client as blocked, so the
+/// value always reaches a waiting client rather than an empty field.
+fn wakeup_latency(blocked: &mut Connection, pusher: &mut Connection, wakeup: &Wakeup) -> f64 {
+    // The previous wake-up's client may still count as blocked for a moment
+    // after its reply; a new block sent then would not be waiting yet.
+    wait_for_blocked_clients(pusher, 0);
+    blocked
+        .send_packed_command(&expand(wakeup.block, "", "", &[]).get_packed_command())
+        .expect("sending the blocking pop");
+    wait_for_blocked_clients(pusher, 1);
+
+    let push = expand(wakeup.push, "", "", &[]).get_packed_command();
+    let start = Instant::now();
+    pusher.send_packed_command(&push).expect("sending the push");
+    let reply = blocked.recv_response().expect("the blocked client's reply");
+    let latency = start.elapsed();
+    pusher.recv_response().expect("the push's reply");
+    assert!(
+        matches!(reply, Value::Array(ref popped) if !popped.is_empty()),
+        "the blocked client got {reply:?} rather than the pushed value"
+    );
+    latency.as_secs_f64() * 1e6
+}
+
+fn wait_for_blocked_clients(con: &mut Connection, expected: i64) {
+    let deadline = Instant::now() + WAKEUP_TIMEOUT;
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query(con)
+            .expect("INFO clients");
+        if info_field(&info, "blocked_clients") == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "blocked_clients never became {expected}"
+        );
+    }
 }
 
 /// Memory per stored value and DEBUG RELOAD time of a data set, both sides
@@ -822,6 +1209,12 @@ fn print_header(con: &mut Connection) {
          delta while loading, per 16-byte value; DEBUG RELOAD: wall time (save + load)"
     );
     println!(
+        "- wake-up latency: from sending the push (INSERT vs RPUSH) to the reply of the \
+         client blocked on the empty field (BPOP vs BLPOP), {} wake-ups per side per round, \
+         one of each side in turn",
+        count(WAKEUPS)
+    );
+    println!(
         "- not measured by throughput: deleting a field (redis-benchmark sends one command \
          shape, so it cannot recreate what it deletes)"
     );
@@ -861,14 +1254,17 @@ fn main() {
         .exec(&mut con);
     print_header(&mut con);
 
-    let mut rows = cpu_rows(&mut con, 1, &progress);
+    let mut rows = cpu_rows(&mut con, CPU_OPERATIONS, 1, &progress);
+    rows.extend(cpu_rows(&mut con, LIST_OPERATIONS, 1, &progress));
+    rows.extend(wakeup_rows(&server));
+    progress("wake-up latency");
     rows.extend(throughput_rows(&mut con, server.port, &progress));
     for data in &STORED {
         rows.extend(storage_rows(&mut con, data));
         progress(&data.describe());
     }
     if at_scale {
-        rows.extend(cpu_rows(&mut con, SCALE, &progress));
+        rows.extend(cpu_rows(&mut con, CPU_OPERATIONS, SCALE, &progress));
         for data in &STORED {
             let data = data.scaled(SCALE);
             rows.extend(storage_rows(&mut con, &data));
