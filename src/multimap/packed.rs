@@ -45,6 +45,14 @@ pub(super) fn encoded_value_len(value: &[u8]) -> usize {
 /// Only called on validated encodings, so it cannot run off the end.
 #[inline]
 pub(super) fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
+    // A value under 127 bytes (most of them) has a one-byte length and a
+    // one-byte back-length: no decoding needed.
+    let first = bytes[offset];
+    if first < 0x7f {
+        let start = offset + 1;
+        let end = start + usize::from(first);
+        return (&bytes[start..end], end + 1);
+    }
     let (len, header) = read_varint(&bytes[offset..]).expect("validated encoding");
     let start = offset + header;
     let end = start + len as usize;
@@ -57,6 +65,11 @@ pub(super) fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
 /// The offset where the value ending at `end` starts.
 #[inline]
 pub(super) fn value_start_before(bytes: &[u8], end: usize) -> usize {
+    // A back-length under 128 is one byte, its own value.
+    let last = bytes[end - 1];
+    if last < 0x80 {
+        return end - 1 - usize::from(last);
+    }
     let (body, trailer) = read_back_varint(bytes, end).expect("validated encoding");
     end - trailer - body as usize
 }
