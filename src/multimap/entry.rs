@@ -92,12 +92,18 @@ impl Entry {
 
     #[inline]
     pub(super) fn add_to_count(&mut self, added: usize) {
-        let len = self.len() + added;
+        self.check_room_for(added);
+        self.set_len(self.len() + added);
+    }
+
+    /// Panics (the command replies an internal error) unless `added` more
+    /// values fit in the field.
+    #[inline]
+    fn check_room_for(&self, added: usize) {
         assert!(
-            len <= MAX_VALUES as usize,
+            self.len() + added <= MAX_VALUES as usize,
             "a MultiMap field holds at most 2^31 - 1 values"
         );
-        self.set_len(len);
     }
 
     /// Where the record starts in `data`.
@@ -175,6 +181,15 @@ impl Entry {
     /// Appends values; returns how many.
     #[inline]
     pub(super) fn append<'v>(&mut self, values: impl IntoIterator<Item = &'v [u8]>) -> usize {
+        let values = values.into_iter();
+        // Refused before anything changes where the number of values is known
+        // up front, as it is for a command's arguments: a field past the
+        // limit would not count the values it holds.
+        if let (known, Some(exact)) = values.size_hint() {
+            if known == exact {
+                self.check_room_for(known);
+            }
+        }
         let mut appended = 0;
         for value in values {
             let needed = encoded_value_len(value);
@@ -344,6 +359,22 @@ mod tests {
         assert_eq!(adopted.field(), b"f");
         assert_eq!(collect(adopted.values()), collect(written.values()));
         assert_eq!((adopted.len(), adopted.next), (3, NIL));
+    }
+
+    #[test]
+    fn appending_past_the_value_limit_panics_before_changing_anything() {
+        let mut entry = Entry::new(b"f", [&b"a"[..]]);
+        // Only the count is looked at: the field need not really be that big.
+        entry.set_len(MAX_VALUES as usize - 1);
+        let before = entry.data.clone();
+        let appended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            entry.append([&b"x"[..], b"y"])
+        }));
+        assert!(appended.is_err());
+        assert_eq!(entry.data, before);
+        assert_eq!(entry.len(), MAX_VALUES as usize - 1);
+        assert_eq!(entry.append([&b"z"[..]]), 1);
+        assert_eq!(entry.len(), MAX_VALUES as usize);
     }
 
     #[test]
