@@ -906,11 +906,11 @@ fn unlink_frees_a_key_of_few_values_on_the_main_thread() {
     let lazyfreed = info_number(&mut quiet, "memory", "lazyfreed_objects");
     assert_eq!(integer(&mut quiet, &["UNLINK", "small"]), 1);
     // Freed before UNLINK replied: nothing was left for the lazy free thread,
-    // so used_memory is back at once (read without waiting for lazy frees; it
-    // may even be a little lower, when the server gave back memory of its own).
+    // so used_memory is back at once (read without waiting for lazy frees),
+    // give or take the few kilobytes the server's own buffers move by.
     let after = info_number(&mut quiet, "memory", "used_memory");
     assert!(
-        after - baseline <= 1024,
+        after - baseline <= measurement.used_memory_growth / 10,
         "used_memory {baseline} before the key, {after} right after UNLINK (the key took {})",
         measurement.used_memory_growth
     );
