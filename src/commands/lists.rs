@@ -3,7 +3,7 @@
 //! texts (as of Redis 7.0), including which error wins when several apply.
 #![forbid(unsafe_code)]
 
-use super::{field, parse_integer, parse_options, ReadResult, WriteResult};
+use super::{field, field_values, parse_integer, parse_options, ReadResult, WriteResult};
 use crate::datatype::MULTIMAP;
 use crate::error::Error;
 use crate::ffi::{Arg, Attempt, Outcome, ReadKey, Rewrite, WriteKey};
@@ -41,12 +41,9 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     // LPOP's rule: a count of 0 is allowed (and pops nothing).
     let count = match &args[4..] {
         [] => None,
-        [name, count] if name.as_bytes().eq_ignore_ascii_case(b"COUNT") => Some(
-            count
-                .to_i64()
-                .and_then(|count| usize::try_from(count).ok())
-                .ok_or(Error::NotPositive)?,
-        ),
+        [name, count] if name.as_bytes().eq_ignore_ascii_case(b"COUNT") => {
+            Some(parse_non_negative(count, Error::NotPositive)?)
+        }
         _ => return Err(Error::Syntax),
     };
     let missing = if count.is_some() {
@@ -111,9 +108,7 @@ pub(super) fn bpop(key: &mut WriteKey, args: &[Arg]) -> BlockingResult {
 
 /// MULTIMAP.INDEX key field index
 pub(super) fn index<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = key
-        .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2])));
+    let values = field_values(key, args)?;
     // As LINDEX: a missing list answers nil before the index is looked at.
     let Some(values) = values else {
         return Ok(Reply::Null);
@@ -159,9 +154,7 @@ pub(super) fn trim(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 /// MULTIMAP.POS key field value [RANK rank] [COUNT num] [MAXLEN len]
 pub(super) fn pos<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     let options = PosOptions::parse(&args[4..])?;
-    let values = key
-        .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2])));
+    let values = field_values(key, args)?;
     let Some(values) = values else {
         return Ok(match options.count {
             Some(_) => Reply::EmptyArray,
@@ -217,7 +210,7 @@ impl PosOptions {
 }
 
 /// A count that must be a non-negative integer; `error` covers both a
-/// negative number and no number at all, as in LPOS.
+/// negative number and no number at all, as in LPOS and LPOP.
 fn parse_non_negative(arg: &Arg, error: Error) -> Result<usize, Error> {
     arg.to_i64()
         .and_then(|value| usize::try_from(value).ok())

@@ -223,17 +223,13 @@ fn insert(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 
 /// MULTIMAP.GET key field (also MULTIMAP.VALUES)
 fn get<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = key
-        .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2])));
+    let values = field_values(key, args)?;
     Ok(values.map_or(Reply::EmptyArray, |values| Reply::Values(values.iter())))
 }
 
 /// MULTIMAP.LEN key field
 fn len<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = key
-        .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2])));
+    let values = field_values(key, args)?;
     Ok(Reply::count(values.map_or(0, |values| values.len())))
 }
 
@@ -242,8 +238,7 @@ fn range<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     // As LRANGE: a malformed index wins over a key of another type.
     let start = parse_integer(&args[3])?;
     let stop = parse_integer(&args[4])?;
-    let map = key.value(&MULTIMAP)?;
-    Ok(match map.and_then(|map| map.get(field(&args[2]))) {
+    Ok(match field_values(key, args)? {
         Some(values) => Reply::Values(values.range(start, stop)),
         None => Reply::EmptyArray,
     })
@@ -251,9 +246,7 @@ fn range<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
 /// MULTIMAP.CONTAINS key field value
 fn contains<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = key
-        .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2])));
+    let values = field_values(key, args)?;
     Ok(Reply::boolean(
         values.is_some_and(|values| values.contains(args[3].as_bytes())),
     ))
@@ -261,9 +254,7 @@ fn contains<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
 /// MULTIMAP.EXISTS key field
 fn exists<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = key
-        .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2])));
+    let values = field_values(key, args)?;
     Ok(Reply::boolean(values.is_some()))
 }
 
@@ -423,6 +414,14 @@ fn parse_cursor(arg: &Arg) -> Result<u64, Error> {
             .and_then(|cursor| cursor.checked_add(u64::from(digit - b'0')))
             .ok_or(Error::InvalidCursor)
     })
+}
+
+/// The values of the field argument 2 names, `None` when the key or the
+/// field is missing.
+fn field_values<'k>(key: &'k ReadKey, args: &[Arg]) -> Result<Option<Values<'k>>, Error> {
+    Ok(key
+        .value(&MULTIMAP)?
+        .and_then(|map| map.get(field(&args[2]))))
 }
 
 /// A field argument. With fault injection, `fault:command` panics here, as a

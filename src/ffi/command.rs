@@ -287,10 +287,7 @@ fn retry<C: CommandSet>(
     let Some(key_name) = args.get(1) else {
         return Ok(false);
     };
-    let mut key = WriteKey::open(ctx, key_name);
-    let ran = catch_unwind(AssertUnwindSafe(|| handler(&mut key, args)));
-    let deleted = catch_unwind(AssertUnwindSafe(|| key.settle()));
-    drop(key);
+    let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
     let Ok(Attempt::Done(outcome)) = ran? else {
         return Ok(false);
     };
@@ -392,23 +389,15 @@ fn run<C: CommandSet>(
             caught(|| handler(&key, args, ReplyOut::top(ctx, started)))?.map_err(Failure::Refused)
         }
         Handler::Write(handler) => {
-            let mut key = WriteKey::open(ctx, key_name);
-            let ran = caught(|| handler(&mut key, args));
-            // Whatever happened, a panic included, the value is counted
-            // again and no empty value stays behind.
-            let deleted = caught(|| key.settle());
-            drop(key);
-            let outcome = ran?.map_err(refused)?;
-            let deleted = deleted?;
+            let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
+            let outcome = ran.map_err(Failure::Panicked)?.map_err(refused)?;
+            let deleted = deleted.map_err(Failure::Panicked)?;
             caught(|| finish(ctx, key_name, outcome, deleted, started, true))
         }
         Handler::Blocking(handler) => {
-            let mut key = WriteKey::open(ctx, key_name);
-            let ran = caught(|| handler(&mut key, args));
-            let deleted = caught(|| key.settle());
-            drop(key);
-            let attempt = ran?.map_err(refused)?;
-            let deleted = deleted?;
+            let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
+            let attempt = ran.map_err(Failure::Panicked)?.map_err(refused)?;
+            let deleted = deleted.map_err(Failure::Panicked)?;
             caught(|| match attempt {
                 Attempt::Done(outcome) => finish(ctx, key_name, outcome, deleted, started, true),
                 Attempt::Wait { timeout_ms } if ctx.may_block() => {
@@ -418,6 +407,22 @@ fn run<C: CommandSet>(
             })
         }
     }
+}
+
+/// Runs `handler` on the key opened for writing, then, whatever happened (a
+/// panic included), settles the key: its value is counted again and no empty
+/// value stays behind. The key is closed before anything is replied. Returns
+/// what the handler returned and whether settling deleted the key, each
+/// with its panic caught.
+fn write_key<T>(
+    ctx: &Context,
+    key_name: &Arg,
+    handler: impl FnOnce(&mut WriteKey<'_>) -> T,
+) -> (std::thread::Result<T>, std::thread::Result<bool>) {
+    let mut key = WriteKey::open(ctx, key_name);
+    let ran = catch_unwind(AssertUnwindSafe(|| handler(&mut key)));
+    let deleted = catch_unwind(AssertUnwindSafe(|| key.settle()));
+    (ran, deleted)
 }
 
 /// Writes a write's reply, then what its change owes the rest of Redis
