@@ -199,6 +199,21 @@ impl Dataset {
         command
     }
 
+    /// TTL (or HTTL) of one field, on one side.
+    fn ttl(&self, con: &mut Connection, side: Side, field: &str) -> i64 {
+        let command = match side {
+            Side::Module => "MULTIMAP.TTL",
+            Side::Native => "HTTL",
+        };
+        let ttl: Vec<i64> = redis::cmd(command)
+            .arg(self.single_key(side))
+            .arg(&["FIELDS", "1"])
+            .arg(field)
+            .query(con)
+            .unwrap_or_else(|error| panic!("{command}: {error}"));
+        ttl[0]
+    }
+
     /// The key that holds this data set on one side, when one key holds it all.
     fn single_key(&self, side: Side) -> String {
         match (side, self.native) {
@@ -1474,16 +1489,8 @@ fn expiry_storage_rows(con: &mut Connection, fields: usize) -> [Row; 4] {
                 .expect("DEBUG RELOAD");
             reload.push(side, start.elapsed().as_secs_f64());
             assert!(data.is_stored(con, side), "DEBUG RELOAD lost data");
-            let ttl: Vec<i64> = redis::cmd(match side {
-                Side::Module => "MULTIMAP.TTL",
-                Side::Native => "HTTL",
-            })
-            .arg(data.single_key(side))
-            .arg(&["FIELDS", "1"])
-            .arg(field_name(fields - 1))
-            .query(con)
-            .expect("TTL after DEBUG RELOAD");
-            assert!(ttl[0] > 0, "DEBUG RELOAD lost an expiry: TTL {ttl:?}");
+            let ttl = data.ttl(con, side, &field_name(fields - 1));
+            assert!(ttl > 0, "DEBUG RELOAD lost an expiry: TTL {ttl}");
         }
     }
     flush_all(con);
