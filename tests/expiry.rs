@@ -897,13 +897,6 @@ fn a_master_removes_an_expired_field_first_when_a_write_touches_it() {
 
 // ---------------------------------------------------------------- events
 
-fn events(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(event, key)| ((*event).to_owned(), (*key).to_owned()))
-        .collect()
-}
-
 /// Background removal fires `multimap.expired` (once per key per pass, so
 /// at least once and at most once a field) and `del` when the key goes.
 #[test]
@@ -962,63 +955,6 @@ fn background_removal_fires_expired_and_del_when_the_key_goes() {
         ]
     );
     assert_eq!(fields(&mut con, "kept"), ["f"]);
-}
-
-#[test]
-fn expiry_commands_fire_their_events_only_when_they_change_something() {
-    let server = Server::builder()
-        .config("notify-keyspace-events", "KEA")
-        .start();
-    let mut con = server.connect();
-    insert(&mut con, "k", "f", &["v"]);
-    insert(&mut con, "k", "g", &["v"]);
-    insert(&mut con, "k", "h", &["v"]);
-    let seen = keyevents_during(&server, |con| {
-        let lines: [&[&str]; 12] = [
-            &["MULTIMAP.EXPIRE", "k", "100", "FIELDS", "2", "f", "missing"],
-            &["MULTIMAP.PEXPIRE", "k", "100", "NX", "FIELDS", "1", "f"],
-            &["MULTIMAP.EXPIRE", "nokey", "100", "FIELDS", "1", "f"],
-            &["MULTIMAP.TTL", "k", "FIELDS", "1", "f"],
-            &["MULTIMAP.PEXPIRETIME", "k", "FIELDS", "1", "f"],
-            &["MULTIMAP.PERSIST", "k", "FIELDS", "2", "f", "g"],
-            &["MULTIMAP.PERSIST", "k", "FIELDS", "2", "f", "g"],
-            &["MULTIMAP.EXPIREAT", "k", "0", "XX", "FIELDS", "1", "g"],
-            &["MULTIMAP.EXPIREAT", "k", "0", "FIELDS", "1", "g"],
-            &[
-                "MULTIMAP.PEXPIREAT",
-                "k",
-                "4102444800000",
-                "FIELDS",
-                "1",
-                "f",
-            ],
-            &[
-                "MULTIMAP.PEXPIRE",
-                "k",
-                "0",
-                "FIELDS",
-                "3",
-                "f",
-                "h",
-                "missing",
-            ],
-            &["MULTIMAP.EXPIRE", "k", "0", "FIELDS", "1", "f"],
-        ];
-        for line in lines {
-            run(con, line);
-        }
-    });
-    assert_eq!(
-        seen,
-        events(&[
-            ("multimap.expire", "k"),
-            ("multimap.persist", "k"),
-            ("multimap.expired", "k"),
-            ("multimap.expire", "k"),
-            ("multimap.expired", "k"),
-            ("del", "k"),
-        ])
-    );
 }
 
 // ---------------------------------------------------------------- replication and the AOF

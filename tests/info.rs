@@ -174,7 +174,7 @@ fn random_bytes(rng: &mut Rng) -> Bytes {
 /// One random step of the sequence: returns what it sent.
 fn random_step(con: &mut Connection, rng: &mut Rng) -> String {
     let key = |rng: &mut Rng| *rng.pick(&["k0", "k1", "k2", "k3", "k4", "k5"]);
-    let roll = rng.below(120);
+    let roll = rng.below(130);
     let mut lines: Vec<redis::Cmd> = Vec::new();
     if roll < 30 {
         let mut line = command(("MULTIMAP.INSERT", key(rng), random_bytes(rng)));
@@ -293,6 +293,34 @@ fn random_step(con: &mut Connection, rng: &mut Rng) -> String {
             random_bytes(rng),
             start,
             stop,
+        )));
+    } else if roll < 125 {
+        // Far off or at once: no field expires under the walk that follows.
+        let (name, far) = *rng.pick(&[
+            ("MULTIMAP.PEXPIRE", 3_600_000_i64),
+            ("MULTIMAP.EXPIRE", 3_600),
+            ("MULTIMAP.EXPIREAT", 4_102_444_800),
+        ]);
+        let time = if rng.chance(3) { 0 } else { far };
+        let conditions: [&[&str]; 3] = [&[], &["NX"], &["GT"]];
+        let condition = *rng.pick(&conditions);
+        lines.push(command((
+            name,
+            key(rng),
+            time,
+            condition,
+            "FIELDS",
+            2,
+            random_bytes(rng),
+            random_bytes(rng),
+        )));
+    } else if roll < 128 {
+        lines.push(command((
+            "MULTIMAP.PERSIST",
+            key(rng),
+            "FIELDS",
+            1,
+            random_bytes(rng),
         )));
     } else {
         // Served at once, or timing out after a millisecond.
