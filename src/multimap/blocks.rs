@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::expiry::Expiries;
 use super::MultiMap;
 
 /// Measures heap blocks as the allocator counts them.
@@ -46,6 +47,9 @@ impl MultiMap {
                 .iter()
                 .map(|entry| blocks.vec_block(&entry.data))
                 .sum::<usize>()
+            + self.expiries.as_ref().map_or(0, |expiries| {
+                std::mem::size_of_val::<Expiries>(expiries) + expiries.mem_usage(blocks)
+            })
     }
 
     /// Offers every heap block of the map to `mover`, fields from position
