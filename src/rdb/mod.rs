@@ -224,7 +224,10 @@ mod tests {
     }
 
     fn with_expiries(mut map: MultiMap) -> MultiMap {
-        for (i, field) in [&b"colors"[..], b"", &7u32.to_le_bytes()].into_iter().enumerate() {
+        for (i, field) in [&b"colors"[..], b"", &7u32.to_le_bytes()]
+            .into_iter()
+            .enumerate()
+        {
             assert!(map.set_expiry(field, 1_000 + i as u64));
         }
         map
@@ -286,8 +289,14 @@ mod tests {
             (section(&[(fields, 5)], 1), c"a malformed field expiry"),
             (section(&[(0, 0)], 1), c"a malformed field expiry"),
             (section(&[(0, 1 << 46)], 1), c"a malformed field expiry"),
-            (section(&[(3, 5), (3, 6)], 2), c"field expiries out of order"),
-            (section(&[(4, 5), (2, 6)], 2), c"field expiries out of order"),
+            (
+                section(&[(3, 5), (3, 6)], 2),
+                c"field expiries out of order",
+            ),
+            (
+                section(&[(4, 5), (2, 6)], 2),
+                c"field expiries out of order",
+            ),
         ];
         for (bytes, reason) in cases {
             let mut input = ByteStream::new(&bytes);
