@@ -11,7 +11,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::blocks::MeasureBlocks;
+use super::blocks::{MeasureBlocks, MoveBlocks};
 
 /// Items per block of `Order` before it splits in two...
 const MAX_BLOCK: usize = 128;
@@ -283,6 +283,16 @@ impl Expiries {
                 .iter()
                 .map(|block| blocks.vec_block(&block.items))
                 .sum::<usize>()
+    }
+
+    /// Offers every heap block of these tables to `mover`: a block per 128
+    /// expiring fields, so even a big table is a short step.
+    pub(super) fn defrag(&mut self, mover: &mut impl MoveBlocks) {
+        mover.move_vec(&mut self.times);
+        mover.move_vec(&mut self.order.blocks);
+        for block in &mut self.order.blocks {
+            mover.move_vec(&mut block.items);
+        }
     }
 
     /// Checks that both views agree and the blocks are well formed.
