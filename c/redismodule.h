@@ -359,7 +359,11 @@ typedef struct {
     X(int, SubscribeToKeyspaceEvents,                                                              \
       (RedisModuleCtx * ctx, int types, RedisModuleNotificationFunc callback))                     \
     X(int, SubscribeToServerEvent,                                                                 \
-      (RedisModuleCtx * ctx, RedisModuleEvent event, RedisModuleEventCallback callback))
+      (RedisModuleCtx * ctx, RedisModuleEvent event, RedisModuleEventCallback callback))       \
+    X(const RedisModuleString *, GetKeyNameFromIO, (RedisModuleIO * io))                           \
+    X(int, GetDbIdFromIO, (RedisModuleIO * io))                                                    \
+    X(const RedisModuleString *, GetToKeyNameFromOptCtx, (RedisModuleKeyOptCtx * ctx))             \
+    X(int, GetToDbIdFromOptCtx, (RedisModuleKeyOptCtx * ctx))
 
 #define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)

@@ -8,8 +8,8 @@ use crate::expire;
 use crate::faults::{trip, Callback};
 use crate::ffi::now_ms;
 use crate::ffi::{
-    AofWriter, DataType, Defrag, Digest, HeapSizes, IoError, LoadedBuffer, RdbReader, RdbWriter,
-    TypeMethods,
+    AofWriter, DataType, Defrag, Digest, HeapSizes, IoError, KeyPlace, LoadedBuffer, RdbReader,
+    RdbWriter, TypeMethods,
 };
 use crate::info::{self, Counter, Share};
 use crate::multimap::{MeasureBlocks, MoveBlocks, MultiMap, View};
@@ -33,7 +33,12 @@ impl TypeMethods for MultiMap {
         if map.has_expiries() {
             let dropped = map.drop_expired(now_ms());
             info::count(Counter::ExpiredFields, dropped);
-            expire::loaded_with_expiries();
+            match (rdb.key_place(), map.earliest_expiry()) {
+                (Some(place), Some(time)) => expire::schedule(place.db, &place.name, time),
+                // Redis 6.2 names no key here: the `loaded` or `restore`
+                // event that follows does.
+                _ => expire::loaded_with_expiries(),
+            }
         }
         Some(map)
     }
@@ -98,10 +103,16 @@ impl TypeMethods for MultiMap {
         }
     }
 
-    /// The two keys share nothing afterwards.
-    fn copy(&self) -> MultiMap {
+    /// The two keys share nothing afterwards; a copy with field expiries
+    /// goes on the expiry schedule (on Redis 6.2, which does not say where
+    /// the copy goes, the `copy_to` event puts it there).
+    fn copy(&self, to: Option<&KeyPlace>) -> MultiMap {
         trip(self, Callback::Copy);
-        self.clone()
+        let copy = self.clone();
+        if let (Some(to), Some(time)) = (to, copy.earliest_expiry()) {
+            expire::schedule(to.db, &to.name, time);
+        }
+        copy
     }
 
     fn free_effort(&self) -> usize {

@@ -59,6 +59,11 @@ static SCHEDULE: Mutex<Option<Schedule>> = Mutex::new(None);
 /// Whether any field of any key has had an expiry since the server started:
 /// until then, other commands' keyspace events need no look at their key.
 static EXPIRIES_SEEN: AtomicBool = AtomicBool::new(false);
+/// Set where the server cannot tell us of keys that RENAME and MOVE bring
+/// (see `ffi::subscribe_key_events`): writes then put their key on the
+/// schedule themselves.
+static FOLLOW_KEYS_THROUGH_WRITES: AtomicBool = AtomicBool::new(false);
+
 /// Set by the RDB loader when the value it just loaded has expiries, for
 /// the `loaded` event that follows to schedule its key.
 static LOADED_WITH_EXPIRIES: AtomicBool = AtomicBool::new(false);
@@ -89,6 +94,17 @@ pub fn schedule(db: i32, key: &[u8], time: u64) {
             }
         }
     });
+}
+
+/// Writes to keys with field expiries schedule their key (see
+/// `FOLLOW_KEYS_THROUGH_WRITES`).
+pub fn follow_keys_through_writes() {
+    FOLLOW_KEYS_THROUGH_WRITES.store(true, Relaxed);
+}
+
+/// Whether writes must schedule the keys with field expiries they meet.
+pub fn follows_keys_through_writes() -> bool {
+    FOLLOW_KEYS_THROUGH_WRITES.load(Relaxed)
 }
 
 /// The RDB loader loaded a value with field expiries.

@@ -58,7 +58,14 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
     datatype::MULTIMAP.register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
     ffi::register_commands::<commands::MultiMapCommands>(ctx)?;
     ffi::register_info::<info::Totals>(ctx)?;
-    ffi::subscribe_key_events(ctx, expire::on_key_event)?;
+    if !ffi::subscribe_key_events(ctx, expire::on_key_event)? {
+        expire::follow_keys_through_writes();
+        ctx.log_notice(
+            "multimap: this server breaks MOVE and COPY for modules that subscribe to keyspace \
+             events (Valkey 8); keys with field expiries that RENAME or MOVE brings are removed \
+             by active expiry once a MULTIMAP write touches them",
+        );
+    }
     ffi::subscribe_db_events(ctx, expire::on_db_event)?;
     ffi::start_ticking(ctx, expire::IDLE_PERIOD_MS, expire::tick)
 }

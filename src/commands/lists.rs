@@ -24,7 +24,7 @@ pub(super) fn prepend(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let len = map.prepend(field, args[3..].iter().map(Arg::as_bytes));
     Ok(Outcome::changed(c"multimap.prepend", Reply::count(len)).with_expired(expired))
 }
@@ -34,7 +34,7 @@ pub(super) fn add(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let added = map.add_missing(field, args[3..].iter().map(Arg::as_bytes));
     Ok(Outcome::changed_if(added > 0, c"multimap.add", Reply::count(added)).with_expired(expired))
 }
@@ -60,7 +60,7 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         return Ok(Outcome::unchanged(missing));
     };
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let Some(mut popped) = map.pop(field, end, count.unwrap_or(1)) else {
         return Ok(Outcome::unchanged(missing).with_expired(expired));
     };
@@ -163,7 +163,7 @@ pub(super) fn trim(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         return Ok(Outcome::unchanged(Reply::Ok));
     };
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let removed = map.trim(field, start, stop);
     Ok(Outcome::changed_if(removed > 0, c"multimap.trim", Reply::Ok).with_expired(expired))
 }

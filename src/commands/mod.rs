@@ -13,6 +13,7 @@ use std::ffi::CStr;
 
 use crate::datatype::MULTIMAP;
 use crate::error::{Error, INTERNAL_ERROR};
+use crate::expire;
 use crate::faults::trip_command;
 use crate::ffi::{
     read_handler, Arg, ArgDoc, ArgKind, Command, CommandSet, ErrorReply, Handler, KeyAccess,
@@ -286,7 +287,7 @@ fn insert(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let len = map.insert(field, args[3..].iter().map(Arg::as_bytes));
     Ok(Outcome::changed(c"multimap.insert", Reply::count(len)).with_expired(expired))
 }
@@ -335,7 +336,7 @@ fn remove(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         return Ok(Outcome::unchanged(Reply::count(0)));
     };
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let unwanted: Vec<&[u8]> = args[3..].iter().map(Arg::as_bytes).collect();
     let removed = map.remove_values(field, &unwanted);
     Ok(
@@ -349,7 +350,7 @@ fn replace(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
     let field = field(&args[2]);
-    let expired = drop_expired(env, map, field);
+    let expired = drop_expired(env, map, &args[1], field);
     let new_values = args[3..].iter().map(Arg::as_bytes);
     let unchanged = map
         .get(field)
@@ -375,7 +376,7 @@ fn del(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let mut removed = 0;
     for name in &args[2..] {
         let field = field(name);
-        expired.extend(drop_expired(env, map, field));
+        expired.extend(drop_expired(env, map, &args[1], field));
         removed += usize::from(map.remove_field(field));
     }
     Ok(
@@ -526,10 +527,17 @@ fn view<'k>(key: &ReadKey, map: &'k MultiMap) -> View<'k> {
 
 /// Before a write touches `field`: removes it if it has expired, so that
 /// the write finds it missing. Returns what it removed, for
-/// `Outcome::with_expired`.
+/// `Outcome::with_expired`. Where the server cannot tell us of keys that
+/// RENAME and MOVE bring, also puts `key` on the expiry schedule.
 #[inline]
-fn drop_expired(env: KeyEnv, map: &mut MultiMap, field: &[u8]) -> Vec<Vec<u8>> {
-    if !map.has_expiries() || !map.remove_if_expired(field, env.expiry_clock()) {
+fn drop_expired(env: KeyEnv, map: &mut MultiMap, key: &Arg, field: &[u8]) -> Vec<Vec<u8>> {
+    let Some(first) = map.earliest_expiry() else {
+        return Vec::new();
+    };
+    if expire::follows_keys_through_writes() {
+        expire::schedule(env.db(), key.as_bytes(), first);
+    }
+    if !map.remove_if_expired(field, env.expiry_clock()) {
         return Vec::new();
     }
     info::count(Counter::ExpiredFields, 1);

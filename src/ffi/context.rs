@@ -4,7 +4,7 @@ use std::ffi::{c_int, CStr};
 use std::ptr::NonNull;
 
 use super::command::Rewrite;
-use super::log::log_warning;
+use super::log::{log_notice, log_warning};
 use super::raw;
 use super::string::Arg;
 
@@ -28,6 +28,10 @@ impl Context {
 
     pub(super) fn log_warning(&self, message: &str) {
         log_warning(self.as_ptr(), message);
+    }
+
+    pub fn log_notice(&self, message: &str) {
+        log_notice(self.as_ptr(), message);
     }
 
     /// Everything a write that changed data owes the rest of Redis, in the

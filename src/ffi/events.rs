@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::OnceLock;
 
 use super::context::Context;
+use super::load::keyspace_events_are_unsafe;
 use super::log::guarded;
 use super::raw;
 use super::string::Arg;
@@ -75,11 +76,17 @@ extern "C" fn ticked(ctx: *mut raw::RedisModuleCtx, _data: *mut c_void) {
     arm(&ctx, next);
 }
 
-/// Hands every `KeyEvent` to `handler`, with a context on the key's database.
+/// Hands every `KeyEvent` to `handler`, with a context on the key's
+/// database. Returns false, subscribing to nothing, on a server where a
+/// subscription would break other commands (Valkey 8, see
+/// `load::keyspace_events_are_unsafe`).
 pub fn subscribe_key_events(
     ctx: &Context,
     handler: fn(&Context, KeyEvent, &Arg),
-) -> Result<(), String> {
+) -> Result<bool, String> {
+    if keyspace_events_are_unsafe() {
+        return Ok(false);
+    }
     ON_KEY
         .set(handler)
         .map_err(|_| "keyspace events subscribed twice".to_owned())?;
@@ -92,7 +99,7 @@ pub fn subscribe_key_events(
         )
     };
     match status {
-        raw::REDISMODULE_OK => Ok(()),
+        raw::REDISMODULE_OK => Ok(true),
         _ => Err("the server refused our keyspace event subscription".to_owned()),
     }
 }

@@ -85,6 +85,12 @@ fn in_fork_child(io: NonNull<raw::RedisModuleIO>) -> bool {
     }
 }
 
+/// Where a key is: its database and its name.
+pub struct KeyPlace {
+    pub db: i32,
+    pub name: Vec<u8>,
+}
+
 impl RdbReader {
     /// # Safety
     /// `io` must be the live IO handle of the rdb_load callback in progress, and
@@ -116,6 +122,30 @@ impl RdbReader {
         let buffer = NonNull::new(ptr.cast::<u8>()).map(|ptr| LoadedBuffer { ptr, len });
         self.check()?;
         buffer.ok_or(IoError)
+    }
+
+    /// The key being loaded and its database, where the server says
+    /// (Redis 7.0+ and Valkey, for an RDB file, a full sync or RESTORE).
+    pub fn key_place(&self) -> Option<KeyPlace> {
+        // SAFETY: optional APIs, read after the shim resolved them.
+        let (Some(name_of), Some(db_of)) = (unsafe {
+            (
+                raw::RedisModule_GetKeyNameFromIO,
+                raw::RedisModule_GetDbIdFromIO,
+            )
+        }) else {
+            return None;
+        };
+        // SAFETY: the handle is live for this callback; the name, when
+        // there is one, lives as long, and is only read here.
+        unsafe {
+            let db = db_of(self.io.as_ptr());
+            let name = RedisStr::from_raw(name_of(self.io.as_ptr()).cast_mut())?;
+            (db >= 0).then(|| KeyPlace {
+                db,
+                name: name.to_bytes(),
+            })
+        }
     }
 
     /// Tells the operator why a stored value was refused.

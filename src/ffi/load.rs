@@ -3,6 +3,7 @@
 //! function, which registers its types and commands through this layer.
 
 use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use super::context::Context;
 use super::log::{guarded, log_warning};
@@ -37,6 +38,10 @@ pub unsafe fn run(
     // SAFETY: forwarded from Redis: `argc` strings alive for the load.
     let args = unsafe { Arg::slice(argv, argc) };
     set_module_options(&context, valkey);
+    // Valkey 9 came with atomic slot migration and without the bug.
+    let notification_bug =
+        valkey && known_options() & raw::VALKEYMODULE_OPTIONS_HANDLE_ATOMIC_SLOT_MIGRATION == 0;
+    NOTIFICATIONS_SWITCH_THE_CALLERS_DB.store(notification_bug, Relaxed);
     match guarded("loading", || on_load(&context, args)) {
         Some(Ok(())) => raw::REDISMODULE_OK,
         Some(Err(reason)) => {
@@ -45,6 +50,19 @@ pub unsafe fn run(
         }
         None => raw::REDISMODULE_ERR,
     }
+}
+
+/// Valkey 8.1 runs a module's keyspace-event callback on the client whose
+/// command fired the event and selects the event's database on it without
+/// selecting the client's own back (valkey-io/valkey#4024): with any
+/// subscription to generic events, `MOVE k 1` or `COPY a b DB 1` leaves the
+/// caller's connection on database 1. There we subscribe to none.
+static NOTIFICATIONS_SWITCH_THE_CALLERS_DB: AtomicBool = AtomicBool::new(false);
+
+/// Whether subscribing to keyspace events would break other commands (see
+/// `NOTIFICATIONS_SWITCH_THE_CALLERS_DB`).
+pub(super) fn keyspace_events_are_unsafe() -> bool {
+    NOTIFICATIONS_SWITCH_THE_CALLERS_DB.load(Relaxed)
 }
 
 /// The first API function we cannot work without that this server lacks.

@@ -9,12 +9,21 @@ use super::raw;
 /// Writes one warning line to the server log; `ctx` may be null outside a
 /// command (Redis then tags the line with no module name).
 pub(super) fn log_warning(ctx: *mut raw::RedisModuleCtx, message: &str) {
+    log(ctx, c"warning", message);
+}
+
+/// Writes one notice line to the server log.
+pub(super) fn log_notice(ctx: *mut raw::RedisModuleCtx, message: &str) {
+    log(ctx, c"notice", message);
+}
+
+fn log(ctx: *mut raw::RedisModuleCtx, level: &std::ffi::CStr, message: &str) {
     // Interior NULs would cut the line short; the log is for humans, so a
     // lossy stand-in is fine there.
     let line = std::ffi::CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     // SAFETY: the format is a literal "%s" consuming exactly one C string;
     // Redis accepts a null context for logging.
-    unsafe { api!(RedisModule_Log)(ctx, c"warning".as_ptr(), c"%s".as_ptr(), line.as_ptr()) };
+    unsafe { api!(RedisModule_Log)(ctx, level.as_ptr(), c"%s".as_ptr(), line.as_ptr()) };
 }
 
 /// What a panic said, for the log.

@@ -47,7 +47,7 @@ pub use context::{now_ms, Removals};
 pub use events::{start_ticking, subscribe_db_events, subscribe_key_events, DbEvent, KeyEvent};
 pub use heap::{Defrag, HeapSizes};
 pub use info::{register_info, InfoFields, InfoSection};
-pub use io::{AofWriter, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter};
+pub use io::{AofWriter, Digest, IoError, KeyPlace, LoadedBuffer, RdbReader, RdbWriter};
 pub use key::{peek_key, with_key_named, KeyEnv, ReadKey, WriteKey, WrongType};
 pub use module_type::{DataType, TypeMethods};
 pub use reply::{ErrorReply, ReplyOut, WriteReply};

@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 
 use super::context::Context;
 use super::heap::{Defrag, HeapSizes};
-use super::io::{AofWriter, Digest, RdbReader, RdbWriter};
+use super::io::{AofWriter, Digest, KeyPlace, RdbReader, RdbWriter};
 use super::log::{guarded, log_warning};
 use super::raw;
+use super::string::RedisStr;
 
 /// What Redis needs to store, persist and account for values of a type.
 pub trait TypeMethods: Sized + 'static {
@@ -24,8 +25,9 @@ pub trait TypeMethods: Sized + 'static {
     /// besides the block the value itself lives in (counted by this layer).
     fn mem_usage(&self, heap: &HeapSizes) -> usize;
     fn digest(&self, digest: &mut Digest);
-    /// A deep copy for COPY.
-    fn copy(&self) -> Self;
+    /// A deep copy for COPY, to the key at `to` where the server says
+    /// (Redis 7.0+ and Valkey).
+    fn copy(&self, to: Option<&KeyPlace>) -> Self;
     /// Roughly how many allocations freeing the value releases; Redis frees
     /// values above a small threshold on a background thread.
     fn free_effort(&self) -> usize;
@@ -96,6 +98,11 @@ impl<T: TypeMethods> DataType<T> {
             free: Some(free::<T>),
             free_effort: Some(free_effort::<T>),
             copy: Some(copy::<T>),
+            copy2: if copy_destination_api_present() {
+                Some(copy_to::<T>)
+            } else {
+                None
+            },
             defrag: if defrag_api_present() {
                 Some(defrag::<T>)
             } else {
@@ -117,6 +124,17 @@ impl<T: TypeMethods> DataType<T> {
         }
         self.raw.store(created, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Whether the server can say where a COPY goes (Redis 7.0+, Valkey).
+fn copy_destination_api_present() -> bool {
+    // SAFETY: reading pointers the shim has finished writing.
+    unsafe {
+        { raw::RedisModule_GetToKeyNameFromOptCtx }.is_some() && {
+            raw::RedisModule_GetToDbIdFromOptCtx
+        }
+        .is_some()
     }
 }
 
@@ -300,11 +318,37 @@ extern "C" fn copy<T: TypeMethods>(
     // SAFETY: Redis passes one of our values.
     let map = unsafe { borrow::<T>(value) };
     guarded("copy", || {
-        let copied = map.copy();
+        let copied = map.copy(None);
         copied.counted();
         into_raw(copied)
     })
     // Redis answers COPY with an error when the copy is null.
+    .unwrap_or(ptr::null_mut())
+}
+
+/// COPY where the server says where the copy goes (the server prefers this
+/// callback to `copy` when both are given).
+extern "C" fn copy_to<T: TypeMethods>(
+    ctx: *mut raw::RedisModuleKeyOptCtx,
+    value: *const c_void,
+) -> *mut c_void {
+    // SAFETY: Redis passes one of our values.
+    let map = unsafe { borrow::<T>(value) };
+    // SAFETY: the option context is live for this call, and the two calls
+    // exist (`copy_destination_api_present`); the name lives as long.
+    let to = unsafe {
+        let name = api!(RedisModule_GetToKeyNameFromOptCtx)(ctx);
+        let db = api!(RedisModule_GetToDbIdFromOptCtx)(ctx);
+        RedisStr::from_raw(name.cast_mut()).map(|name| KeyPlace {
+            db,
+            name: name.to_bytes(),
+        })
+    };
+    guarded("copy", || {
+        let copied = map.copy(to.as_ref());
+        copied.counted();
+        into_raw(copied)
+    })
     .unwrap_or(ptr::null_mut())
 }
 

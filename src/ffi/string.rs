@@ -110,6 +110,12 @@ impl<'a> RedisStr<'a> {
     pub(super) fn as_ptr(&self) -> *mut raw::RedisModuleString {
         self.raw.as_ptr()
     }
+
+    /// A copy of the string's bytes.
+    pub(super) fn to_bytes(&self) -> Vec<u8> {
+        // SAFETY: the string is live for `'a`, which `&self` cannot outlive.
+        unsafe { bytes_of(self.raw) }.to_vec()
+    }
 }
 
 /// # Safety
