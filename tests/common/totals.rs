@@ -45,7 +45,7 @@ pub fn reported(con: &mut Connection) -> Totals {
 }
 
 /// The databases `INFO keyspace` lists, those that hold keys.
-fn databases(con: &mut Connection) -> Vec<i64> {
+pub fn databases(con: &mut Connection) -> Vec<i64> {
     let keyspace = text(con, ("INFO", "keyspace"));
     keyspace
         .lines()

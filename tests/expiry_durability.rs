@@ -1,0 +1,499 @@
+//! Field expiries where other files' operations do not reach: MIGRATE to a
+//! second server, and active expiry itself. A field nobody touches is
+//! removed by the master within 2 s of its time, physically (INFO counters,
+//! DEBUG DIGEST-VALUE, the key gone from the keyspace), logged to the AOF and
+//! replicated as `MULTIMAP.DEL key field`, with `multimap.expired` and `del`
+//! events; and reclaiming a million fields at once, of one key or of a
+//! million keys, never keeps a client's PING waiting 10 ms.
+//!
+//! Persistence (DEBUG RELOAD, RDB, AOF, DUMP/RESTORE) is in tests/persistence.rs,
+//! COPY, RENAME, MOVE and SWAPDB in tests/key_operations.rs, full sync and
+//! replicas in tests/replication.rs, resharding in tests/cluster.rs.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    assert_expiry_totals, dbsize, digest, digest_value, expired_fields, fields_with_expiry, insert,
+    integer, key_exists, keyevents_during, logged_commands, pexpireat, query, reported, run,
+    server_time_ms, show_command, stored_fields, timed_content, wait_for_expired_fields,
+    wait_for_key_removed, wait_in_sync, Bytes, ExpiringKeys, Server, Totals, NO_EXPIRY, TIMED,
+    VANISHING,
+};
+use redis::Connection;
+
+/// When the soon fields of the expiring keys expire: long after the
+/// operation under test is over.
+const SOON_IN: Duration = Duration::from_secs(3);
+
+/// How long reclaiming a million fields may take in all: a bound so the test
+/// ends, not a measure of speed.
+const RECLAIM_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The longest a client's PING may wait while active expiry reclaims.
+const PING_BOUND: Duration = Duration::from_millis(10);
+
+// ---------------------------------------------------------------- MIGRATE
+
+#[test]
+fn migrate_carries_field_expiries_to_another_server_where_they_still_expire() {
+    let source = Server::start();
+    let target = Server::start();
+    let mut from = source.connect();
+    let mut to = target.connect();
+    let keys = ExpiringKeys::write(&mut from, SOON_IN);
+    // Overwritten on the target by MIGRATE ... REPLACE: its own expiring
+    // field goes with it.
+    insert(&mut to, TIMED, b"old", &["o"]);
+    pexpireat(&mut to, TIMED, keys.soon_ms - 1000, &["old"]);
+
+    let port = target.port.to_string();
+    let copied: String = query(
+        &mut from,
+        (
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            TIMED,
+            0,
+            5000,
+            "COPY",
+            "REPLACE",
+        ),
+    );
+    assert_eq!(copied, "OK");
+    let moved: String = query(
+        &mut from,
+        (
+            "MIGRATE",
+            "127.0.0.1",
+            &port,
+            "",
+            0,
+            5000,
+            "KEYS",
+            VANISHING,
+        ),
+    );
+    assert_eq!(moved, "OK");
+    assert!(!key_exists(&mut from, VANISHING));
+
+    let alive = keys.assert_carried(&mut to, TIMED, &keys.timed)
+        + keys.assert_carried(&mut to, VANISHING, &keys.vanishing);
+    assert_eq!(digest_value(&mut to, TIMED), digest_value(&mut from, TIMED));
+    keys.assert_reclaimed(&mut to, TIMED, &keys.timed, VANISHING, alive);
+    assert_expiry_totals(&mut to, "the migrated keys' soon fields expired");
+    // The copy left behind expires on its own too.
+    wait_for_expired_fields(&mut from, 1, keys.soon_ms);
+    assert_eq!(
+        timed_content(&mut from, TIMED),
+        keys.after_soon(&keys.timed)
+    );
+    assert_expiry_totals(&mut from, "the soon field of the source expired");
+}
+
+// ---------------------------------------------------------------- active expiry
+
+/// Fields of `key` that expire `in_ms` from now, and one that never does.
+fn write_expiring(con: &mut Connection, key: &str, fields: &[&str], in_ms: i64) -> i64 {
+    let at = server_time_ms(con) + in_ms;
+    for field in fields {
+        insert(con, key, field, &["v1", "v2"]);
+    }
+    pexpireat(con, key.as_bytes(), at, fields);
+    at
+}
+
+#[test]
+fn an_untouched_field_is_removed_by_active_expiry_on_an_idle_master() {
+    let server = Server::start();
+    let mut con = server.connect();
+    // The same content as `partly` once its fields expired, never expiring.
+    insert(&mut con, "reference", "keep", &["k"]);
+    insert(&mut con, "partly", "keep", &["k"]);
+    let at = write_expiring(&mut con, "partly", &["a", "b\0"], 500);
+    write_expiring(&mut con, "wholly", &["a", "b", "c"], 500);
+    assert_eq!(fields_with_expiry(&mut con), 5);
+    assert_eq!(stored_fields(&mut con), 7);
+    let memory_before: i64 = query(&mut con, ("MEMORY", "USAGE", "partly"));
+    assert_ne!(
+        digest_value(&mut con, "partly"),
+        digest_value(&mut con, "reference")
+    );
+
+    wait_for_key_removed(&mut con, b"wholly", at);
+    assert_eq!(wait_for_expired_fields(&mut con, 5, at), 5);
+    assert_eq!(fields_with_expiry(&mut con), 0);
+    assert_eq!(stored_fields(&mut con), 2);
+    assert_eq!(dbsize(&mut con), 2);
+    assert_eq!(
+        digest_value(&mut con, "partly"),
+        digest_value(&mut con, "reference"),
+        "the expired fields and their expiries are gone from the value"
+    );
+    let memory_after: i64 = query(&mut con, ("MEMORY", "USAGE", "partly"));
+    assert!(
+        memory_after < memory_before,
+        "MEMORY USAGE {memory_before} -> {memory_after}"
+    );
+    assert_expiry_totals(&mut con, "active expiry");
+}
+
+/// Fields expiring at different times go each at its own time: removing the
+/// earliest does not take the later ones along, nor leave them behind.
+#[test]
+fn active_expiry_removes_each_field_at_its_own_time() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let now = server_time_ms(&mut con);
+    for field in ["first", "second", "never"] {
+        insert(&mut con, "k", field, &["v"]);
+    }
+    pexpireat(&mut con, b"k", now + 300, &["first"]);
+    pexpireat(&mut con, b"k", now + 1800, &["second"]);
+    wait_for_expired_fields(&mut con, 1, now + 300);
+    let timed = timed_content(&mut con, b"k");
+    let live: Vec<&[u8]> = timed.keys().map(Vec::as_slice).collect();
+    if server_time_ms(&mut con) < now + 1800 {
+        assert_eq!(live, [&b"never"[..], b"second"]);
+        assert_eq!(expired_fields(&mut con), 1);
+    }
+    wait_for_expired_fields(&mut con, 2, now + 1800);
+    assert_eq!(
+        timed_content(&mut con, b"k")
+            .into_keys()
+            .collect::<Vec<_>>(),
+        [b"never".to_vec()]
+    );
+    assert_expiry_totals(&mut con, "both expired");
+}
+
+/// Each removal reaches the AOF and the replica as `MULTIMAP.DEL key field`,
+/// after the absolute `MULTIMAP.PEXPIREAT` that set the time.
+#[test]
+fn active_expiry_is_logged_and_replicated_as_multimap_del() {
+    let master = Server::builder().master().aof(false).start();
+    let mut con = master.connect();
+    let replica = Server::builder().replica_of(&master).start();
+    let mut on_replica = replica.connect();
+    wait_in_sync(&mut con, &mut on_replica);
+    insert(&mut con, "k", "keep", &["k"]);
+    let at = write_expiring(&mut con, "k", &["gone\0"], 600);
+    write_expiring(&mut con, "whole", &["only"], 600);
+    wait_for_key_removed(&mut con, b"whole", at);
+    wait_for_expired_fields(&mut con, 2, at);
+    wait_in_sync(&mut con, &mut on_replica);
+    assert!(!key_exists(&mut on_replica, "whole"));
+    assert_eq!(
+        timed_content(&mut on_replica, b"k"),
+        timed_content(&mut con, b"k")
+    );
+    assert_eq!(digest(&mut on_replica), digest(&mut con));
+    assert_expiry_totals(&mut on_replica, "the master's MULTIMAP.DEL");
+
+    let logged: Vec<Vec<Bytes>> = logged_commands(master.dir.path())
+        .into_iter()
+        .filter(|args| !args[0].eq_ignore_ascii_case(b"SELECT"))
+        .collect();
+    let shown: Vec<String> = logged.iter().map(|args| show_command(args)).collect();
+    let position = |line: &[&[u8]]| {
+        logged
+            .iter()
+            .position(|args| {
+                args.len() == line.len()
+                    && args.iter().zip(line).all(|(arg, want)| {
+                        arg.eq_ignore_ascii_case(want) || arg.as_slice() == *want
+                    })
+            })
+            .unwrap_or_else(|| {
+                let line: Vec<Bytes> = line.iter().map(|arg| arg.to_vec()).collect();
+                panic!("{} not logged in {shown:#?}", show_command(&line))
+            })
+    };
+    let at = at.to_string();
+    let set_k = position(&[
+        b"MULTIMAP.PEXPIREAT",
+        b"k",
+        at.as_bytes(),
+        b"FIELDS",
+        b"1",
+        b"gone\0",
+    ]);
+    let set_whole = position(&[
+        b"MULTIMAP.PEXPIREAT",
+        b"whole",
+        at.as_bytes(),
+        b"FIELDS",
+        b"1",
+        b"only",
+    ]);
+    let del_k = position(&[b"MULTIMAP.DEL", b"k", b"gone\0"]);
+    let del_whole = position(&[b"MULTIMAP.DEL", b"whole", b"only"]);
+    assert!(set_k < del_k && set_whole < del_whole, "{shown:#?}");
+    assert_eq!(
+        logged.len(),
+        del_k.max(del_whole) + 1,
+        "nothing else logged after the removals: {shown:#?}"
+    );
+}
+
+#[test]
+fn active_expiry_fires_multimap_expired_then_del_when_the_key_goes() {
+    let server = Server::builder()
+        .config("notify-keyspace-events", "KEA")
+        .start();
+    let mut setup = server.connect();
+    insert(&mut setup, "k", "keep", &["k"]);
+    let at = write_expiring(&mut setup, "k", &["a", "b"], 700);
+    write_expiring(&mut setup, "whole", &["a", "b", "c"], 700);
+    let events = keyevents_during(&server, |con| {
+        wait_for_key_removed(con, b"whole", at);
+        wait_for_expired_fields(con, 5, at);
+    });
+    let of = |key: &str| -> Vec<&str> {
+        events
+            .iter()
+            .filter(|(_, event_key)| event_key == key)
+            .map(|(event, _)| event.as_str())
+            .collect()
+    };
+    // Once per key per slice: one, unless a slice ended between its fields.
+    let k = of("k");
+    assert!(
+        (1..=2).contains(&k.len()) && k.iter().all(|event| *event == "multimap.expired"),
+        "{events:?}"
+    );
+    let whole = of("whole");
+    assert!(
+        (2..=4).contains(&whole.len())
+            && whole[..whole.len() - 1]
+                .iter()
+                .all(|event| *event == "multimap.expired")
+            && whole.last() == Some(&"del"),
+        "{events:?}"
+    );
+    assert_eq!(events.len(), k.len() + whole.len(), "{events:?}");
+}
+
+/// Expired fields in a database that is not the first one are removed
+/// there, and the key's removal is logged with that database selected.
+#[test]
+fn active_expiry_reaches_every_database() {
+    let server = Server::builder().aof(false).start();
+    let mut db3 = server.connect();
+    run(&mut db3, ("SELECT", 3));
+    let at = write_expiring(&mut db3, "k", &["a"], 400);
+    wait_for_key_removed(&mut db3, b"k", at);
+    assert_eq!(wait_for_expired_fields(&mut db3, 1, at), 1);
+    let logged = logged_commands(server.dir.path());
+    let del = logged
+        .iter()
+        .rposition(|args| args[0].eq_ignore_ascii_case(b"MULTIMAP.DEL"))
+        .expect("a MULTIMAP.DEL logged");
+    let select = logged[..del]
+        .iter()
+        .rev()
+        .find(|args| args[0].eq_ignore_ascii_case(b"SELECT"))
+        .expect("a SELECT before it");
+    assert_eq!(select[1], b"3");
+    let server = Server::builder().aof(false).in_dir(server.stop()).start();
+    let mut con = server.connect();
+    assert_eq!(dbsize(&mut con), 0);
+    assert_eq!(reported(&mut con), Totals::ZERO);
+}
+
+// ---------------------------------------------------------------- a million at once
+
+/// The million-field tests run one at a time: each would slow the other's
+/// server.
+static AT_SCALE: Mutex<()> = Mutex::new(());
+
+/// Pings `server` about every millisecond on a connection of its own until
+/// `reclaimed` holds, and returns the longest round trip with the number of
+/// PINGs sent. `reclaimed` polls the server on another connection.
+fn longest_ping_while_reclaiming(
+    server: &Server,
+    mut reclaimed: impl FnMut() -> bool,
+) -> (Duration, usize) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let stop = Arc::clone(&stop);
+        let mut con = server.connect();
+        thread::spawn(move || {
+            let (mut longest, mut pings) = (Duration::ZERO, 0);
+            while !stop.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let pong: String = query(&mut con, &["PING"]);
+                longest = longest.max(sent.elapsed());
+                assert_eq!(pong, "PONG");
+                pings += 1;
+                thread::sleep(Duration::from_millis(1));
+            }
+            (longest, pings)
+        })
+    };
+    let deadline = Instant::now() + RECLAIM_TIMEOUT;
+    let mut done = false;
+    while !done && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+        done = reclaimed();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let result = pinger.join().expect("the PING thread");
+    assert!(done, "not reclaimed within {RECLAIM_TIMEOUT:?}");
+    result
+}
+
+/// Pipelines `commands` in batches, and returns how long that took.
+fn pipelined(con: &mut Connection, commands: impl Iterator<Item = redis::Cmd>) -> Duration {
+    let started = Instant::now();
+    let mut pipe = redis::pipe();
+    let mut queued = 0;
+    for command in commands {
+        pipe.add_command(command).ignore();
+        queued += 1;
+        if queued == 10_000 {
+            pipe.exec(con).expect("a pipelined batch");
+            pipe.clear();
+            queued = 0;
+        }
+    }
+    if queued > 0 {
+        pipe.exec(con).expect("a pipelined batch");
+    }
+    started.elapsed()
+}
+
+/// When a million expiries set after writes that took `writing` should
+/// fall: once setting them is surely over, for setting them takes no longer
+/// than writing the fields did.
+fn expiry_after(con: &mut Connection, writing: Duration) -> i64 {
+    server_time_ms(con) + 2 * writing.as_millis() as i64 + 2000
+}
+
+#[test]
+fn a_million_fields_of_one_key_expiring_at_once_never_stall_a_ping() {
+    const FIELDS: usize = 1_000_000;
+    const PER_COMMAND: usize = 10_000;
+    let _alone = AT_SCALE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = Server::start();
+    let mut con = server.connect();
+    let field = |i: usize| format!("field:{i:07}");
+    let writing = pipelined(
+        &mut con,
+        (0..FIELDS).map(|i| {
+            redis::cmd("MULTIMAP.INSERT")
+                .arg("big")
+                .arg(field(i))
+                .arg("v")
+                .clone()
+        }),
+    );
+    insert(&mut con, "big", "never", &["stays"]);
+    let at = expiry_after(&mut con, writing);
+    let names: Vec<String> = (0..FIELDS).map(field).collect();
+    for batch in names.chunks(PER_COMMAND) {
+        let replies: Vec<i64> = query(
+            &mut con,
+            (
+                "MULTIMAP.PEXPIREAT",
+                "big",
+                at,
+                "FIELDS",
+                batch.len(),
+                batch,
+            ),
+        );
+        assert!(
+            replies.iter().all(|&reply| reply == 1),
+            "setting the expiries took longer than writing the fields did"
+        );
+    }
+    assert_eq!(fields_with_expiry(&mut con), FIELDS as i64);
+
+    let mut poll = server.connect();
+    let (longest, pings) =
+        longest_ping_while_reclaiming(&server, || expired_fields(&mut poll) == FIELDS as i64);
+    eprintln!(
+        "{FIELDS} fields reclaimed by {} ms after their time; longest PING {longest:?} of {pings}",
+        server_time_ms(&mut poll) - at
+    );
+    assert!(
+        longest < PING_BOUND,
+        "a PING waited {longest:?} while the fields were reclaimed"
+    );
+    assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "big")), 1);
+    assert_eq!(fields_with_expiry(&mut con), 0);
+    assert_eq!(stored_fields(&mut con), 1);
+    assert_eq!(
+        timed_content(&mut con, b"big")
+            .into_values()
+            .collect::<Vec<_>>(),
+        [(vec![b"stays".to_vec()], NO_EXPIRY)]
+    );
+}
+
+#[test]
+fn a_million_keys_expiring_at_once_never_stall_a_ping() {
+    const KEYS: usize = 1_000_000;
+    let _alone = AT_SCALE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = Server::start();
+    let mut con = server.connect();
+    let key = |i: usize| format!("key:{i:07}");
+    let writing = pipelined(
+        &mut con,
+        (0..KEYS).map(|i| {
+            redis::cmd("MULTIMAP.INSERT")
+                .arg(key(i))
+                .arg("f")
+                .arg("v")
+                .clone()
+        }),
+    );
+    insert(&mut con, "stays", "f", &["v"]);
+    let at = expiry_after(&mut con, writing);
+    pipelined(
+        &mut con,
+        (0..KEYS).map(|i| {
+            redis::cmd("MULTIMAP.PEXPIREAT")
+                .arg(key(i))
+                .arg(at)
+                .arg("FIELDS")
+                .arg(1)
+                .arg("f")
+                .clone()
+        }),
+    );
+    assert!(
+        server_time_ms(&mut con) < at,
+        "setting the expiries took longer than writing the keys did"
+    );
+    assert_eq!(fields_with_expiry(&mut con), KEYS as i64);
+
+    let mut poll = server.connect();
+    let (longest, pings) = longest_ping_while_reclaiming(&server, || dbsize(&mut poll) == 1);
+    eprintln!(
+        "{KEYS} keys reclaimed by {} ms after their time; longest PING {longest:?} of {pings}",
+        server_time_ms(&mut poll) - at
+    );
+    assert!(
+        longest < PING_BOUND,
+        "a PING waited {longest:?} while the keys were reclaimed"
+    );
+    assert_eq!(expired_fields(&mut con), KEYS as i64);
+    assert_eq!(fields_with_expiry(&mut con), 0);
+    assert!(key_exists(&mut con, "stays"));
+    assert_eq!(
+        reported(&mut con).keys,
+        1,
+        "INFO multimap counts the one key left"
+    );
+}
