@@ -31,6 +31,7 @@
 
 #define REDISMODULE_READ (1 << 0)
 #define REDISMODULE_WRITE (1 << 1)
+#define REDISMODULE_OPEN_KEY_NOTOUCH (1 << 16)
 
 #define REDISMODULE_KEYTYPE_EMPTY 0
 #define REDISMODULE_KEYTYPE_STRING 1
@@ -45,11 +46,15 @@
 
 #define REDISMODULE_NOTIFY_GENERIC (1 << 2)
 #define REDISMODULE_NOTIFY_MODULE (1 << 13)
+#define REDISMODULE_NOTIFY_LOADED (1 << 12)
 
 /* RedisModule_GetContextFlags: the command runs from a script, or inside
  * MULTI/EXEC. */
 #define REDISMODULE_CTX_FLAGS_LUA (1 << 0)
 #define REDISMODULE_CTX_FLAGS_MULTI (1 << 1)
+#define REDISMODULE_CTX_FLAGS_MASTER (1 << 2)
+#define REDISMODULE_CTX_FLAGS_REPLICATED (1 << 12)
+#define REDISMODULE_CTX_FLAGS_LOADING (1 << 13)
 /* RedisModule_GetContextFlags: the server runs as a fork child (Redis 6.2+). */
 #define REDISMODULE_CTX_FLAGS_IS_CHILD (1 << 20)
 /* RedisModule_GetContextFlags: the calling client may not block (it runs
@@ -78,6 +83,11 @@
 #define REDISMODULE_CMD_ARG_NONE 0
 #define REDISMODULE_CMD_ARG_OPTIONAL (1 << 0)
 #define REDISMODULE_CMD_ARG_MULTIPLE (1 << 1)
+
+/* Server events a module may subscribe to, and the subevent it needs. */
+#define REDISMODULE_EVENT_FLUSHDB 2
+#define REDISMODULE_EVENT_SWAPDB 11
+#define REDISMODULE_SUBEVENT_FLUSHDB_END 1
 
 /* ---- Opaque handles ----------------------------------------------------- */
 
@@ -113,6 +123,34 @@ typedef void (*RedisModuleTypeUnlinkFunc2)(RedisModuleKeyOptCtx *ctx, const void
 typedef void *(*RedisModuleTypeCopyFunc)(RedisModuleString *fromkey, RedisModuleString *tokey, const void *value);
 typedef void *(*RedisModuleTypeCopyFunc2)(RedisModuleKeyOptCtx *ctx, const void *value);
 typedef int (*RedisModuleTypeDefragFunc)(RedisModuleDefragCtx *ctx, RedisModuleString *key, void **value);
+
+typedef uint64_t RedisModuleTimerID;
+typedef void (*RedisModuleTimerProc)(RedisModuleCtx *ctx, void *data);
+typedef int (*RedisModuleNotificationFunc)(RedisModuleCtx *ctx, int type, const char *event,
+                                           RedisModuleString *key);
+
+/* Names a server event: which one, and the version of the data it passes. */
+typedef struct RedisModuleEvent {
+    uint64_t id;
+    uint64_t dataver;
+} RedisModuleEvent;
+
+typedef void (*RedisModuleEventCallback)(RedisModuleCtx *ctx, RedisModuleEvent eid,
+                                         uint64_t subevent, void *data);
+
+/* What REDISMODULE_EVENT_FLUSHDB passes (version 1): dbnum -1 means all. */
+typedef struct RedisModuleFlushInfo {
+    uint64_t version;
+    int32_t sync;
+    int32_t dbnum;
+} RedisModuleFlushInfo;
+
+/* What REDISMODULE_EVENT_SWAPDB passes (version 1). */
+typedef struct RedisModuleSwapDbInfo {
+    uint64_t version;
+    int32_t dbnum_first;
+    int32_t dbnum_second;
+} RedisModuleSwapDbInfo;
 
 /* Writes the module's INFO sections; `for_crash_report` is set when the server
  * is dying and logs INFO as it goes. */
@@ -312,7 +350,16 @@ typedef struct {
     X(int, DefragCursorGet, (RedisModuleDefragCtx * ctx, unsigned long *cursor))                   \
     X(int, RegisterInfoFunc, (RedisModuleCtx * ctx, RedisModuleInfoFunc cb))                       \
     X(int, InfoAddSection, (RedisModuleInfoCtx * ctx, const char *name))                           \
-    X(int, InfoAddFieldLongLong, (RedisModuleInfoCtx * ctx, const char *field, long long value))
+    X(int, InfoAddFieldLongLong, (RedisModuleInfoCtx * ctx, const char *field, long long value))  \
+    X(long long, Milliseconds, (void))                                                             \
+    X(RedisModuleTimerID, CreateTimer,                                                             \
+      (RedisModuleCtx * ctx, long long period, RedisModuleTimerProc callback, void *data))        \
+    X(int, GetSelectedDb, (RedisModuleCtx * ctx))                                                  \
+    X(int, SelectDb, (RedisModuleCtx * ctx, int newid))                                            \
+    X(int, SubscribeToKeyspaceEvents,                                                              \
+      (RedisModuleCtx * ctx, int types, RedisModuleNotificationFunc callback))                     \
+    X(int, SubscribeToServerEvent,                                                                 \
+      (RedisModuleCtx * ctx, RedisModuleEvent event, RedisModuleEventCallback callback))
 
 #define MULTIMAP_DECLARE_API_POINTER(ret, name, params) extern ret(*RedisModule_##name) params;
 MULTIMAP_REDISMODULE_API(MULTIMAP_DECLARE_API_POINTER)

@@ -4,13 +4,15 @@
 
 use std::ffi::CStr;
 
+use crate::expire;
 use crate::faults::{trip, Callback};
+use crate::ffi::now_ms;
 use crate::ffi::{
     AofWriter, DataType, Defrag, Digest, HeapSizes, IoError, LoadedBuffer, RdbReader, RdbWriter,
     TypeMethods,
 };
 use crate::info::{self, Counter, Share};
-use crate::multimap::{MeasureBlocks, MoveBlocks, MultiMap};
+use crate::multimap::{MeasureBlocks, MoveBlocks, MultiMap, View};
 use crate::rdb::{self, RdbInput, RdbOutput, ReadError};
 
 /// Every MultiMap key's type; registered at load.
@@ -22,11 +24,17 @@ const AOF_BATCH_VALUES: usize = 1024;
 const AOF_BATCH_BYTES: usize = 1024 * 1024;
 
 const INSERT_COMMAND: &CStr = c"MULTIMAP.INSERT";
+const EXPIRE_AT_COMMAND: &CStr = c"MULTIMAP.PEXPIREAT";
 
 impl TypeMethods for MultiMap {
     fn rdb_load(rdb: &mut RdbReader, encoding_version: i32) -> Option<MultiMap> {
-        let map = rdb::load(rdb, encoding_version)?;
+        let mut map = rdb::load(rdb, encoding_version)?;
         trip(&map, Callback::RdbLoad);
+        if map.has_expiries() {
+            let dropped = map.drop_expired(now_ms());
+            info::count(Counter::ExpiredFields, dropped);
+            expire::loaded_with_expiries();
+        }
         Some(map)
     }
 
@@ -34,9 +42,14 @@ impl TypeMethods for MultiMap {
         rdb::save(self, &mut Saving { rdb, map: self });
     }
 
+    /// Fields that have expired by the time of the rewrite are left out; the
+    /// others' expiries follow as PEXPIREAT, fields with the same time in
+    /// one command.
     fn aof_rewrite(&self, aof: &mut AofWriter) {
+        let now = if self.has_expiries() { now_ms() } else { 0 };
+        let view = self.view(now);
         let mut batch: Vec<&[u8]> = Vec::new();
-        for (field, values) in self.iter() {
+        for (field, values) in view.iter() {
             let mut batch_bytes = 0;
             for value in values.iter() {
                 let full =
@@ -53,6 +66,7 @@ impl TypeMethods for MultiMap {
             batch.clear();
             trip(self, Callback::AofRewrite);
         }
+        emit_expiries(aof, view);
     }
 
     fn mem_usage(&self, heap: &HeapSizes) -> usize {
@@ -63,12 +77,22 @@ impl TypeMethods for MultiMap {
     /// One sequence per field (the field, then its values in order): sequences
     /// combine order-independently, so equal content digests equally whatever
     /// the field order of the hash table, as on a replica or after a reload.
+    /// A field's expiry joins its sequence, so a replica that missed one
+    /// digests differently; a key without expiries digests as it always has.
     fn digest(&self, digest: &mut Digest) {
         trip(self, Callback::Digest);
-        for (field, values) in self.iter() {
+        let times = self.expiry_times();
+        for (position, (field, values)) in self.iter().enumerate() {
             digest.add(field);
             for value in values.iter() {
                 digest.add(value);
+            }
+            if let Some(&time) = times
+                .and_then(|times| times.get(position))
+                .filter(|&&t| t != 0)
+            {
+                digest.add(b"expires at");
+                digest.add(time.to_string().as_bytes());
             }
             digest.end_sequence();
         }
@@ -107,14 +131,51 @@ impl TypeMethods for MultiMap {
     }
 }
 
+/// `MULTIMAP.PEXPIREAT key time FIELDS n field...` for the live fields of
+/// `view` that have an expiry, consecutive fields with the same time in one
+/// command of at most `AOF_BATCH_VALUES` fields.
+fn emit_expiries(aof: &mut AofWriter, view: View) {
+    let Some(times) = view.map().expiry_times() else {
+        return;
+    };
+    let mut pending: Option<(u64, Vec<&[u8]>)> = None;
+    let flush = |aof: &mut AofWriter, (time, fields): (u64, Vec<&[u8]>)| {
+        let time = time.to_string();
+        let count = fields.len().to_string();
+        let mut args: Vec<&[u8]> = vec![b"FIELDS", count.as_bytes()];
+        args.extend(fields);
+        aof.emit_with_field(EXPIRE_AT_COMMAND, time.as_bytes(), &args);
+    };
+    for (position, (field, _)) in view.map().iter().enumerate() {
+        let time = times[position];
+        if time == 0 || (view.now() != 0 && time <= view.now()) {
+            continue;
+        }
+        match &mut pending {
+            Some((at, fields)) if *at == time && fields.len() < AOF_BATCH_VALUES => {
+                fields.push(field)
+            }
+            _ => {
+                if let Some(done) = pending.replace((time, vec![field])) {
+                    flush(aof, done);
+                }
+            }
+        }
+    }
+    if let Some(done) = pending {
+        flush(aof, done);
+    }
+}
+
 /// What one map adds to `INFO multimap`. Every amount is kept by the map, so
 /// taking a share costs no walk.
-fn share(map: &MultiMap) -> Share<4> {
+fn share(map: &MultiMap) -> Share<5> {
     [
         (Counter::Keys, 1),
         (Counter::Fields, map.field_count()),
         (Counter::Values, map.value_count()),
         (Counter::Bytes, map.stored_bytes()),
+        (Counter::FieldsWithExpiry, map.expiring_field_count()),
     ]
 }
 

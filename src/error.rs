@@ -1,6 +1,8 @@
 //! Every way a command can fail, and the exact reply each one gets.
 #![forbid(unsafe_code)]
 
+use std::ffi::CStr;
+
 use crate::ffi::{ErrorReply, WrongType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +25,16 @@ pub enum Error {
     /// LPOS's COUNT below zero or not a number.
     MatchCountNegative,
     MaxlenNegative,
+    NegativeExpireTime,
+    /// An expiry time past what a field may have; the text names the
+    /// command, as Redis's does.
+    ExpireTimeOutOfRange(&'static CStr),
+    FieldsMissing,
+    /// The EXPIRE family's text for a field count below one.
+    NumFieldsNotAboveZero,
+    /// TTL's and PERSIST's text for the same.
+    FieldCountNotPositive,
+    NumFieldsMismatch,
 }
 
 /// The reply to a command that panicked: a bug, never the user's fault.
@@ -48,6 +60,16 @@ impl From<Error> for ErrorReply {
             Error::RankZero => c"ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
             Error::MatchCountNegative => c"ERR COUNT can't be negative",
             Error::MaxlenNegative => c"ERR MAXLEN can't be negative",
+            Error::NegativeExpireTime => c"ERR invalid expire time, must be >= 0",
+            Error::ExpireTimeOutOfRange(text) => text,
+            Error::FieldsMissing => {
+                c"ERR Mandatory argument FIELDS is missing or not at the right position"
+            }
+            Error::NumFieldsNotAboveZero => c"ERR Parameter `numFields` should be greater than 0",
+            Error::FieldCountNotPositive => c"ERR Number of fields must be a positive integer",
+            Error::NumFieldsMismatch => {
+                c"ERR The `numfields` parameter must match the number of arguments"
+            }
         })
     }
 }

@@ -38,6 +38,12 @@ counters! {
     /// saves of them. Exact on every allocator; what holding it costs
     /// (allocator rounding, the field tables) is MEMORY USAGE's business.
     Bytes => c"bytes",
+    /// Fields that carry an expiry, expired ones not removed yet included.
+    FieldsWithExpiry => c"fields_with_expiry",
+    /// Fields removed because they expired, since the server started: by
+    /// active expiry, by a write that met them, or by an expiry time set in
+    /// the past.
+    ExpiredFields => c"expired_fields",
 }
 
 const COUNTERS: usize = NAMES.len();
@@ -75,6 +81,11 @@ pub fn add_locked<const N: usize>(share: &Share<N>) {
         let sum = &LOCKED.0[counter as usize];
         sum.store(sum.load(Relaxed).wrapping_add(amount as u64), Relaxed);
     }
+}
+
+/// Adds `amount` to one counter. Only under the server's lock.
+pub fn count(counter: Counter, amount: usize) {
+    add_locked(&[(counter, amount)]);
 }
 
 /// Takes a share away from the totals. Only under the server's lock.

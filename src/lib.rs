@@ -12,6 +12,7 @@
 mod commands;
 mod datatype;
 mod error;
+mod expire;
 mod faults;
 mod ffi;
 pub mod glob;
@@ -56,5 +57,8 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
     }
     datatype::MULTIMAP.register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
     ffi::register_commands::<commands::MultiMapCommands>(ctx)?;
-    ffi::register_info::<info::Totals>(ctx)
+    ffi::register_info::<info::Totals>(ctx)?;
+    ffi::subscribe_key_events(ctx, expire::on_key_event)?;
+    ffi::subscribe_db_events(ctx, expire::on_db_event)?;
+    ffi::start_ticking(ctx, expire::IDLE_PERIOD_MS, expire::tick)
 }

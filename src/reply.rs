@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::ffi::{ReplyOut, WriteReply};
-use crate::multimap::{MultiMap, Values, ValuesIter};
+use crate::multimap::{Values, ValuesIter, View};
 
 pub enum Reply<'a> {
     Integer(i64),
@@ -19,13 +19,15 @@ pub enum Reply<'a> {
     /// Values taken out of the map, in the order they were taken.
     TakenValues(Vec<Vec<u8>>),
     Integers(Vec<usize>),
+    /// Signed integers, as per-field codes and times.
+    Codes(Vec<i64>),
     EmptyArray,
     /// A RESP3 empty map (an empty array under RESP2).
     EmptyMap,
     Values(ValuesIter<'a>),
-    FieldNames(&'a MultiMap),
+    FieldNames(View<'a>),
     /// Every field with its values, as a map.
-    Everything(&'a MultiMap),
+    Everything(View<'a>),
     /// `[next cursor, [field, [values], field, [values], ...]]`.
     ScanPage {
         cursor: u64,
@@ -61,9 +63,10 @@ impl WriteReply for Reply<'_> {
             Reply::EmptyArray => out.array(std::iter::empty::<()>(), |_, ()| {}),
             Reply::EmptyMap => out.map(std::iter::empty::<()>(), |_, _, ()| {}),
             Reply::Values(values) => write_values(out, values),
-            Reply::FieldNames(map) => out.array(map.iter(), |out, (field, _)| out.bulk(field)),
-            Reply::Everything(map) => {
-                out.map(map.iter(), |field_out, values_out, (field, values)| {
+            Reply::Codes(codes) => out.array(codes.into_iter(), |out, code| out.integer(code)),
+            Reply::FieldNames(view) => out.array(view.iter(), |out, (field, _)| out.bulk(field)),
+            Reply::Everything(view) => {
+                out.map(view.iter(), |field_out, values_out, (field, values)| {
                     field_out.bulk(field);
                     write_values(values_out, values.iter());
                 })

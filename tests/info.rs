@@ -61,6 +61,8 @@ fn info_multimap_is_its_own_section_shown_by_everything_and_modules_but_not_by_d
             "multimap_fields:1",
             "multimap_values:2",
             "multimap_bytes:9",
+            "multimap_fields_with_expiry:0",
+            "multimap_expired_fields:0",
             "multimap_blocked_clients:0",
         ]
     );
@@ -590,8 +592,9 @@ fn record(field: &[u8], values: &[&[u8]]) -> Bytes {
     record
 }
 
-/// A MultiMap payload: `field_count`, then each (value count, record), then
-/// Redis's end-of-value marker.
+/// A MultiMap payload: `field_count`, then each (value count, record), an
+/// empty expiry section (encoding version 2), then Redis's end-of-value
+/// marker.
 fn payload(header: &(Bytes, [u8; 2]), field_count: u8, fields: &[(u8, Bytes)]) -> Bytes {
     const OPCODE_UINT: u8 = 2;
     const OPCODE_STRING: u8 = 5;
@@ -602,6 +605,7 @@ fn payload(header: &(Bytes, [u8; 2]), field_count: u8, fields: &[(u8, Bytes)]) -
         body.extend([OPCODE_UINT, *value_count, OPCODE_STRING, record.len() as u8]);
         body.extend_from_slice(record);
     }
+    body.extend([OPCODE_UINT, 0]);
     body.push(OPCODE_EOF);
     frame(&body, header.1)
 }
@@ -633,8 +637,9 @@ fn payloads_the_loader_or_redis_refuses_count_nothing() {
         payload(&header, 2, &[(2, first.clone()), (2, first.clone())]),
         // Truncated after the first field.
         frame(&unframe(&good).0[..10 + 2 + 4 + first.len()], header.1),
-        // The loader accepts one field; Redis then finds no end-of-value
-        // marker where it expects one, and frees what the loader built.
+        // The loader accepts one field, then reads the second one's value
+        // count as the expiry section and meets a string where it wants a
+        // field position: it frees what it built.
         payload(&header, 1, &[(2, first.clone()), (1, second.clone())]),
     ];
     for (case, payload) in refused.iter().enumerate() {

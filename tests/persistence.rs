@@ -289,7 +289,7 @@ fn original_module_v0_rdb_loads_with_trailing_nul_stripped() {
 }
 
 #[test]
-fn keys_loaded_from_v0_rdb_are_saved_back_as_v1() {
+fn keys_loaded_from_v0_rdb_are_saved_back_in_the_current_encoding() {
     if skip_unless(
         is_redis_7(),
         "seed-v0.rdb is a Redis 7.0 RDB (format 10), which older servers cannot read",
@@ -301,7 +301,7 @@ fn keys_loaded_from_v0_rdb_are_saved_back_as_v1() {
     for key in [&b"user:1:tags"[..], "ключ".as_bytes(), b"dup"] {
         assert_eq!(
             dump_encoding_version(&dump(&mut con, key)),
-            1,
+            2,
             "{}",
             show(key)
         );
@@ -349,7 +349,7 @@ fn dump_and_restore_copies_a_key_to_another_key() {
     write_awkward_keys(&mut con);
     for key in AWKWARD_MULTIMAPS {
         let payload = dump(&mut con, key);
-        assert_eq!(dump_encoding_version(&payload), 1);
+        assert_eq!(dump_encoding_version(&payload), 2);
         let copy = [key, b":copy"].concat();
         restore(&mut con, &copy, &payload).expect("RESTORE");
         assert_eq!(key_type(&mut con, &copy), "rmultimap");

@@ -1,13 +1,16 @@
 //! Drives the MultiMap with arbitrary operations and compares every result
-//! with a plain `HashMap` model.
+//! with a plain `HashMap` model, field expiries included (times are small
+//! numbers, so that expiring, persisting and reading at a time all meet).
 #![no_main]
 
 use std::collections::HashMap;
 
 use libfuzzer_sys::fuzz_target;
-use redis_multimap::multimap::{End, MultiMap, SetError};
+use redis_multimap::multimap::{End, FieldExpiry, MultiMap, SetError};
 
 type Model = HashMap<Vec<u8>, Vec<Vec<u8>>>;
+/// Each field's expiry time, for the fields that have one.
+type Expiries = HashMap<Vec<u8>, u64>;
 
 /// Reads the fuzzer's bytes as small numbers and short byte strings.
 struct Input<'a>(&'a [u8]);
@@ -79,8 +82,13 @@ fn settle(model: &mut Model, field: &[u8]) {
     }
 }
 
-fn run(input: &mut Input, map: &mut MultiMap, model: &mut Model) -> Option<()> {
-    let op = input.byte()? % 13;
+fn run(
+    input: &mut Input,
+    map: &mut MultiMap,
+    model: &mut Model,
+    expiries: &mut Expiries,
+) -> Option<()> {
+    let op = input.byte()? % 16;
     let field = input.bytes()?;
     match op {
         0 => {
@@ -238,6 +246,25 @@ fn run(input: &mut Input, map: &mut MultiMap, model: &mut Model) -> Option<()> {
             });
             assert_eq!(got, expected);
         }
+        13 => {
+            let time = 1 + u64::from(input.byte()? % 8);
+            let set = map.set_expiry(&field, time);
+            assert_eq!(set, model.contains_key(&field));
+            if set {
+                expiries.insert(field.clone(), time);
+            }
+        }
+        14 => assert_eq!(map.persist(&field), expiries.remove(&field).is_some()),
+        15 => {
+            let now = u64::from(input.byte()? % 10);
+            while let Some(removed) = map.remove_first_expired(now) {
+                let time = expiries.remove(&removed).expect("an expiring field");
+                assert!(now != 0 && time <= now);
+                assert!(expiries.values().all(|&other| other >= time), "earliest first");
+                model.remove(&removed).expect("a field of the model");
+            }
+            assert!(now == 0 || expiries.values().all(|&time| time > now));
+        }
         _ => {
             let value = input.bytes()?;
             let got = map
@@ -254,16 +281,46 @@ fn run(input: &mut Input, map: &mut MultiMap, model: &mut Model) -> Option<()> {
     Some(())
 }
 
+/// What the map shows at `now`: the model without the fields expired by then.
+fn check_view(map: &MultiMap, model: &Model, expiries: &Expiries, now: u64) {
+    let view = map.view(now);
+    let live = |field: &Vec<u8>| expiries.get(field).is_none_or(|&time| now == 0 || time > now);
+    let fields = model.keys().filter(|field| live(field)).count();
+    let values: usize = model
+        .iter()
+        .filter(|(field, _)| live(field))
+        .map(|(_, values)| values.len())
+        .sum();
+    assert_eq!((view.field_count(), view.value_count()), (fields, values));
+    assert_eq!(view.iter().count(), fields);
+    for (field, values) in model {
+        let expected = match (live(field), expiries.get(field)) {
+            (false, _) => FieldExpiry::Missing,
+            (true, None) => FieldExpiry::Never,
+            (true, Some(&time)) => FieldExpiry::At(time),
+        };
+        assert_eq!(view.expiry(field), expected);
+        let got = view.get(field).map(|v| v.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+        assert_eq!(got.as_ref(), live(field).then_some(values));
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let mut map = MultiMap::new();
     let mut model = Model::new();
-    while run(&mut input, &mut map, &mut model).is_some() {
+    let mut expiries = Expiries::new();
+    while run(&mut input, &mut map, &mut model, &mut expiries).is_some() {
+        // A field that left the model took its expiry with it.
+        expiries.retain(|field, _| model.contains_key(field));
         assert_eq!(map.field_count(), model.len());
         assert_eq!(
             map.value_count(),
             model.values().map(Vec::len).sum::<usize>()
         );
+        assert_eq!(map.expiring_field_count(), expiries.len());
+        assert_eq!(map.earliest_expiry(), expiries.values().min().copied());
+        check_view(&map, &model, &expiries, u64::from(data.len() as u8 % 10));
     }
     let mut cursor = 0;
     let mut seen = 0;

@@ -3,10 +3,12 @@
 //! texts (as of Redis 7.0), including which error wins when several apply.
 #![forbid(unsafe_code)]
 
-use super::{field, field_values, parse_integer, parse_options, ReadResult, WriteResult};
+use super::{
+    drop_expired, field, field_values, parse_integer, parse_options, ReadResult, WriteResult,
+};
 use crate::datatype::MULTIMAP;
 use crate::error::Error;
-use crate::ffi::{Arg, Attempt, Outcome, ReadKey, Rewrite, WriteKey};
+use crate::ffi::{Arg, Attempt, KeyEnv, Outcome, ReadKey, Rewrite, WriteKey};
 use crate::multimap::{End, MultiMap, SetError};
 use crate::reply::Reply;
 
@@ -19,20 +21,22 @@ const MAX_TIMEOUT_MS: f64 = (1u64 << 62) as f64;
 
 /// MULTIMAP.PREPEND key field value [value ...]
 pub(super) fn prepend(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
-    let len = map.prepend(field(&args[2]), args[3..].iter().map(Arg::as_bytes));
-    Ok(Outcome::changed(c"multimap.prepend", Reply::count(len)))
+    let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
+    let len = map.prepend(field, args[3..].iter().map(Arg::as_bytes));
+    Ok(Outcome::changed(c"multimap.prepend", Reply::count(len)).with_expired(expired))
 }
 
 /// MULTIMAP.ADD key field value [value ...]
 pub(super) fn add(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
-    let added = map.add_missing(field(&args[2]), args[3..].iter().map(Arg::as_bytes));
-    Ok(Outcome::changed_if(
-        added > 0,
-        c"multimap.add",
-        Reply::count(added),
-    ))
+    let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
+    let added = map.add_missing(field, args[3..].iter().map(Arg::as_bytes));
+    Ok(Outcome::changed_if(added > 0, c"multimap.add", Reply::count(added)).with_expired(expired))
 }
 
 /// MULTIMAP.POP key field LEFT|RIGHT [COUNT count]
@@ -51,18 +55,21 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     } else {
         Reply::Null
     };
+    let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
         return Ok(Outcome::unchanged(missing));
     };
-    let Some(mut popped) = map.pop(field(&args[2]), end, count.unwrap_or(1)) else {
-        return Ok(Outcome::unchanged(missing));
+    let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
+    let Some(mut popped) = map.pop(field, end, count.unwrap_or(1)) else {
+        return Ok(Outcome::unchanged(missing).with_expired(expired));
     };
     let changed = !popped.is_empty();
     let reply = match count {
         Some(_) => Reply::TakenValues(popped),
         None => Reply::Taken(popped.pop().expect("a field holds at least one value")),
     };
-    Ok(Outcome::changed_if(changed, c"multimap.pop", reply))
+    Ok(Outcome::changed_if(changed, c"multimap.pop", reply).with_expired(expired))
 }
 
 /// MULTIMAP.BPOP key field LEFT|RIGHT timeout [COUNT count]
@@ -79,10 +86,16 @@ pub(super) fn bpop(key: &mut WriteKey, args: &[Arg]) -> BlockingResult {
         _ => return Err(Error::Syntax),
     };
     let timeout_ms = parse_timeout(&args[4])?;
+    let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
         return Ok(Attempt::Wait { timeout_ms });
     };
     let field = field(&args[2]);
+    // An expired field is waited on as a missing one. It stays where it is:
+    // a client told to wait has nothing to propagate its removal with.
+    if is_expired(env, map, field) {
+        return Ok(Attempt::Wait { timeout_ms });
+    }
     let Some(popped) = map.pop(field, end, count) else {
         return Ok(Attempt::Wait { timeout_ms });
     };
@@ -119,10 +132,15 @@ pub(super) fn index<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
 /// MULTIMAP.SET key field index value
 pub(super) fn set(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
         return Err(Error::NoSuchKey);
     };
     let field = field(&args[2]);
+    // Missing: the error leaves it in place, for expiry to remove.
+    if is_expired(env, map, field) {
+        return Err(Error::NoSuchKey);
+    }
     // As LSET: a missing list wins over a malformed index.
     let index = match parse_integer(&args[3]) {
         Ok(index) => index,
@@ -140,15 +158,21 @@ pub(super) fn set(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 pub(super) fn trim(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let start = parse_integer(&args[3])?;
     let stop = parse_integer(&args[4])?;
+    let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
         return Ok(Outcome::unchanged(Reply::Ok));
     };
-    let removed = map.trim(field(&args[2]), start, stop);
-    Ok(Outcome::changed_if(
-        removed > 0,
-        c"multimap.trim",
-        Reply::Ok,
-    ))
+    let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
+    let removed = map.trim(field, start, stop);
+    Ok(Outcome::changed_if(removed > 0, c"multimap.trim", Reply::Ok).with_expired(expired))
+}
+
+/// Whether `field` has expired, leaving it where it is.
+fn is_expired(env: KeyEnv, map: &MultiMap, field: &[u8]) -> bool {
+    map.has_expiries()
+        && map.view(env.expiry_clock()).get(field).is_none()
+        && map.get(field).is_some()
 }
 
 /// MULTIMAP.POS key field value [RANK rank] [COUNT num] [MAXLEN len]

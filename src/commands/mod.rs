@@ -16,12 +16,14 @@ use crate::error::{Error, INTERNAL_ERROR};
 use crate::faults::trip_command;
 use crate::ffi::{
     read_handler, Arg, ArgDoc, ArgKind, Command, CommandSet, ErrorReply, Handler, KeyAccess,
-    Outcome, ReadKey, WriteKey,
+    KeyEnv, Outcome, ReadKey, WriteKey,
 };
 use crate::glob::Pattern;
-use crate::multimap::{MultiMap, Values};
+use crate::info::{self, Counter};
+use crate::multimap::{MultiMap, Values, View};
 use crate::reply::Reply;
 
+mod expiry;
 mod lists;
 
 /// The command table Redis registers, one row per command.
@@ -32,6 +34,8 @@ impl CommandSet for MultiMapCommands {
     type Error = Error;
     const INTERNAL_ERROR: ErrorReply = INTERNAL_ERROR;
     const ACL_CATEGORY: &'static CStr = c"multimap";
+    const EXPIRED_REMOVAL: &'static CStr = crate::expire::REMOVAL_COMMAND;
+    const EXPIRED_EVENT: &'static CStr = crate::expire::EXPIRED_EVENT;
     #[rustfmt::skip]
     const COMMANDS: &'static [Command<Self>] = &[
         Command {
@@ -190,6 +194,60 @@ impl CommandSet for MultiMapCommands {
                 ArgDoc::new(c"len", ArgKind::Integer).after_token(c"MAXLEN").optional(),
             ],
         },
+        Command {
+            name: c"multimap.expire", handler: Handler::Write(expiry::expire), arity: -6, flags: c"write fast",
+            summary: c"Sets the expiry of fields, in seconds from now, as HEXPIRE",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Update, args: &[KEY, SECONDS, CONDITION, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.pexpire", handler: Handler::Write(expiry::pexpire), arity: -6, flags: c"write fast",
+            summary: c"Sets the expiry of fields, in milliseconds from now, as HPEXPIRE",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Update, args: &[KEY, MILLISECONDS, CONDITION, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.expireat", handler: Handler::Write(expiry::expireat), arity: -6, flags: c"write fast",
+            summary: c"Sets the expiry of fields as a Unix time in seconds, as HEXPIREAT",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Update, args: &[KEY, UNIX_SECONDS, CONDITION, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.pexpireat", handler: Handler::Write(expiry::pexpireat), arity: -6, flags: c"write fast",
+            summary: c"Sets the expiry of fields as a Unix time in milliseconds, as HPEXPIREAT",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Update, args: &[KEY, UNIX_MILLISECONDS, CONDITION, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.ttl", handler: read_handler!(expiry::ttl), arity: -5, flags: c"readonly fast",
+            summary: c"Returns the seconds left before fields expire, as HTTL",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Read, args: &[KEY, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.pttl", handler: read_handler!(expiry::pttl), arity: -5, flags: c"readonly fast",
+            summary: c"Returns the milliseconds left before fields expire, as HPTTL",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Read, args: &[KEY, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.expiretime", handler: read_handler!(expiry::expiretime), arity: -5, flags: c"readonly fast",
+            summary: c"Returns when fields expire, as a Unix time in seconds, as HEXPIRETIME",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Read, args: &[KEY, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.pexpiretime", handler: read_handler!(expiry::pexpiretime), arity: -5, flags: c"readonly fast",
+            summary: c"Returns when fields expire, as a Unix time in milliseconds, as HPEXPIRETIME",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Read, args: &[KEY, NUMFIELDS, FIELDS],
+        },
+        Command {
+            name: c"multimap.persist", handler: Handler::Write(expiry::persist), arity: -5, flags: c"write fast",
+            summary: c"Removes the expiry of fields, as HPERSIST",
+            complexity: c"O(N) where N is the number of fields given",
+            since: EXPIRY_SINCE, key_access: KeyAccess::Update, args: &[KEY, NUMFIELDS, FIELDS],
+        },
     ];
 }
 
@@ -205,6 +263,15 @@ const POP_COUNT: ArgDoc = ArgDoc::new(c"count", ArgKind::Integer)
     .after_token(c"COUNT")
     .optional();
 const INDEX: ArgDoc = ArgDoc::new(c"index", ArgKind::Integer);
+const EXPIRY_SINCE: &CStr = c"0.3.0";
+const SECONDS: ArgDoc = ArgDoc::new(c"seconds", ArgKind::Integer);
+const MILLISECONDS: ArgDoc = ArgDoc::new(c"milliseconds", ArgKind::Integer);
+const UNIX_SECONDS: ArgDoc = ArgDoc::new(c"unix-time-seconds", ArgKind::UnixTime);
+const UNIX_MILLISECONDS: ArgDoc = ArgDoc::new(c"unix-time-milliseconds", ArgKind::UnixTime);
+const CONDITION: ArgDoc =
+    ArgDoc::new(c"condition", ArgKind::OneOf(&[c"NX", c"XX", c"GT", c"LT"])).optional();
+const NUMFIELDS: ArgDoc = ArgDoc::new(c"numfields", ArgKind::Integer).after_token(c"FIELDS");
+const FIELDS: ArgDoc = ArgDoc::new(c"field", ArgKind::String).multiple();
 
 /// Default number of fields one SCAN call visits, as for HSCAN.
 const DEFAULT_SCAN_COUNT: usize = 10;
@@ -216,9 +283,12 @@ type WriteResult = Result<Outcome<Reply<'static>>, Error>;
 
 /// MULTIMAP.INSERT key field value [value ...]
 fn insert(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
-    let len = map.insert(field(&args[2]), args[3..].iter().map(Arg::as_bytes));
-    Ok(Outcome::changed(c"multimap.insert", Reply::count(len)))
+    let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
+    let len = map.insert(field, args[3..].iter().map(Arg::as_bytes));
+    Ok(Outcome::changed(c"multimap.insert", Reply::count(len)).with_expired(expired))
 }
 
 /// MULTIMAP.GET key field (also MULTIMAP.VALUES)
@@ -260,68 +330,86 @@ fn exists<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
 /// MULTIMAP.REMOVE key field value [value ...]
 fn remove(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
         return Ok(Outcome::unchanged(Reply::count(0)));
     };
+    let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
     let unwanted: Vec<&[u8]> = args[3..].iter().map(Arg::as_bytes).collect();
-    let removed = map.remove_values(field(&args[2]), &unwanted);
-    Ok(Outcome::changed_if(
-        removed > 0,
-        c"multimap.remove",
-        Reply::count(removed),
-    ))
+    let removed = map.remove_values(field, &unwanted);
+    Ok(
+        Outcome::changed_if(removed > 0, c"multimap.remove", Reply::count(removed))
+            .with_expired(expired),
+    )
 }
 
 /// MULTIMAP.REPLACE key field value [value ...]
 fn replace(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
     let field = field(&args[2]);
+    let expired = drop_expired(env, map, field);
     let new_values = args[3..].iter().map(Arg::as_bytes);
     let unchanged = map
         .get(field)
         .is_some_and(|values| values.iter().eq(new_values.clone()));
-    let len = Reply::count(map.replace(field, new_values));
-    Ok(Outcome::changed_if(!unchanged, c"multimap.replace", len))
+    let len = map.replace(field, new_values);
+    // As HSET does, setting the values clears the field's expiry.
+    let persisted = len > 0 && map.persist(field);
+    Ok(Outcome::changed_if(
+        !unchanged || persisted,
+        c"multimap.replace",
+        Reply::count(len),
+    )
+    .with_expired(expired))
 }
 
 /// MULTIMAP.DEL key field [field ...]
 fn del(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
+    let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
         return Ok(Outcome::unchanged(Reply::count(0)));
     };
-    let removed = args[2..]
-        .iter()
-        .filter(|name| map.remove_field(field(name)))
-        .count();
-    Ok(Outcome::changed_if(
-        removed > 0,
-        c"multimap.del",
-        Reply::count(removed),
-    ))
+    let mut expired = Vec::new();
+    let mut removed = 0;
+    for name in &args[2..] {
+        let field = field(name);
+        expired.extend(drop_expired(env, map, field));
+        removed += usize::from(map.remove_field(field));
+    }
+    Ok(
+        Outcome::changed_if(removed > 0, c"multimap.del", Reply::count(removed))
+            .with_expired(expired),
+    )
 }
 
 /// MULTIMAP.CARD key
 fn card<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
-    Ok(Reply::count(map.map_or(0, MultiMap::field_count)))
+    Ok(Reply::count(
+        map.map_or(0, |map| view(key, map).field_count()),
+    ))
 }
 
 /// MULTIMAP.SIZE key
 fn size<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
-    Ok(Reply::count(map.map_or(0, MultiMap::value_count)))
+    Ok(Reply::count(
+        map.map_or(0, |map| view(key, map).value_count()),
+    ))
 }
 
 /// MULTIMAP.FIELDS key
 fn fields<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
-    Ok(map.map_or(Reply::EmptyArray, Reply::FieldNames))
+    Ok(map.map_or(Reply::EmptyArray, |map| Reply::FieldNames(view(key, map))))
 }
 
 /// MULTIMAP.GETALL key
 fn getall<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
-    Ok(map.map_or(Reply::EmptyMap, Reply::Everything))
+    Ok(map.map_or(Reply::EmptyMap, |map| Reply::Everything(view(key, map))))
 }
 
 /// MULTIMAP.SCAN key cursor [MATCH pattern] [COUNT count]
@@ -332,7 +420,7 @@ fn scan<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
     let mut found: Vec<(&[u8], Values)> = Vec::new();
     let cursor = match map {
-        Some(map) => map.scan(cursor, options.count, |field, values| {
+        Some(map) => view(key, map).scan(cursor, options.count, |field, values| {
             if options
                 .pattern
                 .as_ref()
@@ -421,7 +509,31 @@ fn parse_cursor(arg: &Arg) -> Result<u64, Error> {
 fn field_values<'k>(key: &'k ReadKey, args: &[Arg]) -> Result<Option<Values<'k>>, Error> {
     Ok(key
         .value(&MULTIMAP)?
-        .and_then(|map| map.get(field(&args[2]))))
+        .and_then(|map| view(key, map).get(field(&args[2]))))
+}
+
+/// The map as a read sees it: without the fields that have expired. Asks
+/// the time only of a map that has expiries.
+#[inline]
+fn view<'k>(key: &ReadKey, map: &'k MultiMap) -> View<'k> {
+    let now = if map.has_expiries() {
+        key.env().expiry_clock()
+    } else {
+        0
+    };
+    map.view(now)
+}
+
+/// Before a write touches `field`: removes it if it has expired, so that
+/// the write finds it missing. Returns what it removed, for
+/// `Outcome::with_expired`.
+#[inline]
+fn drop_expired(env: KeyEnv, map: &mut MultiMap, field: &[u8]) -> Vec<Vec<u8>> {
+    if !map.has_expiries() || !map.remove_if_expired(field, env.expiry_clock()) {
+        return Vec::new();
+    }
+    info::count(Counter::ExpiredFields, 1);
+    vec![field.to_vec()]
 }
 
 /// A field argument. With fault injection, `fault:command` panics here, as a

@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::context::Context;
+use super::context::{Context, Removals};
 use super::key::{ReadKey, WriteKey};
 use super::log::panic_text;
 use super::raw;
@@ -27,6 +27,11 @@ pub trait CommandSet: 'static {
     /// lets modules add categories.
     const ACL_CATEGORY: &'static CStr;
     const COMMANDS: &'static [Command<Self>];
+    /// How a write propagates the parts of its key it found expired and
+    /// removed (`Outcome::with_expired`): one `EXPIRED_REMOVAL key part`
+    /// command each, and one `EXPIRED_EVENT`.
+    const EXPIRED_REMOVAL: &'static CStr;
+    const EXPIRED_EVENT: &'static CStr;
 }
 
 /// A read handler borrows its key read-only and may reply straight from the
@@ -84,6 +89,7 @@ pub struct Outcome<R> {
     reply: R,
     event: Option<&'static CStr>,
     replicated_as: Option<Rewrite>,
+    expired: Vec<Vec<u8>>,
 }
 
 /// The command replicas and the AOF get in place of the one received, for a
@@ -105,6 +111,7 @@ impl<R> Outcome<R> {
             reply,
             event: None,
             replicated_as: None,
+            expired: Vec::new(),
         }
     }
 
@@ -114,7 +121,15 @@ impl<R> Outcome<R> {
             reply,
             event: changed.then_some(event),
             replicated_as: None,
+            expired: Vec::new(),
         }
+    }
+
+    /// Before its own change, the write removed these parts of its key
+    /// because they had expired: they are propagated and announced first,
+    /// as removals of their own (see `CommandSet::EXPIRED_REMOVAL`).
+    pub fn with_expired(self, expired: Vec<Vec<u8>>) -> Outcome<R> {
+        Outcome { expired, ..self }
     }
 
     /// Replicates the change as `rewrite` on the same key rather than as the
@@ -165,6 +180,8 @@ pub enum ArgKind {
     String,
     Integer,
     Double,
+    /// A Unix time.
+    UnixTime,
     Pattern,
     /// Exactly one of these keywords.
     OneOf(&'static [&'static CStr]),
@@ -295,7 +312,7 @@ fn retry<C: CommandSet>(
     catch_unwind(AssertUnwindSafe(|| {
         // The server wakes waiters key by key on its own; a served client
         // signals nothing.
-        finish(ctx, key_name, outcome, deleted, started, false);
+        finish::<C>(ctx, key_name, outcome, deleted, started, false);
     }))?;
     Ok(true)
 }
@@ -392,14 +409,16 @@ fn run<C: CommandSet>(
             let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
             let outcome = ran.map_err(Failure::Panicked)?.map_err(refused)?;
             let deleted = deleted.map_err(Failure::Panicked)?;
-            caught(|| finish(ctx, key_name, outcome, deleted, started, true))
+            caught(|| finish::<C>(ctx, key_name, outcome, deleted, started, true))
         }
         Handler::Blocking(handler) => {
             let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
             let attempt = ran.map_err(Failure::Panicked)?.map_err(refused)?;
             let deleted = deleted.map_err(Failure::Panicked)?;
             caught(|| match attempt {
-                Attempt::Done(outcome) => finish(ctx, key_name, outcome, deleted, started, true),
+                Attempt::Done(outcome) => {
+                    finish::<C>(ctx, key_name, outcome, deleted, started, true)
+                }
                 Attempt::Wait { timeout_ms } if ctx.may_block() => {
                     ctx.block_on_key(key_name, timeout_ms, ready);
                 }
@@ -428,10 +447,10 @@ fn write_key<T>(
 /// Writes a write's reply, then what its change owes the rest of Redis
 /// (and, if `signal`, wakes the clients waiting on the key).
 #[inline(always)]
-fn finish<R: WriteReply>(
+fn finish<C: CommandSet>(
     ctx: &Context,
     key_name: &Arg,
-    outcome: Outcome<R>,
+    outcome: Outcome<C::Reply>,
     deleted: bool,
     started: &Cell<bool>,
     signal: bool,
@@ -440,13 +459,21 @@ fn finish<R: WriteReply>(
         reply,
         event,
         replicated_as,
+        expired,
     } = outcome;
     reply.write(ReplyOut::top(ctx, started));
-    if let Some(event) = event {
-        ctx.announce_change(key_name, event, deleted, replicated_as.as_ref());
-        if signal {
-            ctx.signal_ready(key_name);
-        }
+    if event.is_none() && expired.is_empty() {
+        return;
+    }
+    let removals = (!expired.is_empty()).then_some(Removals {
+        command: C::EXPIRED_REMOVAL,
+        event: C::EXPIRED_EVENT,
+        parts: &expired,
+    });
+    let change = event.map(|event| (event, replicated_as.as_ref()));
+    ctx.announce_change(key_name, change, removals, deleted);
+    if signal && event.is_some() {
+        ctx.signal_ready(key_name);
     }
 }
 
@@ -713,6 +740,7 @@ fn raw_arg(arg: &ArgDoc) -> raw::RedisModuleCommandArg {
         ArgKind::String => raw::REDISMODULE_ARG_TYPE_STRING,
         ArgKind::Integer => raw::REDISMODULE_ARG_TYPE_INTEGER,
         ArgKind::Double => raw::REDISMODULE_ARG_TYPE_DOUBLE,
+        ArgKind::UnixTime => raw::REDISMODULE_ARG_TYPE_UNIX_TIME,
         ArgKind::Pattern => raw::REDISMODULE_ARG_TYPE_PATTERN,
         ArgKind::OneOf(_) => raw::REDISMODULE_ARG_TYPE_ONEOF,
     };

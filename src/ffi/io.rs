@@ -4,7 +4,7 @@ use std::ffi::CStr;
 use std::ptr::NonNull;
 
 use super::raw;
-use super::string::RedisStr;
+use super::string::{OwnedArg, RedisStr};
 
 /// The RDB stream is truncated or unreadable; the loader must give up.
 #[derive(Debug, PartialEq, Eq)]
@@ -207,11 +207,12 @@ impl<'a> AofWriter<'a> {
         in_fork_child(self.io)
     }
 
-    /// Emits `command key field value...` into the rewritten AOF.
+    /// Emits `command key field value...` into the rewritten AOF (any
+    /// command of the key, its first argument and the rest).
     pub fn emit_with_field(&mut self, command: &CStr, field: &[u8], values: &[&[u8]]) {
-        let strings: Vec<OwnedString> =
-            values.iter().map(|value| OwnedString::new(value)).collect();
-        let pointers: Vec<*mut raw::RedisModuleString> = strings.iter().map(|s| s.raw).collect();
+        let strings: Vec<OwnedArg> = values.iter().map(|value| OwnedArg::new(value)).collect();
+        let pointers: Vec<*mut raw::RedisModuleString> =
+            strings.iter().map(|string| string.as_ptr()).collect();
         // SAFETY: the format "sbv" consumes the key string, a (pointer, length)
         // buffer and a (RedisModuleString**, size_t) vector, passed in that
         // order and alive for the call.
@@ -227,27 +228,5 @@ impl<'a> AofWriter<'a> {
                 pointers.len(),
             )
         };
-    }
-}
-
-/// A Redis string made without a context, so nothing frees it but our Drop.
-struct OwnedString {
-    raw: *mut raw::RedisModuleString,
-}
-
-impl OwnedString {
-    fn new(bytes: &[u8]) -> OwnedString {
-        // SAFETY: a null context is allowed; Redis copies the buffer.
-        let raw = unsafe {
-            api!(RedisModule_CreateString)(std::ptr::null_mut(), bytes.as_ptr().cast(), bytes.len())
-        };
-        OwnedString { raw }
-    }
-}
-
-impl Drop for OwnedString {
-    fn drop(&mut self) {
-        // SAFETY: made with a null context, so it must be freed with one, once.
-        unsafe { api!(RedisModule_FreeString)(std::ptr::null_mut(), self.raw) };
     }
 }

@@ -3,8 +3,9 @@
 //! handler cannot open a second handle to its key, and a value borrowed from
 //! the key cannot outlive it.
 
+use std::any::Any;
 use std::ffi::c_void;
-use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::context::Context;
 use super::module_type::{borrow, into_raw, DataType, TypeMethods};
@@ -15,16 +16,36 @@ use super::string::Arg;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrongType;
 
+/// What a handler may ask about its key's surroundings while it holds the
+/// key's value, each answer computed only when asked (a clock read costs a
+/// call to the server, which most commands never need).
+#[derive(Clone, Copy)]
+pub struct KeyEnv<'c> {
+    ctx: &'c Context,
+}
+
+impl KeyEnv<'_> {
+    /// The time expiry reads the key at (see `Context::expiry_clock`).
+    pub fn expiry_clock(&self) -> u64 {
+        self.ctx.expiry_clock()
+    }
+
+    /// The database the key is in.
+    pub fn db(&self) -> i32 {
+        self.ctx.selected_db()
+    }
+}
+
 /// A key opened read-only: reading never creates it, never marks it modified.
 pub struct ReadKey<'c> {
     raw: *mut raw::RedisModuleKey,
-    _ctx: PhantomData<&'c Context>,
+    ctx: &'c Context,
 }
 
 /// A key opened for writing.
 pub struct WriteKey<'c> {
     raw: *mut raw::RedisModuleKey,
-    _ctx: PhantomData<&'c Context>,
+    ctx: &'c Context,
     /// The value the handler reached, uncounted from the running totals
     /// until the write is over (see `settle`). It stays the key's value until
     /// the key closes: a handler can neither delete the key nor store another
@@ -87,8 +108,13 @@ impl<'c> ReadKey<'c> {
     pub(super) fn open(ctx: &'c Context, name: &Arg) -> Self {
         ReadKey {
             raw: open(ctx, name, raw::REDISMODULE_READ),
-            _ctx: PhantomData,
+            ctx,
         }
+    }
+
+    /// Where the key is and when: see `KeyEnv`.
+    pub fn env(&self) -> KeyEnv<'c> {
+        KeyEnv { ctx: self.ctx }
     }
 
     /// The key's value, `None` if the key is empty.
@@ -105,11 +131,24 @@ impl<'c> ReadKey<'c> {
 
 impl<'c> WriteKey<'c> {
     pub(super) fn open(ctx: &'c Context, name: &Arg) -> Self {
+        Self::open_with(ctx, name, 0)
+    }
+
+    fn open_with(ctx: &'c Context, name: &Arg, mode: i32) -> Self {
         WriteKey {
-            raw: open(ctx, name, raw::REDISMODULE_READ | raw::REDISMODULE_WRITE),
-            _ctx: PhantomData,
+            raw: open(
+                ctx,
+                name,
+                raw::REDISMODULE_READ | raw::REDISMODULE_WRITE | mode,
+            ),
+            ctx,
             reached: None,
         }
+    }
+
+    /// Where the key is and when: see `KeyEnv`.
+    pub fn env(&self) -> KeyEnv<'c> {
+        KeyEnv { ctx: self.ctx }
     }
 
     /// Hands the key's value to the handler for the first time: it leaves
@@ -197,6 +236,41 @@ impl<'c> WriteKey<'c> {
         }
         true
     }
+}
+
+/// Opens `name` in the context's database for writing, outside of any
+/// command and without touching its LRU/LFU clock, runs `work` on it, then
+/// settles it as a command's key is settled (a value left empty deletes the
+/// key). Returns what `work` returned and whether the key was deleted, or
+/// the panic either raised.
+pub fn with_key_named<R>(
+    ctx: &Context,
+    name: &Arg,
+    work: impl FnOnce(&mut WriteKey<'_>) -> R,
+) -> Result<(R, bool), Box<dyn Any + Send>> {
+    let mut key = WriteKey::open_with(ctx, name, raw::REDISMODULE_OPEN_KEY_NOTOUCH);
+    let ran = catch_unwind(AssertUnwindSafe(|| work(&mut key)));
+    let deleted = catch_unwind(AssertUnwindSafe(|| key.settle()));
+    Ok((ran?, deleted?))
+}
+
+/// Whether `name` in the context's database holds a value of `data_type`
+/// for which `test` holds; never touches the key's LRU/LFU clock.
+pub fn peek_key<T: TypeMethods>(
+    ctx: &Context,
+    name: &Arg,
+    data_type: &DataType<T>,
+    test: impl FnOnce(&T) -> bool,
+) -> bool {
+    let key = ReadKey {
+        raw: open(
+            ctx,
+            name,
+            raw::REDISMODULE_READ | raw::REDISMODULE_OPEN_KEY_NOTOUCH,
+        ),
+        ctx,
+    };
+    matches!(key.value(data_type), Ok(Some(value)) if test(value))
 }
 
 impl Drop for ReadKey<'_> {

@@ -108,6 +108,12 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_RegisterInfoFunc,
         RedisModule_InfoAddSection,
         RedisModule_InfoAddFieldLongLong,
+        RedisModule_Milliseconds,
+        RedisModule_CreateTimer,
+        RedisModule_GetSelectedDb,
+        RedisModule_SelectDb,
+        RedisModule_SubscribeToKeyspaceEvents,
+        RedisModule_SubscribeToServerEvent,
     )
 }
 

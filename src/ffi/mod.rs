@@ -24,6 +24,7 @@ mod alloc;
 mod blocking;
 mod command;
 mod context;
+mod events;
 mod heap;
 mod info;
 mod io;
@@ -42,10 +43,12 @@ pub use command::{
     KeyAccess, Outcome, Rewrite,
 };
 pub use context::Context;
+pub use context::{now_ms, Removals};
+pub use events::{start_ticking, subscribe_db_events, subscribe_key_events, DbEvent, KeyEvent};
 pub use heap::{Defrag, HeapSizes};
 pub use info::{register_info, InfoFields, InfoSection};
 pub use io::{AofWriter, Digest, IoError, LoadedBuffer, RdbReader, RdbWriter};
-pub use key::{ReadKey, WriteKey, WrongType};
+pub use key::{peek_key, with_key_named, KeyEnv, ReadKey, WriteKey, WrongType};
 pub use module_type::{DataType, TypeMethods};
 pub use reply::{ErrorReply, ReplyOut, WriteReply};
-pub use string::Arg;
+pub use string::{Arg, OwnedArg};

@@ -11,6 +11,39 @@ pub struct Arg {
     raw: NonNull<raw::RedisModuleString>,
 }
 
+/// A string of our own making, for naming a key outside of a command; freed
+/// on drop.
+pub struct OwnedArg(Arg);
+
+impl OwnedArg {
+    pub fn new(bytes: &[u8]) -> OwnedArg {
+        // SAFETY: the buffer is valid for its length and the server copies
+        // it; without a context the string is ours to free, which Drop does.
+        let raw = unsafe {
+            api!(RedisModule_CreateString)(std::ptr::null_mut(), bytes.as_ptr().cast(), bytes.len())
+        };
+        OwnedArg(Arg {
+            raw: NonNull::new(raw).expect("the server's allocator never fails"),
+        })
+    }
+}
+
+impl std::ops::Deref for OwnedArg {
+    type Target = Arg;
+
+    fn deref(&self) -> &Arg {
+        &self.0
+    }
+}
+
+impl Drop for OwnedArg {
+    fn drop(&mut self) {
+        // SAFETY: made without a context in `new`, freed once, here; a key
+        // opened with it holds a reference of its own.
+        unsafe { api!(RedisModule_FreeString)(std::ptr::null_mut(), self.0.as_ptr()) };
+    }
+}
+
 /// A string Redis passed to a callback, borrowed for that callback.
 pub struct RedisStr<'a> {
     raw: NonNull<raw::RedisModuleString>,

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::expiry::Expiries;
 use super::MultiMap;
 
 /// Measures heap blocks as the allocator counts them.
@@ -46,6 +47,9 @@ impl MultiMap {
                 .iter()
                 .map(|entry| blocks.vec_block(&entry.data))
                 .sum::<usize>()
+            + self.expiries.as_ref().map_or(0, |expiries| {
+                std::mem::size_of_val::<Expiries>(expiries) + expiries.mem_usage(blocks)
+            })
     }
 
     /// Offers every heap block of the map to `mover`, fields from position
@@ -62,6 +66,9 @@ impl MultiMap {
             let mut buckets = std::mem::take(&mut self.buckets).into_vec();
             mover.move_vec(&mut buckets);
             self.buckets = buckets.into_boxed_slice();
+            if let Some(expiries) = &mut self.expiries {
+                expiries.defrag(mover);
+            }
         }
         let mut work = 0;
         for position in from..self.entries.len() {
@@ -175,6 +182,25 @@ mod tests {
         assert!(many > one_big + 100 * (b"field-0".len() + b"value".len()));
         m.remove_field(b"f");
         assert!(m.mem_usage(&SizeClasses) < many - 10_000);
+    }
+
+    #[test]
+    fn expiry_tables_are_measured_and_moved_with_the_map() {
+        let mut m = sample_map(300, 1);
+        let without = m.mem_usage(&SizeClasses);
+        for i in 0..300 {
+            m.set_expiry(&numbered(i), 1_000 + i as u64 % 7);
+        }
+        // 8 bytes per field beside the table, 16 per expiring field.
+        assert!(m.mem_usage(&SizeClasses) >= without + 300 * 24);
+        let mut mover = Mover::new(usize::MAX);
+        assert_eq!(m.defrag(&mut mover, 0), None);
+        // Entry slots, bucket heads, the times, the blocks' list, at least
+        // three blocks of at most 128 fields, and one block per field.
+        assert!(mover.moved.len() >= 2 + 2 + 3 + 300);
+        check_invariants(&m);
+        let live = (0..300).filter(|i| i % 7 > 3).count();
+        assert_eq!(m.view(1_003).field_count(), live);
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl MultiMap {
                 self.totals.remove(entry);
                 entry.prepend(values.into_iter());
                 self.totals.add(entry);
-                entry.len()
+                self.values_changed(i)
             }
             None => self.add_field(hash, field, values),
         }
@@ -68,6 +68,7 @@ impl MultiMap {
                 self.totals.remove(entry);
                 let appended = entry.append(missing);
                 self.totals.add(entry);
+                self.values_changed(i);
                 appended
             }
             None => {

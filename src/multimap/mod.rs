@@ -17,10 +17,12 @@
 
 pub use blocks::{MeasureBlocks, MoveBlocks};
 use entry::Entry;
+use expiry::Expiries;
 use hasher::FieldHasher;
 pub use list::{End, SetError};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
+pub use timed::{FieldExpiry, View, MAX_EXPIRY_MS};
 pub use values::{Values, ValuesIter};
 
 // Each file compiles to its own codegen unit. The helpers that hot paths call
@@ -28,6 +30,7 @@ pub use values::{Values, ValuesIter};
 // of this was one file.
 mod blocks;
 mod entry;
+mod expiry;
 mod hasher;
 mod leb128;
 mod list;
@@ -36,6 +39,7 @@ mod scan;
 mod size_class;
 #[cfg(test)]
 mod test_support;
+mod timed;
 mod values;
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
@@ -56,6 +60,8 @@ pub struct MultiMap {
     buckets: Box<[u32]>,
     totals: Totals,
     hasher: FieldHasher,
+    /// The fields' expiry times, once any field has one (see `expiry`).
+    expiries: Option<Box<Expiries>>,
 }
 
 /// Running sums over the entries, so that counting is O(1). Every change to
@@ -128,7 +134,7 @@ impl MultiMap {
                 self.totals.remove(entry);
                 entry.append(values);
                 self.totals.add(entry);
-                entry.len()
+                self.values_changed(i)
             }
             None => self.add_field(hash, field, values),
         }
@@ -175,6 +181,8 @@ impl MultiMap {
                 self.totals.add(entry);
                 if count == 0 {
                     self.remove_entry(i);
+                } else {
+                    self.values_changed(i);
                 }
                 count
             }
@@ -216,8 +224,21 @@ impl MultiMap {
         self.totals.add(entry);
         if entry.len() == 0 {
             self.remove_entry(i);
+        } else {
+            self.values_changed(i);
         }
         Some(result)
+    }
+
+    /// Tells the expiry order of entry `i`'s new number of values, which it
+    /// returns.
+    #[inline]
+    fn values_changed(&mut self, i: usize) -> usize {
+        let len = self.entries[i].len();
+        if let Some(expiries) = &mut self.expiries {
+            expiries.values_changed(i, len);
+        }
+        len
     }
 
     fn hash(&self, field: &[u8]) -> u64 {
@@ -273,6 +294,9 @@ impl MultiMap {
         entry.next = self.buckets[bucket];
         reserve_in_size_classes(&mut self.entries, 1);
         self.entries.push(entry);
+        if let Some(expiries) = &mut self.expiries {
+            expiries.pushed();
+        }
         self.buckets[bucket] = idx;
         if self.entries.len() > self.buckets.len() {
             self.resize(self.buckets.len() * 2);
@@ -288,6 +312,12 @@ impl MultiMap {
         if i != last {
             let last_bucket = self.bucket_of(self.hash(self.entries[last].field()));
             self.relink(last_bucket, last as u32, i as u32);
+        }
+        if let Some(expiries) = &mut self.expiries {
+            expiries.removed(i, last);
+            if expiries.is_empty() {
+                self.expiries = None;
+            }
         }
         let removed = self.entries.swap_remove(i);
         self.totals.remove(&removed);
@@ -357,10 +387,10 @@ mod tests {
 
     #[test]
     #[cfg(target_pointer_width = "64")]
-    fn a_map_is_one_72_byte_block_before_its_tables() {
-        // Each key's value is one such block: growing it costs every key (a
-        // 16-byte bigger malloc chunk with glibc past 72 bytes).
-        assert_eq!(size_of::<MultiMap>(), 72);
+    fn a_map_is_one_80_byte_block_before_its_tables() {
+        // Each key's value is one such block: growing it costs every key.
+        // 80 bytes is a jemalloc size class of its own (72 took it too).
+        assert_eq!(size_of::<MultiMap>(), 80);
     }
 
     #[test]

@@ -21,6 +21,19 @@ impl MultiMap {
         count: usize,
         mut visit: impl FnMut(&'a [u8], Values<'a>),
     ) -> u64 {
+        self.scan_entries(cursor, count, |i| {
+            let entry = &self.entries[i];
+            visit(entry.field(), entry.values());
+        })
+    }
+
+    /// `scan` by entry position.
+    pub(super) fn scan_entries(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(usize),
+    ) -> u64 {
         if self.buckets.is_empty() {
             return 0;
         }
@@ -33,10 +46,9 @@ impl MultiMap {
         loop {
             let mut idx = self.buckets[(cursor & mask) as usize];
             while idx != NIL {
-                let entry = &self.entries[idx as usize];
-                visit(entry.field(), entry.values());
+                visit(idx as usize);
                 fields_visited += 1;
-                idx = entry.next;
+                idx = self.entries[idx as usize].next;
             }
             buckets_visited += 1;
             cursor = next_cursor(cursor, mask);

@@ -62,6 +62,10 @@ pub(super) fn check_invariants(m: &MultiMap) {
         "empty field kept"
     );
     m.entries.iter().for_each(check_entry);
+    if let Some(expiries) = &m.expiries {
+        assert!(!expiries.is_empty(), "an empty expiry table kept");
+        expiries.check(m.entries.len(), |i| m.entries[i].len());
+    }
     if m.buckets.is_empty() {
         assert!(m.entries.is_empty());
         return;

@@ -2,6 +2,17 @@
 //! over any stream of unsigned numbers and byte buffers (Redis's RDB, or bytes
 //! in memory for tests and fuzzing: `byte_stream`). Loading is hostile input.
 //!
+//! # Encoding version 2
+//!
+//! Version 1, then the fields' expiry times:
+//!
+//! ```text
+//! unsigned   E, how many fields have an expiry (0 <= E <= F)
+//! E times, positions increasing:
+//!   unsigned the field's position among the F above (0-based)
+//!   unsigned its expiry, in Unix milliseconds (>= 1)
+//! ```
+//!
 //! # Encoding version 1
 //!
 //! ```text
@@ -33,7 +44,7 @@ use crate::multimap::MultiMap;
 pub mod byte_stream;
 
 /// The version `save` writes; `load` also reads every older one.
-pub const ENCODING_VERSION: i32 = 1;
+pub const ENCODING_VERSION: i32 = 2;
 
 /// The stream is truncated or unreadable; the loader must give up.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,6 +83,14 @@ pub fn save(map: &MultiMap, out: &mut impl RdbOutput) {
         out.save_unsigned(value_count as u64);
         out.save_buffer(record);
     }
+    out.save_unsigned(map.expiring_field_count() as u64);
+    let times = map.expiry_times().unwrap_or_default();
+    for (position, &time) in times.iter().enumerate() {
+        if time != 0 {
+            out.save_unsigned(position as u64);
+            out.save_unsigned(time);
+        }
+    }
 }
 
 /// Rebuilds a MultiMap, or returns `None` (after logging why) for a truncated or
@@ -79,6 +98,7 @@ pub fn save(map: &MultiMap, out: &mut impl RdbOutput) {
 /// what is actually read, so a forged count cannot make us allocate or loop.
 pub fn load(input: &mut impl RdbInput, encoding_version: i32) -> Option<MultiMap> {
     let loaded = match encoding_version {
+        2 => load_v2(input),
         1 => load_v1(input),
         0 => load_v0(input),
         _ => Err(Rejection::Corrupt(c"unknown encoding version")),
@@ -91,6 +111,26 @@ pub fn load(input: &mut impl RdbInput, encoding_version: i32) -> Option<MultiMap
             None
         }
     }
+}
+
+fn load_v2(input: &mut impl RdbInput) -> Result<MultiMap, Rejection> {
+    let mut map = load_v1(input)?;
+    let expiring = input.load_unsigned()?;
+    if expiring > map.field_count() as u64 {
+        return Err(Rejection::Corrupt(c"more field expiries than fields"));
+    }
+    let mut next_position = 0;
+    for _ in 0..expiring {
+        let position = input.load_unsigned()?;
+        let time = input.load_unsigned()?;
+        if position < next_position {
+            return Err(Rejection::Corrupt(c"field expiries out of order"));
+        }
+        map.load_expiry(position, time)
+            .map_err(|_| Rejection::Corrupt(c"a malformed field expiry"))?;
+        next_position = position + 1;
+    }
+    Ok(map)
 }
 
 fn load_v1(input: &mut impl RdbInput) -> Result<MultiMap, Rejection> {
@@ -183,6 +223,91 @@ mod tests {
         assert!(input.bytes.is_empty() && input.rejections.is_empty());
     }
 
+    fn with_expiries(mut map: MultiMap) -> MultiMap {
+        for (i, field) in [&b"colors"[..], b"", &7u32.to_le_bytes()]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(map.set_expiry(field, 1_000 + i as u64));
+        }
+        map
+    }
+
+    fn expiries(map: &MultiMap) -> Vec<(Vec<u8>, u64)> {
+        let times = map.expiry_times().unwrap_or_default();
+        let mut found: Vec<(Vec<u8>, u64)> = map
+            .iter()
+            .zip(times)
+            .filter(|(_, &time)| time != 0)
+            .map(|((field, _), &time)| (field.to_vec(), time))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn expiries_survive_save_and_load() {
+        let map = with_expiries(sample());
+        let loaded = load(&mut ByteStream::new(&saved(&map)), ENCODING_VERSION).unwrap();
+        assert_eq!(sorted_content(&loaded), sorted_content(&map));
+        assert_eq!(expiries(&loaded), expiries(&map));
+        assert_eq!(expiries(&loaded).len(), 3);
+    }
+
+    #[test]
+    fn version_1_payloads_still_load() {
+        let map = sample();
+        let mut bytes = saved(&map);
+        // Version 1 is version 2 without the expiry section (here: "none",
+        // a zero the byte stream writes in 8 bytes).
+        let section = bytes.split_off(bytes.len() - 8);
+        assert_eq!(section, [0; 8]);
+        let loaded = load(&mut ByteStream::new(&bytes), 1).expect("a version 1 payload");
+        assert_eq!(sorted_content(&loaded), sorted_content(&map));
+        assert!(loaded.expiry_times().is_none());
+    }
+
+    #[test]
+    fn forged_expiry_sections_are_rejected() {
+        let body = {
+            let mut bytes = saved(&sample());
+            bytes.truncate(bytes.len() - 8);
+            bytes
+        };
+        let fields = sample().field_count() as u64;
+        let section = |pairs: &[(u64, u64)], count: u64| {
+            let mut bytes = body.clone();
+            bytes.save_unsigned(count);
+            for &(position, time) in pairs {
+                bytes.save_unsigned(position);
+                bytes.save_unsigned(time);
+            }
+            bytes
+        };
+        let cases: [(Vec<u8>, &CStr); 6] = [
+            (section(&[], fields + 1), c"more field expiries than fields"),
+            (section(&[(fields, 5)], 1), c"a malformed field expiry"),
+            (section(&[(0, 0)], 1), c"a malformed field expiry"),
+            (section(&[(0, 1 << 46)], 1), c"a malformed field expiry"),
+            (
+                section(&[(3, 5), (3, 6)], 2),
+                c"field expiries out of order",
+            ),
+            (
+                section(&[(4, 5), (2, 6)], 2),
+                c"field expiries out of order",
+            ),
+        ];
+        for (bytes, reason) in cases {
+            let mut input = ByteStream::new(&bytes);
+            assert!(load(&mut input, 2).is_none(), "{reason:?}");
+            assert_eq!(input.rejections, [reason]);
+        }
+        let good = section(&[(0, 5), (fields - 1, (1 << 46) - 1)], 2);
+        let loaded = load(&mut ByteStream::new(&good), 2).expect("a valid section");
+        assert_eq!(loaded.expiring_field_count(), 2);
+    }
+
     #[test]
     fn version_0_loads_with_one_trailing_nul_stripped() {
         let bytes = v0(&[(b"f", &[b"x", b"x\0", b""]), (b"g", &[b"y"])]);
@@ -194,7 +319,11 @@ mod tests {
 
     #[test]
     fn every_truncation_is_rejected() {
-        for (bytes, version) in [(saved(&sample()), 1), (v0(&[(b"f", &[b"x", b"y"])]), 0)] {
+        for (bytes, version) in [
+            (saved(&with_expiries(sample())), ENCODING_VERSION),
+            (saved(&sample()), ENCODING_VERSION),
+            (v0(&[(b"f", &[b"x", b"y"])]), 0),
+        ] {
             for len in 0..bytes.len() {
                 let mut input = ByteStream::new(&bytes[..len]);
                 assert!(load(&mut input, version).is_none(), "cut at {len}");
