@@ -189,7 +189,10 @@ pub fn on_key_event(ctx: &Context, event: KeyEvent, key: &Arg) {
     if !EXPIRIES_SEEN.load(Relaxed) || (event == KeyEvent::Loaded && !loaded_with_expiries) {
         return;
     }
-    if let Some(time) = next_expiry(ctx, key) {
+    // The loader names the key with a string on its stack, which opening the
+    // key would retain (the server aborts on that): open it by a copy.
+    let name = OwnedArg::new(key.as_bytes());
+    if let Some(time) = next_expiry(ctx, &name) {
         schedule(ctx.selected_db(), key.as_bytes(), time);
     }
 }

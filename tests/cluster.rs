@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    assert_exact, assert_expiry_totals, cluster_client, dbsize, digest_value, error_text,
-    expired_fields, getall, has_atomic_slot_migration, insert, integer, key_exists, key_slot,
-    key_type, migrate_slots, node_id, per_field, pexpireat, redis_cli, run, served_slots,
-    server_time_ms, skip_unless, slot_migration_ended, slot_migrations, start_cluster,
-    start_cluster_of, timed_content, wait_for_expired_fields, wait_for_slot_migrations, wait_until,
-    wait_until_cluster_ok, Bytes, Fields, Server, TimedFields, Totals, NO_EXPIRY,
+    assert_exact, cluster_client, dbsize, digest_value, error_text, expired_fields, getall,
+    has_atomic_slot_migration, insert, integer, key_exists, key_slot, key_type, migrate_slots,
+    node_id, per_field, pexpireat, redis_cli, run, served_slots, server_time_ms, skip_unless,
+    slot_migration_ended, slot_migrations, start_cluster, start_cluster_of, timed_content,
+    wait_for_expired_fields, wait_for_slot_migrations, wait_until, wait_until_cluster_ok, Bytes,
+    Fields, Server, TimedFields, Totals, NO_EXPIRY,
 };
 
 const KEYS: usize = 3000;
@@ -404,7 +404,7 @@ fn assert_expiries_moved_and_enforced(
     for ((node, alive), expired) in nodes.iter().zip(alive_on).zip(expired_on) {
         let mut on_node = node.connect();
         wait_for_expired_fields(&mut on_node, expired + alive, soon_ms);
-        assert_expiry_totals(&mut on_node, "the soon fields expired");
+        assert_exact(&mut on_node, "the soon fields expired");
     }
     let mut cluster = cluster_client(nodes);
     for (index, (name, expected)) in names.iter().zip(written).enumerate() {

@@ -815,6 +815,72 @@ fn key_specs_mark_reads_read_only_and_writes_read_write() {
     }
 }
 
+/// How each command uses its key, as its key spec says: reads access the
+/// value; writes insert, update (replace or set what is there, expiries
+/// included), delete, or take (return what they delete).
+const KEY_USES: [(&str, &[&str]); 32] = [
+    ("MULTIMAP.INSERT", &["RW", "insert"]),
+    ("MULTIMAP.GET", &["RO", "access"]),
+    ("MULTIMAP.VALUES", &["RO", "access"]),
+    ("MULTIMAP.LEN", &["RO", "access"]),
+    ("MULTIMAP.RANGE", &["RO", "access"]),
+    ("MULTIMAP.CONTAINS", &["RO", "access"]),
+    ("MULTIMAP.EXISTS", &["RO", "access"]),
+    ("MULTIMAP.REMOVE", &["RW", "delete"]),
+    ("MULTIMAP.REPLACE", &["RW", "update"]),
+    ("MULTIMAP.DEL", &["RW", "delete"]),
+    ("MULTIMAP.CARD", &["RO", "access"]),
+    ("MULTIMAP.SIZE", &["RO", "access"]),
+    ("MULTIMAP.FIELDS", &["RO", "access"]),
+    ("MULTIMAP.GETALL", &["RO", "access"]),
+    ("MULTIMAP.SCAN", &["RO", "access"]),
+    ("MULTIMAP.PREPEND", &["RW", "insert"]),
+    ("MULTIMAP.ADD", &["RW", "insert"]),
+    ("MULTIMAP.INDEX", &["RO", "access"]),
+    ("MULTIMAP.SET", &["RW", "update"]),
+    ("MULTIMAP.POS", &["RO", "access"]),
+    ("MULTIMAP.TRIM", &["RW", "delete"]),
+    ("MULTIMAP.EXPIRE", &["RW", "update"]),
+    ("MULTIMAP.PEXPIRE", &["RW", "update"]),
+    ("MULTIMAP.EXPIREAT", &["RW", "update"]),
+    ("MULTIMAP.PEXPIREAT", &["RW", "update"]),
+    ("MULTIMAP.TTL", &["RO", "access"]),
+    ("MULTIMAP.PTTL", &["RO", "access"]),
+    ("MULTIMAP.EXPIRETIME", &["RO", "access"]),
+    ("MULTIMAP.PEXPIRETIME", &["RO", "access"]),
+    ("MULTIMAP.PERSIST", &["RW", "update"]),
+    ("MULTIMAP.POP", &["RW", "access", "delete"]),
+    ("MULTIMAP.BPOP", &["RW", "access", "delete"]),
+];
+
+#[test]
+fn key_specs_say_how_each_command_uses_its_key() {
+    if skip_unless(is_redis_7(), "key specs arrived with Redis 7.0") {
+        return;
+    }
+    let server = Server::start();
+    let mut con = server.connect();
+    let listed: Vec<&str> = KEY_USES.iter().map(|(name, _)| *name).collect();
+    let commands: Vec<&str> = COMMANDS.iter().map(|command| command.name).collect();
+    assert_eq!(sorted(listed), sorted(commands));
+    for command in &COMMANDS {
+        let call = command.call("k");
+        let (_, expected) = KEY_USES
+            .iter()
+            .find(|(name, _)| *name == command.name)
+            .expect("every command listed");
+        let flags: Vec<String> = key_flags(&mut con, &call)
+            .iter()
+            .map(|flag| flag.to_ascii_lowercase())
+            .collect();
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|flag| flag.to_ascii_lowercase())
+            .collect();
+        assert_eq!(sorted(flags), sorted(expected), "{call:?}");
+    }
+}
+
 #[test]
 fn command_info_reports_each_command_arity() {
     if skip_unless(

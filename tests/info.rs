@@ -176,7 +176,7 @@ fn random_bytes(rng: &mut Rng) -> Bytes {
 /// One random step of the sequence: returns what it sent.
 fn random_step(con: &mut Connection, rng: &mut Rng) -> String {
     let key = |rng: &mut Rng| *rng.pick(&["k0", "k1", "k2", "k3", "k4", "k5"]);
-    let roll = rng.below(120);
+    let roll = rng.below(130);
     let mut lines: Vec<redis::Cmd> = Vec::new();
     if roll < 30 {
         let mut line = command(("MULTIMAP.INSERT", key(rng), random_bytes(rng)));
@@ -295,6 +295,34 @@ fn random_step(con: &mut Connection, rng: &mut Rng) -> String {
             random_bytes(rng),
             start,
             stop,
+        )));
+    } else if roll < 125 {
+        // Far off or at once: no field expires under the walk that follows.
+        let (name, far) = *rng.pick(&[
+            ("MULTIMAP.PEXPIRE", 3_600_000_i64),
+            ("MULTIMAP.EXPIRE", 3_600),
+            ("MULTIMAP.EXPIREAT", 4_102_444_800),
+        ]);
+        let time = if rng.chance(3) { 0 } else { far };
+        let conditions: [&[&str]; 3] = [&[], &["NX"], &["GT"]];
+        let condition = *rng.pick(&conditions);
+        lines.push(command((
+            name,
+            key(rng),
+            time,
+            condition,
+            "FIELDS",
+            2,
+            random_bytes(rng),
+            random_bytes(rng),
+        )));
+    } else if roll < 128 {
+        lines.push(command((
+            "MULTIMAP.PERSIST",
+            key(rng),
+            "FIELDS",
+            1,
+            random_bytes(rng),
         )));
     } else {
         // Served at once, or timing out after a millisecond.
@@ -460,10 +488,21 @@ fn big_keys_freed_on_the_lazy_free_thread_leave_the_totals_exactly() {
 fn expired_and_evicted_keys_leave_the_totals() {
     let server = Server::start();
     let mut con = server.connect();
+    // Field expiries far off, on every expiring key and on half the kept
+    // ones: a key that goes takes its fields' expiries out of the count.
+    let far_field_expiry = |key: String| ("MULTIMAP.EXPIRE", key, 3600, "FIELDS", 1, "f");
     for key in 0..20 {
         insert(&mut con, format!("kept:{key}"), "f", &["value"]);
         insert(&mut con, format!("expiring:{key}"), "f", &["a", "b"]);
+        run(&mut con, far_field_expiry(format!("expiring:{key}")));
+        if key % 2 == 0 {
+            run(&mut con, far_field_expiry(format!("kept:{key}")));
+        }
     }
+    assert_eq!(
+        info_number(&mut con, "multimap", "multimap_fields_with_expiry"),
+        30
+    );
     let expired = info_number(&mut con, "stats", "expired_keys");
     for key in 0..20 {
         run(&mut con, ("PEXPIRE", format!("expiring:{key}"), 50));
@@ -478,6 +517,7 @@ fn expired_and_evicted_keys_leave_the_totals() {
     // A key found expired when a command touches it is deleted then.
     run(&mut con, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
     insert(&mut con, "touched", "f", &["v"]);
+    run(&mut con, far_field_expiry("touched".to_owned()));
     run(&mut con, ("PEXPIRE", "touched", 1));
     sleep(Duration::from_millis(20));
     assert_eq!(integer(&mut con, ("EXISTS", "touched")), 0);
@@ -488,6 +528,9 @@ fn expired_and_evicted_keys_leave_the_totals() {
     for key in 0..200 {
         let values: Vec<String> = (0..40).map(|i| format!("{key:05}:{i:045}")).collect();
         insert(&mut con, format!("evictable:{key}"), "f", &values);
+        if key % 2 == 0 {
+            run(&mut con, far_field_expiry(format!("evictable:{key}")));
+        }
     }
     let used = info_number(&mut con, "memory", "used_memory");
     run(

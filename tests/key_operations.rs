@@ -11,7 +11,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_expiry_totals, content, dbsize, digest_value, get, getall, info_number, insert, integer,
+    assert_exact, content, dbsize, digest_value, get, getall, info_number, insert, integer,
     key_exists, per_field, pexpireat, query, run, scan_type, select, text, timed_content,
     used_memory, wait_for, wait_for_key_removed, ExpiringKeys, Fields, Server, TimedFields,
     NO_EXPIRY, SOON, TIMED, VANISHING,
@@ -325,7 +325,7 @@ fn copy_carries_field_expiries_and_each_copy_expires_on_its_own() {
         keys.after_soon(&keys.timed)
     );
     assert_eq!(timed_content(&mut db1, b"copy"), shorter);
-    assert_expiry_totals(&mut con, "the copies' soon fields expired");
+    assert_exact(&mut con, "the copies' soon fields expired");
 }
 
 #[test]
@@ -342,7 +342,7 @@ fn rename_carries_field_expiries_to_the_new_name_where_they_still_expire() {
         + keys.assert_carried(&mut con, b"gone", &keys.vanishing);
     keys.assert_reclaimed(&mut con, b"renamed", &keys.timed, b"gone", alive);
     assert_eq!(dbsize(&mut con), 1);
-    assert_expiry_totals(&mut con, "the renamed keys' soon fields expired");
+    assert_exact(&mut con, "the renamed keys' soon fields expired");
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn move_carries_field_expiries_to_the_other_db_where_they_still_expire() {
         + keys.assert_carried(&mut db1, VANISHING, &keys.vanishing);
     keys.assert_reclaimed(&mut db1, TIMED, &keys.timed, VANISHING, alive);
     assert_eq!(dbsize(&mut db1), 1);
-    assert_expiry_totals(&mut con, "the moved keys' soon fields expired");
+    assert_exact(&mut con, "the moved keys' soon fields expired");
 }
 
 #[test]
@@ -375,7 +375,7 @@ fn swapdb_keeps_field_expiries_which_still_expire_in_the_swapped_dbs() {
         + keys.assert_carried(&mut con, b"other", &other);
     keys.assert_reclaimed(&mut db1, TIMED, &keys.timed, VANISHING, alive);
     assert_eq!(timed_content(&mut con, b"other"), keys.after_soon(&other));
-    assert_expiry_totals(&mut con, "the swapped keys' soon fields expired");
+    assert_exact(&mut con, "the swapped keys' soon fields expired");
 }
 
 // ---------------------------------------------------------------- expiry

@@ -138,6 +138,54 @@ fn list_writes_fire_their_events_only_when_they_change_data() {
 }
 
 #[test]
+fn expiry_writes_fire_their_events_only_when_they_change_something() {
+    let setup: [&[&str]; 3] = [
+        &["MULTIMAP.INSERT", "k", "f", "v"],
+        &["MULTIMAP.INSERT", "k", "g", "v"],
+        &["MULTIMAP.INSERT", "k", "h", "v"],
+    ];
+    let writes: [&[&str]; 10] = [
+        &["MULTIMAP.EXPIRE", "k", "100", "FIELDS", "2", "f", "missing"],
+        &["MULTIMAP.PEXPIRE", "k", "100", "NX", "FIELDS", "1", "f"],
+        &["MULTIMAP.PERSIST", "k", "FIELDS", "2", "f", "g"],
+        &["MULTIMAP.PERSIST", "k", "FIELDS", "2", "f", "g"],
+        &["MULTIMAP.EXPIREAT", "k", "0", "XX", "FIELDS", "1", "g"],
+        &["MULTIMAP.EXPIREAT", "k", "0", "FIELDS", "1", "g"],
+        &[
+            "MULTIMAP.PEXPIREAT",
+            "k",
+            "4102444800000",
+            "FIELDS",
+            "1",
+            "f",
+        ],
+        &[
+            "MULTIMAP.PEXPIRE",
+            "k",
+            "0",
+            "FIELDS",
+            "3",
+            "f",
+            "h",
+            "missing",
+        ],
+        &["MULTIMAP.EXPIRE", "k", "0", "FIELDS", "1", "f"],
+        &["MULTIMAP.PEXPIRE", "nokey", "0", "FIELDS", "1", "f"],
+    ];
+    assert_eq!(
+        events_of(&setup, &writes),
+        expect(&[
+            ("multimap.expire", "k"),
+            ("multimap.persist", "k"),
+            ("multimap.expired", "k"),
+            ("multimap.expire", "k"),
+            ("multimap.expired", "k"),
+            ("del", "k"),
+        ])
+    );
+}
+
+#[test]
 fn writes_that_change_nothing_fire_no_event() {
     assert_eq!(events_of(&[NO_OP_SETUP], &NO_OP_WRITES), expect(&[]));
 }
@@ -227,6 +275,34 @@ fn list_writes_that_change_data_invalidate_watch() {
             &["MULTIMAP.POP", "k", "f", "RIGHT", "COUNT", "9"],
         ],
         &["MULTIMAP.ADD", "k", "f", "new"],
+    );
+}
+
+#[test]
+fn expiry_writes_that_change_something_invalidate_watch() {
+    assert_writes_invalidate_watch(
+        &[
+            &["MULTIMAP.INSERT", "k", "f", "a", "b"],
+            &["MULTIMAP.INSERT", "k", "g", "c"],
+        ],
+        &[
+            &["MULTIMAP.EXPIRE", "k", "100", "FIELDS", "1", "f"],
+            &["MULTIMAP.PEXPIRE", "k", "200000", "GT", "FIELDS", "1", "f"],
+            &[
+                "MULTIMAP.EXPIREAT",
+                "k",
+                "4102444800",
+                "XX",
+                "FIELDS",
+                "2",
+                "f",
+                "g",
+            ],
+            &["MULTIMAP.PERSIST", "k", "FIELDS", "1", "f"],
+            &["MULTIMAP.PEXPIREAT", "k", "1", "FIELDS", "1", "g"],
+            &["MULTIMAP.EXPIRE", "k", "0", "LT", "FIELDS", "1", "f"],
+        ],
+        &["MULTIMAP.INSERT", "k", "f", "new"],
     );
 }
 

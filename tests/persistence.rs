@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{
-    assert_expiry_totals, base_aof_path, content, dbsize, digest, digest_value, dump, error_reply,
+    assert_exact, base_aof_path, content, dbsize, digest, digest_value, dump, error_reply,
     error_text, expired_fields, fields_with_expiry, getall, insert, integer, is_redis_7,
     key_exists, key_type, logged_commands, parse_aof_commands, per_field, pexpireat, query,
     restore, rewrite_aof, run, server_time_ms, show, show_command, show_difference, skip_unless,
@@ -625,7 +625,7 @@ fn assert_expiries_carried_and_enforced(
     let alive = keys.assert_carried(&mut con, TIMED, timed)
         + keys.assert_carried(&mut con, VANISHING, &keys.vanishing);
     keys.assert_reclaimed(&mut con, TIMED, timed, VANISHING, expired_before + alive);
-    assert_expiry_totals(&mut con, "the soon fields expired");
+    assert_exact(&mut con, "the soon fields expired");
     assert_no_rejection_logged(server);
 }
 
@@ -666,7 +666,7 @@ fn a_restart_drops_the_fields_that_expired_while_the_server_was_down() {
     assert_eq!(timed_content(&mut con, TIMED), keys.after_soon(&keys.timed));
     assert_eq!(integer(&mut con, ("MULTIMAP.CARD", VANISHING)), 0);
     wait_for_key_removed(&mut con, VANISHING, keys.soon_ms);
-    assert_expiry_totals(&mut con, "loading fields already expired");
+    assert_exact(&mut con, "loading fields already expired");
     assert_eq!(dbsize(&mut con), 1);
     assert!(server.is_alive());
     assert_no_rejection_logged(&server);
@@ -907,7 +907,7 @@ fn dump_and_restore_keep_field_expiries_which_still_expire() {
             show(key)
         );
     }
-    assert_expiry_totals(&mut con, "the restored keys' soon fields expired");
+    assert_exact(&mut con, "the restored keys' soon fields expired");
 }
 
 /// A DUMP taken before some of its fields expired restores without them
@@ -921,7 +921,7 @@ fn restore_drops_the_fields_that_expired_since_the_dump() {
     let timed = dump(&mut con, TIMED);
     let vanishing = dump(&mut con, VANISHING);
     keys.assert_reclaimed(&mut con, TIMED, &keys.timed, VANISHING, 2);
-    assert_expiry_totals(&mut con, "the soon fields expired");
+    assert_exact(&mut con, "the soon fields expired");
 
     restore(&mut con, b"late", &timed).expect("RESTORE of a partly expired key");
     assert_eq!(
@@ -932,13 +932,13 @@ fn restore_drops_the_fields_that_expired_since_the_dump() {
         per_field(&mut con, "MULTIMAP.PTTL", b"late", &[SOON]),
         [NO_FIELD]
     );
-    assert_expiry_totals(&mut con, "restoring a partly expired key");
+    assert_exact(&mut con, "restoring a partly expired key");
 
     match restore(&mut con, b"none", &vanishing) {
         Ok(()) => wait_for_key_removed(&mut con, b"none", keys.soon_ms),
         Err(error) => assert_eq!(error_text(&error), BAD_DATA_FORMAT),
     }
     assert!(!key_exists(&mut con, b"none"));
-    assert_expiry_totals(&mut con, "restoring a wholly expired key");
+    assert_exact(&mut con, "restoring a wholly expired key");
     assert!(server.is_alive());
 }

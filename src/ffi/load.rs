@@ -124,9 +124,10 @@ fn missing_required_api() -> Option<&'static str> {
 ///
 /// Valkey 9 refuses `CLUSTER MIGRATESLOTS` while a loaded module has not
 /// declared it can take atomic slot migration, so we declare it wherever the
-/// server knows that option: a key keeps no state outside its value, so one
-/// imported before its slot changes owner needs nothing from us, and the
-/// migration carries it as the commands our aof_rewrite emits. The bit is
+/// server knows that option: the migration carries a key as the commands our
+/// aof_rewrite emits (its field expiries as PEXPIREAT, which also puts the
+/// key on the target's expiry schedule), so one imported before its slot
+/// changes owner needs nothing else from us. The bit is
 /// Valkey's, so only a server that entered through ValkeyModule_OnLoad gets it.
 fn set_module_options(ctx: &Context, valkey: bool) {
     let mut options = raw::REDISMODULE_OPTIONS_HANDLE_IO_ERRORS

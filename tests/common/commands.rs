@@ -24,8 +24,10 @@ pub struct CommandSpec {
 
 /// In this order each example call on one key succeeds, whatever the earlier
 /// ones left: PREPEND recreates the field that DEL took, so that SET finds
-/// it, and BPOP comes last, on a field POP emptied, waiting only 10 ms.
-pub static COMMANDS: [CommandSpec; 23] = [
+/// it, and BPOP comes last, on a field POP emptied, waiting only 10 ms. The
+/// expiry commands set expiries far in the future (the absolute ones in
+/// 2100), so that no field vanishes under the calls after them.
+pub static COMMANDS: [CommandSpec; 32] = [
     spec("MULTIMAP.INSERT", -4, true, &["f", "v"]).deny_oom(),
     spec("MULTIMAP.GET", 3, false, &["f"]),
     spec("MULTIMAP.VALUES", 3, false, &["f"]),
@@ -49,6 +51,33 @@ pub static COMMANDS: [CommandSpec; 23] = [
     spec("MULTIMAP.SET", 5, true, &["f", "0", "v"]).deny_oom(),
     spec("MULTIMAP.POS", -4, false, &["f", "v"]),
     spec("MULTIMAP.TRIM", 5, true, &["f", "0", "-1"]),
+    spec("MULTIMAP.EXPIRE", -6, true, &["100", "FIELDS", "1", "f"]).fast(),
+    spec(
+        "MULTIMAP.PEXPIRE",
+        -6,
+        true,
+        &["100000", "FIELDS", "1", "f"],
+    )
+    .fast(),
+    spec(
+        "MULTIMAP.EXPIREAT",
+        -6,
+        true,
+        &["4102444800", "FIELDS", "1", "f"],
+    )
+    .fast(),
+    spec(
+        "MULTIMAP.PEXPIREAT",
+        -6,
+        true,
+        &["4102444800000", "FIELDS", "1", "f"],
+    )
+    .fast(),
+    spec("MULTIMAP.TTL", -5, false, &["FIELDS", "1", "f"]).fast(),
+    spec("MULTIMAP.PTTL", -5, false, &["FIELDS", "1", "f"]).fast(),
+    spec("MULTIMAP.EXPIRETIME", -5, false, &["FIELDS", "1", "f"]).fast(),
+    spec("MULTIMAP.PEXPIRETIME", -5, false, &["FIELDS", "1", "f"]).fast(),
+    spec("MULTIMAP.PERSIST", -5, true, &["FIELDS", "1", "f"]).fast(),
     spec("MULTIMAP.POP", -4, true, &["f", "LEFT"]).fast(),
     spec("MULTIMAP.BPOP", -5, true, &["f", "LEFT", "0.01"]).blocking(),
 ];
@@ -129,9 +158,11 @@ pub const NO_OP_SETUP: &[&str] = &["MULTIMAP.INSERT", "k", "f", "a", "b"];
 /// Writes that change nothing after [`NO_OP_SETUP`]: absent values, fields
 /// and keys, a REPLACE with the values the field already holds, an ADD of
 /// values it holds, a SET to the value already there, a TRIM that keeps
-/// everything and POPs that find nothing or take nothing. None may
-/// replicate, fire an event or invalidate a WATCH.
-pub const NO_OP_WRITES: [&[&str]; 14] = [
+/// everything, POPs that find nothing or take nothing, expiries whose
+/// condition fails (`f` has no expiry: XX and GT fail, even for a time in
+/// the past) or whose fields are absent, and a PERSIST of a field without
+/// expiry. None may replicate, fire an event or invalidate a WATCH.
+pub const NO_OP_WRITES: [&[&str]; 21] = [
     &["MULTIMAP.REMOVE", "k", "f", "absent"],
     &["MULTIMAP.REMOVE", "k", "nofield", "a"],
     &["MULTIMAP.REMOVE", "nokey", "f", "a"],
@@ -146,4 +177,19 @@ pub const NO_OP_WRITES: [&[&str]; 14] = [
     &["MULTIMAP.POP", "k", "nofield", "LEFT"],
     &["MULTIMAP.POP", "nokey", "f", "RIGHT", "COUNT", "2"],
     &["MULTIMAP.POP", "k", "f", "LEFT", "COUNT", "0"],
+    &["MULTIMAP.EXPIRE", "k", "100", "FIELDS", "1", "nofield"],
+    &["MULTIMAP.PEXPIRE", "nokey", "100", "FIELDS", "2", "f", "f"],
+    &["MULTIMAP.EXPIREAT", "k", "0", "XX", "FIELDS", "1", "f"],
+    &[
+        "MULTIMAP.PEXPIREAT",
+        "k",
+        "4102444800000",
+        "GT",
+        "FIELDS",
+        "1",
+        "f",
+    ],
+    &["MULTIMAP.EXPIRE", "k", "0", "FIELDS", "1", "nofield"],
+    &["MULTIMAP.PERSIST", "k", "FIELDS", "2", "f", "nofield"],
+    &["MULTIMAP.PERSIST", "nokey", "FIELDS", "1", "f"],
 ];

@@ -133,3 +133,23 @@ pub fn error_reply(con: &mut impl ConnectionLike, line: impl ToRedisArgs) -> Str
         Err(error) => error_text(&error),
     }
 }
+
+/// An expiry time below 0 (as HEXPIRE's on Redis 7.4+).
+pub const EXPIRE_TIME_NEGATIVE: &str = "ERR invalid expire time, must be >= 0";
+/// The expiry family without `FIELDS` where it belongs (after the time and
+/// the optional condition; after the key for the TTL family and PERSIST).
+pub const FIELDS_MISSING: &str =
+    "ERR Mandatory argument FIELDS is missing or not at the right position";
+/// The EXPIRE family's numfields that is not an integer of at least 1.
+pub const NUMFIELDS_NOT_ABOVE_ZERO: &str = "ERR Parameter `numFields` should be greater than 0";
+/// The TTL family's and PERSIST's numfields that is not an integer of at least 1.
+pub const NUMFIELDS_NOT_POSITIVE: &str = "ERR Number of fields must be a positive integer";
+/// A numfields that is not the number of fields given after it.
+pub const NUMFIELDS_MISMATCH: &str =
+    "ERR The `numfields` parameter must match the number of arguments";
+
+/// An expiry time past 2^46 - 1 ms once made absolute, named after the
+/// command as Redis names it (`multimap.pexpireat`).
+pub fn invalid_expire_time(name: &str) -> String {
+    format!("ERR invalid expire time in '{name}' command")
+}

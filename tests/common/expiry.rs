@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use redis::{Connection, ConnectionLike};
 
-use super::client::{getall, info_number, insert, query, scan_type, select, wait_for, Bytes};
-use super::totals::{assert_exact, databases};
+use super::client::{getall, info_number, insert, query, wait_for, Bytes};
 
 /// What `MULTIMAP.PEXPIRETIME` replies for a field without an expiry.
 pub const NO_EXPIRY: i64 = -1;
@@ -151,40 +150,6 @@ pub fn wait_for_key_removed(con: &mut impl ConnectionLike, key: &[u8], expiry_ms
         bound,
         || query::<i64>(con, ("EXISTS", key)),
         |&exists| exists == 0,
-    );
-}
-
-/// Every field carrying an expiry in every database, as a walk with
-/// `MULTIMAP.PEXPIRETIME` finds them. Leaves database 0 selected.
-pub fn walked_fields_with_expiry(con: &mut Connection) -> i64 {
-    let mut count = 0;
-    for db in databases(con) {
-        select(con, db);
-        let keys: Vec<Bytes> = scan_type(con, "rmultimap", 100);
-        let mut keys = keys;
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            let timed = timed_content(con, &key);
-            count += timed
-                .values()
-                .filter(|(_, time)| *time != NO_EXPIRY)
-                .count() as i64;
-        }
-    }
-    select(con, 0);
-    count
-}
-
-/// `INFO multimap` agrees with a walk of the keyspace: keys, fields, values,
-/// bytes ([`assert_exact`]) and fields with an expiry. Once active expiry has
-/// removed what expired, the fields it holds are the fields clients see.
-pub fn assert_expiry_totals(con: &mut Connection, after: &str) {
-    assert_exact(con, after);
-    assert_eq!(
-        fields_with_expiry(con),
-        walked_fields_with_expiry(con),
-        "multimap_fields_with_expiry against a walk, after {after}"
     );
 }
 

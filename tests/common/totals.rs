@@ -1,6 +1,6 @@
 //! `INFO multimap` and what it must equal: the totals a full walk of the
-//! keyspace finds ([`walked`]), checked by [`assert_exact`] once lazy frees
-//! are done.
+//! keyspace finds ([`walked`]) and the fields with an expiry among them,
+//! checked by [`assert_exact`] once lazy frees are done.
 
 use std::collections::BTreeSet;
 
@@ -45,7 +45,7 @@ pub fn reported(con: &mut Connection) -> Totals {
 }
 
 /// The databases `INFO keyspace` lists, those that hold keys.
-pub fn databases(con: &mut Connection) -> Vec<i64> {
+fn databases(con: &mut Connection) -> Vec<i64> {
     let keyspace = text(con, ("INFO", "keyspace"));
     keyspace
         .lines()
@@ -84,7 +84,14 @@ pub fn stored_value(value: &[u8]) -> usize {
 /// its GETALL, and the stored size of the field names and values GETALL
 /// returns. Leaves database 0 selected.
 pub fn walked(con: &mut Connection) -> Totals {
+    walk(con).0
+}
+
+/// [`walked`]'s totals, and how many of the fields it found have an expiry
+/// (a MULTIMAP.PTTL other than -1).
+fn walk(con: &mut Connection) -> (Totals, i64) {
     let mut totals = Totals::ZERO;
+    let mut with_expiry = 0;
     for db in databases(con) {
         select(con, db);
         // SCAN may return a key twice; the set keeps it once.
@@ -116,22 +123,34 @@ pub fn walked(con: &mut Connection) -> Totals {
             totals.fields += card;
             totals.values += size;
             totals.bytes += bytes as i64;
+            if !pairs.is_empty() {
+                let fields: Vec<&Bytes> = pairs.iter().map(|(field, _)| field).collect();
+                let pttls: Vec<i64> =
+                    query(con, ("MULTIMAP.PTTL", key, "FIELDS", fields.len(), fields));
+                with_expiry += pttls.iter().filter(|pttl| **pttl != -1).count() as i64;
+            }
         }
     }
     select(con, 0);
-    totals
+    (totals, with_expiry)
 }
 
-/// Checks that INFO reports what a walk finds, once lazy frees are done, and
-/// returns it. Leaves database 0 selected.
+/// Checks that INFO reports what a walk finds, the fields with an expiry
+/// included, once lazy frees are done, and returns it. Leaves database 0
+/// selected.
 pub fn assert_exact(con: &mut Connection, after: &str) -> Totals {
     // A value being freed on the lazy-free thread still counts until it is gone.
     wait_for_lazy_frees(con);
-    let walked = walked(con);
+    let (walked, with_expiry) = walk(con);
     assert_eq!(
         reported(con),
         walked,
         "INFO multimap against a walk, after {after}"
+    );
+    assert_eq!(
+        info_number(con, "multimap", "multimap_fields_with_expiry"),
+        with_expiry,
+        "INFO multimap's fields with an expiry against a walk, after {after}"
     );
     walked
 }
