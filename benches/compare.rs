@@ -16,12 +16,23 @@
 //! RELOAD rows, run again with 10× the fields, to show how costs grow with the
 //! data; `BENCH_SCALE=0` skips them. The list-grade rows depend on a field's
 //! length rather than on how many fields there are, so they run once.
+//!
+//! The field-expiry rows are a run of their own (`-- field-expiry`), on a
+//! server with Redis's own hash-field expiry: `make bench` runs them second,
+//! on Redis 8.2, module against hash on that one server. They compare the
+//! expiry commands by CPU per call, memory per field with and without an
+//! expiry, and active expiry of a million fields of one key expiring at once:
+//! how long until the key is gone and the longest pause another client sees
+//! (a hundred thousand fields with `BENCH_SCALE=0`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{Rng, Server};
 use redis::{Cmd, Connection, Pipeline, Value};
@@ -69,6 +80,9 @@ struct Dataset {
     fields: usize,
     values_per_field: usize,
     native: NativeForm,
+    /// Whether every field carries an expiry (only with a hash as the native
+    /// form: a list has none).
+    field_expiry: bool,
 }
 
 /// redis-benchmark's `-r` expands `__rand_int__` to 12 digits, so
@@ -124,6 +138,10 @@ impl Dataset {
             !matches!(self.native, NativeForm::Hash) || self.values_per_field == 1,
             "a hash holds one value per field"
         );
+        assert!(
+            !self.field_expiry || matches!(self.native, NativeForm::Hash),
+            "only a hash has field expiry"
+        );
         let values: Vec<String> = (0..self.values_per_field).map(value_name).collect();
         let mut batch = Batch::default();
         for field in (0..self.fields).map(field_name) {
@@ -149,6 +167,60 @@ impl Dataset {
             }
         }
         batch.flush(con);
+        if self.field_expiry {
+            self.set_expiries(con, side);
+        }
+    }
+
+    /// Gives every field its own expiry, one to two hours ahead, spread
+    /// alike on both sides (the same seed): the bench never sees one expire.
+    fn set_expiries(&self, con: &mut Connection, side: Side) {
+        let soonest = server_time_ms(con) + 3_600_000;
+        let mut rng = Rng(EXPIRY_SEED);
+        let mut batch = Batch::default();
+        for field in (0..self.fields).map(field_name) {
+            let at = soonest + rng.below(3_600_000);
+            batch.add(con, self.expire_at(side, at, &[field]));
+        }
+        batch.flush(con);
+    }
+
+    /// PEXPIREAT on `fields` of this data set, on one side.
+    fn expire_at(&self, side: Side, at_ms: u64, fields: &[String]) -> Cmd {
+        let mut command = match side {
+            Side::Module => redis::cmd("MULTIMAP.PEXPIREAT").arg(self.key).clone(),
+            Side::Native => redis::cmd("HPEXPIREAT").arg(self.hash_key()).clone(),
+        };
+        command
+            .arg(at_ms)
+            .arg("FIELDS")
+            .arg(fields.len())
+            .arg(fields);
+        command
+    }
+
+    /// TTL (or HTTL) of one field, on one side.
+    fn ttl(&self, con: &mut Connection, side: Side, field: &str) -> i64 {
+        let command = match side {
+            Side::Module => "MULTIMAP.TTL",
+            Side::Native => "HTTL",
+        };
+        let ttl: Vec<i64> = redis::cmd(command)
+            .arg(self.single_key(side))
+            .arg(&["FIELDS", "1"])
+            .arg(field)
+            .query(con)
+            .unwrap_or_else(|error| panic!("{command}: {error}"));
+        ttl[0]
+    }
+
+    /// The key that holds this data set on one side, when one key holds it all.
+    fn single_key(&self, side: Side) -> String {
+        match (side, self.native) {
+            (Side::Module, _) => self.key.to_owned(),
+            (Side::Native, NativeForm::Hash) => self.hash_key(),
+            (Side::Native, _) => panic!("lists are one key per field"),
+        }
     }
 
     fn clear(&self, con: &mut Connection, side: Side) {
@@ -228,24 +300,31 @@ const LISTS: Dataset = Dataset {
     fields: 10_000,
     values_per_field: 100,
     native: NativeForm::Lists,
+    field_expiry: false,
 };
 const APPEND: Dataset = Dataset {
     key: "append",
     fields: 10_000,
     values_per_field: 1,
     native: NativeForm::Lists,
+    field_expiry: false,
 };
 const SINGLE: Dataset = Dataset {
     key: "single",
     fields: 10_000,
     values_per_field: 1,
     native: NativeForm::Hash,
+    field_expiry: false,
 };
 
 /// Command templates: `{field}` stands for a random field of the data set,
-/// `{value}` for a random one of its values, and an argument `{values}` for
-/// all the values a field holds.
+/// `{value}` for a random one of its values, an argument `{values}` for all
+/// the values a field holds, and an argument `{fields}` for FIELDS_PER_CALL
+/// random fields (the first of them `{field}`), right after their count.
 type Template = &'static [&'static str];
+
+/// How many fields a `{fields}` template argument stands for.
+const FIELDS_PER_CALL: usize = 10;
 
 /// One side of an operation measured by server CPU per call.
 struct Call {
@@ -404,18 +483,21 @@ const LONG: Dataset = Dataset {
     fields: 100,
     values_per_field: 1_000,
     native: NativeForm::Lists,
+    field_expiry: false,
 };
 const CAPPED: Dataset = Dataset {
     key: "capped",
     fields: 1_000,
     values_per_field: 100,
     native: NativeForm::Lists,
+    field_expiry: false,
 };
 const TAGS: Dataset = Dataset {
     key: "tags",
     fields: 100,
     values_per_field: 1_000,
     native: NativeForm::ListsAndSets,
+    field_expiry: false,
 };
 
 /// A value no field of TAGS holds, which ADD therefore appends; each call is
@@ -605,6 +687,213 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
     },
 ];
 
+/// The field-expiry rows' data: one-value fields that each carry an expiry,
+/// in one MultiMap and one hash.
+const EXPIRING: Dataset = Dataset {
+    key: "expiring",
+    fields: 10_000,
+    values_per_field: 1,
+    native: NativeForm::Hash,
+    field_expiry: true,
+};
+
+/// The seed of the expiry times `Dataset::set_expiries` spreads.
+const EXPIRY_SEED: u64 = 12;
+
+/// The field-expiry commands against Redis's own hash-field ones. Every call
+/// sees a key whose other fields all carry an expiry: EXPIRE is timed on
+/// fields whose expiry was just removed, PERSIST on fields that have one, and
+/// what each changed is put back.
+const EXPIRY_OPERATIONS: &[CpuOperation] = &[
+    CpuOperation {
+        label: "give 1 field an expiry: EXPIRE vs HEXPIRE",
+        data: &EXPIRING,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[&["MULTIMAP.PERSIST", "expiring", "FIELDS", "1", "{field}"]],
+            timed: &[(
+                "multimap.expire",
+                &[
+                    "MULTIMAP.EXPIRE",
+                    "expiring",
+                    "7200",
+                    "FIELDS",
+                    "1",
+                    "{field}",
+                ],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[&["HPERSIST", "expiring:hash", "FIELDS", "1", "{field}"]],
+            timed: &[(
+                "hexpire",
+                &["HEXPIRE", "expiring:hash", "7200", "FIELDS", "1", "{field}"],
+            )],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "give 10 fields an expiry in one call: EXPIRE vs HEXPIRE",
+        data: &EXPIRING,
+        reload: false,
+        calls: 10_000,
+        module: Call {
+            prepare: &[&["MULTIMAP.PERSIST", "expiring", "FIELDS", "10", "{fields}"]],
+            timed: &[(
+                "multimap.expire",
+                &[
+                    "MULTIMAP.EXPIRE",
+                    "expiring",
+                    "7200",
+                    "FIELDS",
+                    "10",
+                    "{fields}",
+                ],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[&["HPERSIST", "expiring:hash", "FIELDS", "10", "{fields}"]],
+            timed: &[(
+                "hexpire",
+                &[
+                    "HEXPIRE",
+                    "expiring:hash",
+                    "7200",
+                    "FIELDS",
+                    "10",
+                    "{fields}",
+                ],
+            )],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "read 1 field's TTL: TTL vs HTTL",
+        data: &EXPIRING,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.ttl",
+                &["MULTIMAP.TTL", "expiring", "FIELDS", "1", "{field}"],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("httl", &["HTTL", "expiring:hash", "FIELDS", "1", "{field}"])],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "read 10 fields' TTLs in one call: TTL vs HTTL",
+        data: &EXPIRING,
+        reload: false,
+        calls: 10_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.ttl",
+                &["MULTIMAP.TTL", "expiring", "FIELDS", "10", "{fields}"],
+            )],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[(
+                "httl",
+                &["HTTL", "expiring:hash", "FIELDS", "10", "{fields}"],
+            )],
+            restore: &[],
+        },
+    },
+    CpuOperation {
+        label: "remove 1 field's expiry: PERSIST vs HPERSIST",
+        data: &EXPIRING,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.persist",
+                &["MULTIMAP.PERSIST", "expiring", "FIELDS", "1", "{field}"],
+            )],
+            restore: &[&[
+                "MULTIMAP.EXPIRE",
+                "expiring",
+                "7200",
+                "FIELDS",
+                "1",
+                "{field}",
+            ]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[(
+                "hpersist",
+                &["HPERSIST", "expiring:hash", "FIELDS", "1", "{field}"],
+            )],
+            restore: &[&["HEXPIRE", "expiring:hash", "7200", "FIELDS", "1", "{field}"]],
+        },
+    },
+    CpuOperation {
+        label: "remove 10 fields' expiries in one call: PERSIST vs HPERSIST",
+        data: &EXPIRING,
+        reload: false,
+        calls: 10_000,
+        module: Call {
+            prepare: &[],
+            timed: &[(
+                "multimap.persist",
+                &["MULTIMAP.PERSIST", "expiring", "FIELDS", "10", "{fields}"],
+            )],
+            restore: &[&[
+                "MULTIMAP.EXPIRE",
+                "expiring",
+                "7200",
+                "FIELDS",
+                "10",
+                "{fields}",
+            ]],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[(
+                "hpersist",
+                &["HPERSIST", "expiring:hash", "FIELDS", "10", "{fields}"],
+            )],
+            restore: &[&[
+                "HEXPIRE",
+                "expiring:hash",
+                "7200",
+                "FIELDS",
+                "10",
+                "{fields}",
+            ]],
+        },
+    },
+    CpuOperation {
+        label: "read a one-value field that carries an expiry: GET vs HGET",
+        data: &EXPIRING,
+        reload: false,
+        calls: 20_000,
+        module: Call {
+            prepare: &[],
+            timed: &[("multimap.get", &["MULTIMAP.GET", "expiring", "{field}"])],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("hget", &["HGET", "expiring:hash", "{field}"])],
+            restore: &[],
+        },
+    },
+];
+
 /// One operation measured by client throughput with redis-benchmark, which
 /// sends a single command shape: it cannot restore data between requests, so
 /// removals use a value that is absent (the whole field is still scanned),
@@ -704,12 +993,14 @@ const STORED: [Dataset; 2] = [
         fields: 10_000,
         values_per_field: 100,
         native: NativeForm::Lists,
+        field_expiry: false,
     },
     Dataset {
         key: "mm",
         fields: 200_000,
         values_per_field: 1,
         native: NativeForm::Hash,
+        field_expiry: false,
     },
 ];
 
@@ -830,11 +1121,24 @@ impl Row {
 }
 
 /// Replaces the placeholders of a template (see `Template`).
-fn expand(template: Template, field: &str, value: &str, all_values: &[String]) -> Cmd {
+fn expand(
+    template: Template,
+    field: &str,
+    value: &str,
+    all_values: &[String],
+    fields: &[String],
+) -> Cmd {
     let mut command = redis::cmd(template[0]);
-    for arg in &template[1..] {
+    for (position, arg) in template.iter().enumerate().skip(1) {
         if *arg == "{values}" {
             command.arg(all_values);
+        } else if *arg == "{fields}" {
+            assert_eq!(
+                template[position - 1],
+                fields.len().to_string(),
+                "{{fields}} follows its count in {template:?}"
+            );
+            command.arg(fields);
         } else {
             command.arg(arg.replace("{field}", field).replace("{value}", value));
         }
@@ -861,6 +1165,12 @@ fn server_cpu_per_call(
         Side::Native => &operation.native,
     };
     let all_values: Vec<String> = (0..data.values_per_field).map(value_name).collect();
+    let many_fields = call
+        .prepare
+        .iter()
+        .chain(call.timed.iter().map(|(_, command)| command))
+        .chain(call.restore)
+        .any(|command| command.contains(&"{fields}"));
     let mut rng = Rng(seed);
     redis::cmd("CONFIG")
         .arg("RESETSTAT")
@@ -870,13 +1180,21 @@ fn server_cpu_per_call(
     for _ in 0..operation.calls {
         let field = field_name(rng.below(data.fields as u64) as usize);
         let value = value_name(rng.below(data.values_per_field as u64) as usize);
+        // Drawn only where a template uses them, so that the other rows draw
+        // the same fields as they always have.
+        let mut fields = vec![field.clone()];
+        if many_fields {
+            fields.extend(
+                (1..FIELDS_PER_CALL).map(|_| field_name(rng.below(data.fields as u64) as usize)),
+            );
+        }
         let commands = call
             .prepare
             .iter()
             .chain(call.timed.iter().map(|(_, command)| command))
             .chain(call.restore);
         for command in commands {
-            batch.add(con, expand(command, &field, &value, &all_values));
+            batch.add(con, expand(command, &field, &value, &all_values, &fields));
         }
     }
     batch.flush(con);
@@ -1066,11 +1384,11 @@ fn wakeup_latency(blocked: &mut Connection, pusher: &mut Connection, wakeup: &Wa
     // after its reply; a new block sent then would not be waiting yet.
     wait_for_blocked_clients(pusher, 0);
     blocked
-        .send_packed_command(&expand(wakeup.block, "", "", &[]).get_packed_command())
+        .send_packed_command(&expand(wakeup.block, "", "", &[], &[]).get_packed_command())
         .expect("sending the blocking pop");
     wait_for_blocked_clients(pusher, 1);
 
-    let push = expand(wakeup.push, "", "", &[]).get_packed_command();
+    let push = expand(wakeup.push, "", "", &[], &[]).get_packed_command();
     let start = Instant::now();
     pusher.send_packed_command(&push).expect("sending the push");
     let reply = blocked.recv_response().expect("the blocked client's reply");
@@ -1136,6 +1454,217 @@ fn storage_rows(con: &mut Connection, data: &Dataset) -> [Row; 2] {
     ]
 }
 
+/// Memory per field of one-value fields without and with an expiry, what
+/// the expiry adds, and DEBUG RELOAD time with the expiries: each side's
+/// fields loaded into an otherwise empty server, then given their expiries.
+fn expiry_storage_rows(con: &mut Connection, fields: usize) -> [Row; 4] {
+    let data = Dataset {
+        key: "stored",
+        fields,
+        values_per_field: 1,
+        native: NativeForm::Hash,
+        field_expiry: false,
+    };
+    let mut plain = Samples::default();
+    let mut expiring = Samples::default();
+    let mut extra = Samples::default();
+    let mut reload = Samples::default();
+    for _ in 0..ROUNDS {
+        for side in SIDES {
+            flush_all(con);
+            let before = data_memory(con);
+            data.load(con, side);
+            let loaded = data_memory(con);
+            data.set_expiries(con, side);
+            let after = data_memory(con);
+            let per_field = |bytes: i64| bytes as f64 / fields as f64;
+            plain.push(side, per_field(loaded - before));
+            expiring.push(side, per_field(after - before));
+            extra.push(side, per_field(after - loaded));
+
+            let start = Instant::now();
+            redis::cmd("DEBUG")
+                .arg("RELOAD")
+                .exec(con)
+                .expect("DEBUG RELOAD");
+            reload.push(side, start.elapsed().as_secs_f64());
+            assert!(data.is_stored(con, side), "DEBUG RELOAD lost data");
+            let ttl = data.ttl(con, side, &field_name(fields - 1));
+            assert!(ttl > 0, "DEBUG RELOAD lost an expiry: TTL {ttl}");
+        }
+    }
+    flush_all(con);
+    let fields = count(fields);
+    [
+        plain.into_row(
+            format!("memory per field, {fields} one-value fields without expiry (vs hash)"),
+            Unit::BytesPerValue,
+        ),
+        expiring.into_row(
+            format!("memory per field, {fields} one-value fields each with an expiry (vs hash)"),
+            Unit::BytesPerValue,
+        ),
+        extra.into_row(
+            format!("memory an expiry adds to a field, {fields} fields (vs hash)"),
+            Unit::BytesPerValue,
+        ),
+        reload.into_row(
+            format!("DEBUG RELOAD, {fields} one-value fields each with an expiry (vs hash)"),
+            Unit::Seconds,
+        ),
+    ]
+}
+
+/// Active expiry gives up on a key whose fields are not all gone by then.
+const RECLAIM_TIMEOUT: Duration = Duration::from_secs(120);
+/// PEXPIREAT commands that set the expiry of the active-expiry rows carry
+/// this many fields each.
+const EXPIRE_BATCH: usize = 1_000;
+
+/// How active expiry copes with `fields` fields of one key all expiring at
+/// the same millisecond: how long until the key is gone, the longest PING
+/// round trip another client sees meanwhile, and the server's longest event
+/// loop cycle (INFO debug `eventloop_duration_max`, Redis 7.2+). Leaves an
+/// empty database.
+fn active_expiry_rows(server: &Server, con: &mut Connection, fields: usize) -> [Row; 3] {
+    let data = Dataset {
+        key: "reclaim",
+        fields,
+        values_per_field: 1,
+        native: NativeForm::Hash,
+        field_expiry: false,
+    };
+    let mut reclaim = Samples::default();
+    let mut ping = Samples::default();
+    let mut cycle = Samples::default();
+    for _ in 0..ROUNDS {
+        for side in SIDES {
+            let run = reclaim_at_once(server, con, &data, side);
+            reclaim.push(side, run.seconds);
+            ping.push(side, run.longest_ping_micros);
+            cycle.push(side, run.longest_cycle_micros);
+        }
+    }
+    flush_all(con);
+    let label = |what: &str| {
+        format!(
+            "active expiry, {} fields of one key expiring at once: {what} (vs hash, HPEXPIREAT)",
+            count(fields)
+        )
+    };
+    [
+        reclaim.into_row(
+            label("from the expiry time until the key is gone"),
+            Unit::Seconds,
+        ),
+        ping.into_row(
+            label("longest PING round trip of another client meanwhile"),
+            Unit::Micros,
+        ),
+        cycle.into_row(
+            label("longest event loop cycle meanwhile (eventloop_duration_max)"),
+            Unit::Micros,
+        ),
+    ]
+}
+
+struct Reclaim {
+    seconds: f64,
+    longest_ping_micros: f64,
+    longest_cycle_micros: f64,
+}
+
+fn reclaim_at_once(server: &Server, con: &mut Connection, data: &Dataset, side: Side) -> Reclaim {
+    let fields: Vec<String> = (0..data.fields).map(field_name).collect();
+    let key = data.single_key(side);
+    // Setting the expiries takes about as long as loading the fields; should
+    // the expiry time come before they are all set, start over with a later one.
+    let mut margin = None;
+    let at = loop {
+        flush_all(con);
+        let loading = Instant::now();
+        data.load(con, side);
+        let margin = margin.get_or_insert(loading.elapsed() + Duration::from_millis(500));
+        let at = server_time_ms(con) + margin.as_millis() as u64;
+        let mut batch = Batch::default();
+        for chunk in fields.chunks(EXPIRE_BATCH) {
+            batch.add(con, data.expire_at(side, at, chunk));
+        }
+        batch.flush(con);
+        if server_time_ms(con) + 100 < at {
+            break at;
+        }
+        *margin *= 2;
+    };
+    redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .exec(con)
+        .expect("CONFIG RESETSTAT");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let pinger = {
+        let mut pinger = server.connect();
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let mut longest = Duration::ZERO;
+            while !stop.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                redis::cmd("PING")
+                    .exec(&mut pinger)
+                    .expect("PING during active expiry");
+                longest = longest.max(start.elapsed());
+                // Enough pings to see any pause longer than this, without
+                // competing with the server for the CPU.
+                thread::sleep(Duration::from_millis(1));
+            }
+            longest
+        })
+    };
+    let deadline = Instant::now() + RECLAIM_TIMEOUT;
+    let gone = loop {
+        let exists: bool = redis::cmd("EXISTS").arg(&key).query(con).expect("EXISTS");
+        if !exists {
+            break unix_time_ms();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} fields expired at once were not all removed within {RECLAIM_TIMEOUT:?}",
+            count(data.fields)
+        );
+        thread::sleep(Duration::from_millis(1));
+    };
+    stop.store(true, Ordering::Relaxed);
+    let longest_ping = pinger.join().expect("the pinging thread");
+    assert!(
+        gone >= at,
+        "the key went {} ms before its fields expired",
+        at - gone
+    );
+    let info: String = redis::cmd("INFO")
+        .arg("debug")
+        .query(con)
+        .expect("INFO debug");
+    Reclaim {
+        seconds: (gone - at) as f64 / 1000.0,
+        longest_ping_micros: longest_ping.as_secs_f64() * 1e6,
+        longest_cycle_micros: info_field(&info, "eventloop_duration_max") as f64,
+    }
+}
+
+/// The server's clock, in Unix milliseconds.
+fn server_time_ms(con: &mut Connection) -> u64 {
+    let (seconds, micros): (u64, u64) = redis::cmd("TIME").query(con).expect("TIME");
+    seconds * 1000 + micros / 1000
+}
+
+/// This machine's clock, which the server on it shares, in Unix milliseconds.
+fn unix_time_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_millis() as u64
+}
+
 fn flush_all(con: &mut Connection) {
     redis::cmd("FLUSHALL").exec(con).expect("FLUSHALL");
 }
@@ -1166,7 +1695,8 @@ fn count(number: usize) -> String {
     }
 }
 
-fn print_header(con: &mut Connection) {
+/// The title, what the run is made of, and `notes` on what the rows measure.
+fn print_header(con: &mut Connection, title: &str, notes: &[String]) {
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
@@ -1193,7 +1723,7 @@ fn print_header(con: &mut Connection) {
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
 
-    println!("# redis-multimap: module vs native Redis");
+    println!("# {title}");
     println!();
     println!("- date: {date}");
     println!("- Redis: {version}");
@@ -1203,21 +1733,9 @@ fn print_header(con: &mut Connection) {
         "- each row: medians of {ROUNDS} rounds alternating module and native; \
          the ratio is the median of each round's own ratio (lowest–highest in brackets)"
     );
-    println!(
-        "- CPU: server µs per call from INFO commandstats; throughput: redis-benchmark \
-         -c {BENCHMARK_CLIENTS} -P {BENCHMARK_PIPELINE} -r <fields>; memory: used_memory \
-         delta while loading, per 16-byte value; DEBUG RELOAD: wall time (save + load)"
-    );
-    println!(
-        "- wake-up latency: from sending the push (INSERT vs RPUSH) to the reply of the \
-         client blocked on the empty field (BPOP vs BLPOP), {} wake-ups per side per round, \
-         one of each side in turn",
-        count(WAKEUPS)
-    );
-    println!(
-        "- not measured by throughput: deleting a field (redis-benchmark sends one command \
-         shape, so it cannot recreate what it deletes)"
-    );
+    for note in notes {
+        println!("- {note}");
+    }
     println!();
 }
 
@@ -1238,6 +1756,11 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// The argument that makes this run the field-expiry rows rather than the
+/// others: they need a server with Redis's own hash-field expiry (7.4+), and
+/// `make bench` runs them as a second pass, on Redis 8.2.
+const FIELD_EXPIRY_ARG: &str = "field-expiry";
+
 fn main() {
     let at_scale = std::env::var("BENCH_SCALE").map_or(true, |value| value != "0");
     let started = Instant::now();
@@ -1252,34 +1775,142 @@ fn main() {
         .arg("latency-tracking")
         .arg("no")
         .exec(&mut con);
-    print_header(&mut con);
 
-    let mut rows = cpu_rows(&mut con, CPU_OPERATIONS, 1, &progress);
-    rows.extend(cpu_rows(&mut con, LIST_OPERATIONS, 1, &progress));
-    rows.extend(wakeup_rows(&server));
-    progress("wake-up latency");
-    rows.extend(throughput_rows(&mut con, server.port, &progress));
-    for data in &STORED {
-        rows.extend(storage_rows(&mut con, data));
-        progress(&data.describe());
-    }
-    if at_scale {
-        rows.extend(cpu_rows(&mut con, CPU_OPERATIONS, SCALE, &progress));
-        for data in &STORED {
-            let data = data.scaled(SCALE);
-            rows.extend(storage_rows(&mut con, &data));
-            progress(&data.describe());
-        }
-    }
+    let (rows, scaled_down) = if std::env::args().any(|arg| arg == FIELD_EXPIRY_ARG) {
+        field_expiry_rows(&server, &mut con, at_scale, &progress)
+    } else {
+        other_rows(&server, &mut con, at_scale, &progress)
+    };
     print_table(&rows);
     println!();
     println!(
         "Ran in {:.0} s{}.",
         started.elapsed().as_secs_f64(),
         if at_scale {
-            ""
+            String::new()
         } else {
-            " (BENCH_SCALE=0: rows at 10× the fields skipped)"
+            format!(" (BENCH_SCALE=0: {scaled_down})")
         }
     );
+}
+
+/// Every row but the field-expiry ones, and what BENCH_SCALE=0 leaves out.
+fn other_rows(
+    server: &Server,
+    con: &mut Connection,
+    at_scale: bool,
+    progress: &dyn Fn(&str),
+) -> (Vec<Row>, String) {
+    print_header(
+        con,
+        "redis-multimap: module vs native Redis",
+        &[
+            format!(
+                "CPU: server µs per call from INFO commandstats; throughput: redis-benchmark \
+                 -c {BENCHMARK_CLIENTS} -P {BENCHMARK_PIPELINE} -r <fields>; memory: used_memory \
+                 delta while loading, per 16-byte value; DEBUG RELOAD: wall time (save + load)"
+            ),
+            format!(
+                "wake-up latency: from sending the push (INSERT vs RPUSH) to the reply of the \
+                 client blocked on the empty field (BPOP vs BLPOP), {} wake-ups per side per \
+                 round, one of each side in turn",
+                count(WAKEUPS)
+            ),
+            "not measured by throughput: deleting a field (redis-benchmark sends one command \
+             shape, so it cannot recreate what it deletes)"
+                .to_owned(),
+            format!(
+                "the field-expiry rows are a second run, on a server with Redis's own hash-field \
+                 expiry (`cargo bench --bench compare -- {FIELD_EXPIRY_ARG}`)"
+            ),
+        ],
+    );
+    let mut rows = cpu_rows(con, CPU_OPERATIONS, 1, progress);
+    rows.extend(cpu_rows(con, LIST_OPERATIONS, 1, progress));
+    rows.extend(wakeup_rows(server));
+    progress("wake-up latency");
+    rows.extend(throughput_rows(con, server.port, progress));
+    for data in &STORED {
+        rows.extend(storage_rows(con, data));
+        progress(&data.describe());
+    }
+    if at_scale {
+        rows.extend(cpu_rows(con, CPU_OPERATIONS, SCALE, progress));
+        for data in &STORED {
+            let data = data.scaled(SCALE);
+            rows.extend(storage_rows(con, &data));
+            progress(&data.describe());
+        }
+    }
+    (rows, "rows at 10× the fields skipped".to_owned())
+}
+
+/// Fields of the memory rows with expiry (as the one-value rows of STORED).
+const EXPIRY_STORED_FIELDS: usize = 200_000;
+/// Fields of one key expiring at once in the active-expiry rows, and how many
+/// with BENCH_SCALE=0.
+const RECLAIMED_FIELDS: usize = 1_000_000;
+const RECLAIMED_FIELDS_SCALED_DOWN: usize = 100_000;
+
+/// The field-expiry rows, module against Redis's own hash-field expiry on
+/// the same server, and what BENCH_SCALE=0 leaves out.
+fn field_expiry_rows(
+    server: &Server,
+    con: &mut Connection,
+    at_scale: bool,
+    progress: &dyn Fn(&str),
+) -> (Vec<Row>, String) {
+    let hexpire: Value = redis::cmd("COMMAND")
+        .arg(&["INFO", "HEXPIRE"])
+        .query(con)
+        .expect("COMMAND INFO");
+    assert!(
+        matches!(hexpire, Value::Array(ref info) if info.iter().all(|entry| *entry != Value::Nil)),
+        "the field-expiry rows compare with HEXPIRE, which this server lacks (Redis 7.4+ has it; \
+         `make bench` runs them on Redis 8.2)"
+    );
+    let reclaimed = if at_scale {
+        RECLAIMED_FIELDS
+    } else {
+        RECLAIMED_FIELDS_SCALED_DOWN
+    };
+    print_header(
+        con,
+        "redis-multimap field expiration: module vs Redis's own hash-field expiry",
+        &[
+            format!(
+                "CPU: server µs per call from INFO commandstats, on a key of {} one-value \
+                 fields that each expire 1–2 h ahead, against a hash whose fields do the same",
+                count(EXPIRING.fields)
+            ),
+            "memory: used_memory delta while loading one-value fields, then while giving each \
+             its own expiry (PEXPIREAT vs HPEXPIREAT, one field per call); DEBUG RELOAD: wall \
+             time (save + load) with those expiries"
+                .to_owned(),
+            format!(
+                "active expiry: every field of one key given the same expiry time (PEXPIREAT vs \
+                 HPEXPIREAT, {} fields per call); from that time on, EXISTS every ms until the key \
+                 is gone, while another client sends a PING every ms; eventloop_duration_max of \
+                 INFO debug counts from the moment the expiries are set (CONFIG RESETSTAT); \
+                 issue 12 bounds the module's longest PING at 10 ms",
+                count(EXPIRE_BATCH)
+            ),
+        ],
+    );
+    let mut rows = cpu_rows(con, EXPIRY_OPERATIONS, 1, progress);
+    rows.extend(expiry_storage_rows(con, EXPIRY_STORED_FIELDS));
+    progress("memory with expiry");
+    rows.extend(active_expiry_rows(server, con, reclaimed));
+    progress("active expiry");
+    if at_scale {
+        rows.extend(cpu_rows(con, EXPIRY_OPERATIONS, SCALE, progress));
+        rows.extend(expiry_storage_rows(con, EXPIRY_STORED_FIELDS * SCALE));
+        progress("memory with expiry, 10× the fields");
+    }
+    let scaled_down = format!(
+        "rows at 10× the fields skipped, active expiry of {} fields rather than {}",
+        count(RECLAIMED_FIELDS_SCALED_DOWN),
+        count(RECLAIMED_FIELDS)
+    );
+    (rows, scaled_down)
 }

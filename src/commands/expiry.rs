@@ -5,13 +5,13 @@
 
 use std::ffi::CStr;
 
-use super::{drop_expired, field, view, ReadResult, WriteResult};
+use super::{field, view, ReadResult, WriteResult};
 use crate::datatype::MULTIMAP;
 use crate::error::Error;
 use crate::expire;
 use crate::ffi::{now_ms, Arg, Outcome, ReadKey, Rewrite, WriteKey};
 use crate::info::{self, Counter};
-use crate::multimap::{self, FieldExpiry};
+use crate::multimap::{self, ExpiryChange, ExpiryChanged, FieldExpiry};
 use crate::reply::Reply;
 
 const MAX_EXPIRY_MS: i64 = multimap::MAX_EXPIRY_MS as i64;
@@ -135,6 +135,14 @@ fn set_expiry(
 ) -> WriteResult {
     let env = key.env();
     let map = key.value_mut(&MULTIMAP)?;
+    // 0 on a replica applying its master's stream, or loading the AOF: a
+    // time in the past is then set like any other, as Redis does.
+    let now = env.expiry_clock();
+    let base = match base {
+        Base::Now if now != 0 => now,
+        Base::Now => now_ms(),
+        Base::Epoch => 0,
+    };
     let at = parse_expiry_time(&args[2], unit, base, out_of_range)?;
     let (condition, fields_at) = match Condition::parse(&args[3]) {
         Some(condition) => (condition, 4),
@@ -147,35 +155,38 @@ fn set_expiry(
             fields.len()
         ])));
     };
-    // 0 on a replica applying its master's stream, or loading the AOF: a
-    // time in the past is then set like any other, as Redis does.
-    let now = env.expiry_clock();
     let mut codes = Vec::with_capacity(fields.len());
     let mut expired = Vec::new();
     let mut set: Vec<Vec<u8>> = Vec::new();
     for arg in fields {
         let name = field(arg);
-        expired.extend(drop_expired(env, map, name));
-        let current = match map.view(now).expiry(name) {
-            FieldExpiry::Missing => {
-                codes.push(NO_SUCH_FIELD);
-                continue;
+        let changed = map.change_expiry(name, now, |current| {
+            if !condition.allows(current, at) {
+                ExpiryChange::Keep
+            } else if now != 0 && at <= now {
+                ExpiryChange::RemoveField
+            } else {
+                ExpiryChange::Set(at)
             }
-            FieldExpiry::Never => None,
-            FieldExpiry::At(time) => Some(time),
-        };
-        if !condition.allows(current, at) {
-            codes.push(CONDITION_NOT_MET);
-        } else if now != 0 && at <= now {
-            map.remove_field(name);
-            info::count(Counter::ExpiredFields, 1);
-            expired.push(name.to_vec());
-            codes.push(DELETED);
-        } else {
-            map.set_expiry(name, at);
-            set.push(name.to_vec());
-            codes.push(EXPIRY_SET);
-        }
+        });
+        codes.push(match changed {
+            ExpiryChanged::NoSuchField => NO_SUCH_FIELD,
+            ExpiryChanged::RemovedExpired => {
+                info::count(Counter::ExpiredFields, 1);
+                expired.push(name.to_vec());
+                NO_SUCH_FIELD
+            }
+            ExpiryChanged::Kept => CONDITION_NOT_MET,
+            ExpiryChanged::RemovedField => {
+                info::count(Counter::ExpiredFields, 1);
+                expired.push(name.to_vec());
+                DELETED
+            }
+            ExpiryChanged::Set => {
+                set.push(name.to_vec());
+                EXPIRY_SET
+            }
+        });
     }
     if set.is_empty() {
         return Ok(Outcome::unchanged(Reply::Codes(codes)).with_expired(expired));
@@ -197,10 +208,11 @@ fn set_expiry(
 }
 
 /// The absolute expiry time, in Unix milliseconds, that `arg` asks for.
+/// `base` is the time it counts from (0: the Unix epoch).
 fn parse_expiry_time(
     arg: &Arg,
     unit: Unit,
-    base: Base,
+    base: u64,
     out_of_range: &'static CStr,
 ) -> Result<u64, Error> {
     let mut time = arg.to_i64().ok_or(Error::NotAnInteger)?;
@@ -213,10 +225,7 @@ fn parse_expiry_time(
         }
         time *= 1000;
     }
-    let base = match base {
-        Base::Now => i64::try_from(now_ms()).unwrap_or(i64::MAX),
-        Base::Epoch => 0,
-    };
+    let base = i64::try_from(base).unwrap_or(i64::MAX);
     if time > MAX_EXPIRY_MS - base {
         return Err(Error::ExpireTimeOutOfRange(out_of_range));
     }

@@ -22,7 +22,7 @@ use hasher::FieldHasher;
 pub use list::{End, SetError};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
-pub use timed::{FieldExpiry, View, MAX_EXPIRY_MS};
+pub use timed::{ExpiryChange, ExpiryChanged, FieldExpiry, View, MAX_EXPIRY_MS};
 pub use values::{Values, ValuesIter};
 
 // Each file compiles to its own codegen unit. The helpers that hot paths call

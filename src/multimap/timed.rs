@@ -25,6 +25,26 @@ pub enum FieldExpiry {
     At(u64),
 }
 
+/// What `MultiMap::change_expiry` is to do with a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryChange {
+    Keep,
+    Set(u64),
+    /// Remove the field with its values.
+    RemoveField,
+}
+
+/// What `MultiMap::change_expiry` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryChanged {
+    NoSuchField,
+    /// The field had expired: it is removed.
+    RemovedExpired,
+    Kept,
+    Set,
+    RemovedField,
+}
+
 /// The map as it stands at `now`: fields expired by then are left out of
 /// every answer, counts included.
 #[derive(Clone, Copy)]
@@ -86,8 +106,12 @@ impl MultiMap {
             .set(i, time, len);
     }
 
-    /// `field` no longer expires; true if it had an expiry.
+    /// `field` no longer expires; true if it had an expiry. Free on a map
+    /// without expiries.
     pub fn persist(&mut self, field: &[u8]) -> bool {
+        if self.expiries.is_none() {
+            return false;
+        }
         let Some(i) = self.find(field, self.hash(field)) else {
             return false;
         };
@@ -99,6 +123,39 @@ impl MultiMap {
             self.expiries = None;
         }
         had
+    }
+
+    /// Changes `field`'s expiry as `decide` says, given the expiry it has
+    /// (`None`: never), in one lookup. A field expired at `now` is removed
+    /// first and `decide` not asked.
+    pub fn change_expiry(
+        &mut self,
+        field: &[u8],
+        now: u64,
+        decide: impl FnOnce(Option<u64>) -> ExpiryChange,
+    ) -> ExpiryChanged {
+        let Some(i) = self.find(field, self.hash(field)) else {
+            return ExpiryChanged::NoSuchField;
+        };
+        let time = self
+            .expiries
+            .as_ref()
+            .map_or(0, |expiries| expiries.time(i));
+        if time != 0 && now != 0 && time <= now {
+            self.remove_entry(i);
+            return ExpiryChanged::RemovedExpired;
+        }
+        match decide((time != 0).then_some(time)) {
+            ExpiryChange::Keep => ExpiryChanged::Kept,
+            ExpiryChange::Set(time) => {
+                self.set_expiry_of(i, time);
+                ExpiryChanged::Set
+            }
+            ExpiryChange::RemoveField => {
+                self.remove_entry(i);
+                ExpiryChanged::RemovedField
+            }
+        }
     }
 
     /// Removes `field` if it has expired at `now`; true if it did.
@@ -352,6 +409,50 @@ mod tests {
         assert_eq!(map.expiring_field_count(), 0);
         map.insert(b"f0", [&b"new"[..]]);
         assert_eq!(map.view(60).expiry(b"f0"), FieldExpiry::Never);
+    }
+
+    #[test]
+    fn change_expiry_asks_about_live_fields_only() {
+        let mut map = map_of(3, 1);
+        map.set_expiry(b"f0", 10);
+        let asked = |map: &mut MultiMap, field: &[u8], now, change| {
+            let mut seen = None;
+            let done = map.change_expiry(field, now, |current| {
+                seen = Some(current);
+                change
+            });
+            (done, seen)
+        };
+        let keep = ExpiryChange::Keep;
+        assert_eq!(
+            asked(&mut map, b"nope", 5, keep),
+            (ExpiryChanged::NoSuchField, None)
+        );
+        assert_eq!(
+            asked(&mut map, b"f0", 5, keep),
+            (ExpiryChanged::Kept, Some(Some(10)))
+        );
+        assert_eq!(
+            asked(&mut map, b"f0", 0, keep),
+            (ExpiryChanged::Kept, Some(Some(10)))
+        );
+        let set = ExpiryChange::Set(20);
+        assert_eq!(
+            asked(&mut map, b"f1", 5, set),
+            (ExpiryChanged::Set, Some(None))
+        );
+        assert_eq!(map.view(5).expiry(b"f1"), FieldExpiry::At(20));
+        let gone = ExpiryChange::RemoveField;
+        assert_eq!(
+            asked(&mut map, b"f2", 5, gone),
+            (ExpiryChanged::RemovedField, Some(None))
+        );
+        assert_eq!(
+            asked(&mut map, b"f0", 10, set),
+            (ExpiryChanged::RemovedExpired, None)
+        );
+        assert_eq!(map.field_count(), 1);
+        check_invariants(&map);
     }
 
     #[test]
