@@ -114,7 +114,7 @@ fn an_untouched_field_is_removed_by_active_expiry_on_an_idle_master() {
     // The same content as `partly` once its fields expired, never expiring.
     insert(&mut con, "reference", "keep", &["k"]);
     insert(&mut con, "partly", "keep", &["k"]);
-    let at = server_time_ms(&mut con) + 500;
+    let at = server_time_ms(&mut con) + 1000;
     write_expiring(&mut con, "partly", &["a", "b\0"], at);
     write_expiring(&mut con, "wholly", &["a", "b", "c"], at);
     assert_eq!(fields_with_expiry(&mut con), 5);
