@@ -1,7 +1,8 @@
 //! Redis Cluster: MultiMap keys shard by hash slot like any key, nodes redirect
 //! with MOVED, and resharding (`redis-cli --cluster reshard`, which moves keys
 //! with MIGRATE, i.e. DUMP/RESTORE) carries them over byte for byte, as does
-//! Valkey 9's atomic slot migration (which replays our AOF rewrite).
+//! Valkey 9's atomic slot migration (which replays our AOF rewrite). Both
+//! carry field expiries, and the fields still expire on the node they land on.
 
 mod common;
 
@@ -9,11 +10,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{
-    assert_exact, cluster_client, dbsize, digest_value, error_text, getall,
+    assert_exact, cluster_client, dbsize, digest_value, error_text, expired_fields, getall,
     has_atomic_slot_migration, insert, integer, key_exists, key_slot, key_type, migrate_slots,
-    node_id, redis_cli, run, served_slots, skip_unless, slot_migration_ended, slot_migrations,
-    start_cluster, start_cluster_of, wait_for_slot_migrations, wait_until, wait_until_cluster_ok,
-    Bytes, Fields, Server, Totals,
+    node_id, per_field, pexpireat, redis_cli, run, served_slots, server_time_ms, skip_unless,
+    slot_migration_ended, slot_migrations, start_cluster, start_cluster_of, timed_content,
+    wait_for_expired_fields, wait_for_slot_migrations, wait_until, wait_until_cluster_ok, Bytes,
+    Fields, Server, TimedFields, Totals, NO_EXPIRY,
 };
 
 const KEYS: usize = 3000;
@@ -329,4 +331,164 @@ fn moving_key_named(con: &mut redis::Connection, ranges: &[(i64, i64)], prefix: 
         .map(|index| format!("{prefix}:{index}").into_bytes())
         .find(|name| in_ranges(key_slot(con, name), ranges))
         .expect("a key in the moving slots")
+}
+
+// ---------------------------------------------------------------- field expiries
+
+/// Keys of expiring fields a resharding test moves: each has a field that
+/// never expires (but every third, which vanishes whole), one expiring in
+/// an hour or more, and one expiring at `soon_ms`.
+fn write_expiring_keys(
+    con: &mut impl redis::ConnectionLike,
+    names: &[Bytes],
+    soon_ms: i64,
+) -> Vec<TimedFields> {
+    let far = soon_ms + 3_600_000;
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            if index % 3 == 0 {
+                insert(con, name, b"only\0", &["v"]);
+                pexpireat(con, name, soon_ms, &[b"only\0"]);
+            } else {
+                insert(con, name, b"keep", &[&b"\xff"[..], b""]);
+                insert(con, name, b"far", &["f"]);
+                insert(con, name, b"soon", &["s"]);
+                pexpireat(con, name, far + index as i64, &["far"]);
+                pexpireat(con, name, soon_ms, &["soon"]);
+            }
+            timed_content(con, name)
+        })
+        .collect()
+}
+
+/// `timed` without the fields expiring at `soon_ms`.
+fn after(timed: &TimedFields, soon_ms: i64) -> TimedFields {
+    timed
+        .iter()
+        .filter(|(_, (_, time))| *time != soon_ms)
+        .map(|(field, entry)| (field.clone(), entry.clone()))
+        .collect()
+}
+
+/// Each key holds what it did (its soon fields too, unless their time has
+/// come) on the node that now serves its slot; then each node's active
+/// expiry removes the soon fields of the keys it holds, by itself.
+fn assert_expiries_moved_and_enforced(
+    nodes: &[Server],
+    names: &[Bytes],
+    written: &[TimedFields],
+    soon_ms: i64,
+) {
+    let mut alive_on = vec![0i64; nodes.len()];
+    let mut expired_on = Vec::new();
+    for (node, alive) in nodes.iter().zip(&mut alive_on) {
+        let mut on_node = node.connect();
+        expired_on.push(expired_fields(&mut on_node));
+        let served = served_slots(node);
+        for (name, expected) in names.iter().zip(written) {
+            if !in_ranges(key_slot(&mut on_node, name), &served) {
+                continue;
+            }
+            let got = timed_content(&mut on_node, name);
+            let shown = name.escape_ascii();
+            assert_eq!(after(&got, soon_ms), after(expected, soon_ms), "{shown}");
+            let soon = got.len() - after(&got, soon_ms).len();
+            if soon < expected.len() - after(expected, soon_ms).len() {
+                assert!(server_time_ms(&mut on_node) >= soon_ms, "{shown}");
+            }
+            *alive += soon as i64;
+        }
+    }
+    for ((node, alive), expired) in nodes.iter().zip(alive_on).zip(expired_on) {
+        let mut on_node = node.connect();
+        wait_for_expired_fields(&mut on_node, expired + alive, soon_ms);
+        assert_exact(&mut on_node, "the soon fields expired");
+    }
+    let mut cluster = cluster_client(nodes);
+    for (index, (name, expected)) in names.iter().zip(written).enumerate() {
+        let remaining = after(expected, soon_ms);
+        assert_eq!(timed_content(&mut cluster, name), remaining, "{index}");
+        assert_eq!(key_exists(&mut cluster, name), !remaining.is_empty());
+    }
+}
+
+#[test]
+fn resharding_carries_field_expiries_which_still_expire_on_the_new_node() {
+    let nodes = start_cluster(3);
+    let mut cluster = cluster_client(&nodes);
+    let names: Vec<Bytes> = (0..600)
+        .map(|index| format!("exp:{index}\0").into_bytes())
+        .collect();
+    let soon_ms = server_time_ms(&mut nodes[0].connect()) + 10_000;
+    let written = write_expiring_keys(&mut cluster, &names, soon_ms);
+    let (from, to) = (node_id(&nodes[0]), node_id(&nodes[1]));
+    let before = key_count(&nodes[1]);
+    redis_cli(&[
+        "--cluster",
+        "reshard",
+        &nodes[0].address(),
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to,
+        "--cluster-slots",
+        "3000",
+        "--cluster-yes",
+    ]);
+    wait_until_cluster_ok(&nodes);
+    assert!(key_count(&nodes[1]) > before, "resharding moved keys");
+    eprintln!(
+        "resharded with {} ms to spare",
+        soon_ms - server_time_ms(&mut nodes[0].connect())
+    );
+    assert_expiries_moved_and_enforced(&nodes, &names, &written, soon_ms);
+}
+
+#[test]
+fn atomic_slot_migration_carries_field_expiries_which_still_expire_on_the_target() {
+    if skip_unless(has_atomic_slot_migration(), NO_ATOMIC_SLOT_MIGRATION) {
+        return;
+    }
+    let nodes = start_cluster(3);
+    let (source, target) = (&nodes[0], &nodes[1]);
+    let ranges = slots_to_migrate(source);
+    let mut con = source.connect();
+    let served = served_slots(source);
+    let names: Vec<Bytes> = (0..)
+        .map(|index| [format!("exp:{index}").as_bytes(), b"\xff"].concat())
+        .filter(|name| in_ranges(key_slot(&mut con, name), &served))
+        .take(300)
+        .collect();
+    let soon_ms = server_time_ms(&mut con) + 10_000;
+    let mut written = write_expiring_keys(&mut con, &names, soon_ms);
+    let moving: Vec<usize> = (0..names.len())
+        .filter(|&index| index % 3 != 0 && in_ranges(key_slot(&mut con, &names[index]), &ranges))
+        .collect();
+    assert!(moving.len() > 10, "{} keys move", moving.len());
+
+    // Expiry changes while the snapshot streams reach the target as writes.
+    run(&mut con, &["DEBUG", "SLOTMIGRATION", "PREVENT-PAUSE", "1"]);
+    migrate_slots(source, &ranges, target);
+    wait_for_slot_migrations(source, |migration| migration["state"] == "waiting-to-pause");
+    let (persisted, moved) = (moving[0], moving[1]);
+    let persist = per_field(&mut con, "MULTIMAP.PERSIST", &names[persisted], &["far"]);
+    assert_eq!(persist, [1]);
+    written[persisted].get_mut(&b"far"[..]).unwrap().1 = NO_EXPIRY;
+    pexpireat(&mut con, &names[moved], soon_ms, &["far"]);
+    written[moved].get_mut(&b"far"[..]).unwrap().1 = soon_ms;
+    run(&mut con, &["DEBUG", "SLOTMIGRATION", "PREVENT-PAUSE", "0"]);
+    let migrations = wait_for_slot_migrations(source, slot_migration_ended);
+    assert_eq!(migrations[0]["state"], "success", "{migrations:?}");
+    wait_until_cluster_ok(&nodes);
+    let mut on_target = target.connect();
+    for &index in &moving {
+        assert!(key_exists(&mut on_target, &names[index]), "key {index}");
+    }
+    eprintln!(
+        "migrated with {} ms to spare",
+        soon_ms - server_time_ms(&mut con)
+    );
+    assert_expiries_moved_and_enforced(&nodes, &names, &written, soon_ms);
 }

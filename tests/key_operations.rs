@@ -1,7 +1,8 @@
 //! What Redis's own key operations do to MultiMap keys: COPY, RENAME, MOVE,
 //! SWAPDB, expiry, OBJECT, SCAN TYPE, TYPE/EXISTS/DEL, DEBUG DIGEST-VALUE,
 //! MEMORY USAGE against real `used_memory`, and freeing big keys off the main
-//! thread (UNLINK, FLUSHALL ASYNC).
+//! thread (UNLINK, FLUSHALL ASYNC). COPY, RENAME, MOVE and SWAPDB keep field
+//! expiries, and the fields still expire, by themselves, where the key lands.
 
 mod common;
 
@@ -10,8 +11,10 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::{
-    content, digest_value, get, getall, info_number, insert, integer, key_exists, query, run,
-    scan_type, select, text, used_memory, wait_for, Fields, Server,
+    assert_exact, content, dbsize, digest_value, get, getall, info_number, insert, integer,
+    key_exists, per_field, pexpireat, query, run, scan_type, select, text, timed_content,
+    used_memory, wait_for, wait_for_key_removed, ExpiringKeys, Fields, Server, TimedFields,
+    NO_EXPIRY, SOON, TIMED, VANISHING,
 };
 use redis::Connection;
 
@@ -267,6 +270,112 @@ fn swapdb_exchanges_multimap_keys_between_databases() {
     insert(&mut db0, "both", "f", &["after"]);
     assert_eq!(get(&mut db0, "both", "f"), ["from-1", "after"]);
     assert_eq!(get(&mut db1, "both", "f"), ["from-0"]);
+}
+
+// ---------------------------------------------------------------- field expiries
+
+/// When the soon fields of the expiring keys expire: long after the key
+/// operation under test is over.
+const SOON_IN: Duration = Duration::from_secs(3);
+
+/// A MultiMap whose fields all expire at `at_ms`, but for `stay`.
+fn write_key_expiring_at(con: &mut Connection, key: &str, at_ms: i64) -> TimedFields {
+    insert(con, key, "old", &["o", "p"]);
+    insert(con, key, "stay", &["s"]);
+    pexpireat(con, key.as_bytes(), at_ms, &["old"]);
+    timed_content(con, key.as_bytes())
+}
+
+#[test]
+fn copy_carries_field_expiries_and_each_copy_expires_on_its_own() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let mut db1 = server.connect_to_db(1);
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    // Overwritten by COPY REPLACE: its expiring field leaves with it.
+    write_key_expiring_at(&mut con, "victim", keys.soon_ms - 1000);
+    assert_eq!(integer(&mut con, ("COPY", TIMED, "copy")), 1);
+    assert_eq!(integer(&mut con, ("COPY", TIMED, "copy", "DB", 1)), 1);
+    assert_eq!(integer(&mut con, ("COPY", TIMED, "victim", "REPLACE")), 1);
+    assert_eq!(integer(&mut con, ("COPY", VANISHING, "vanishing:copy")), 1);
+    let mut alive = 0;
+    for key in [TIMED, b"copy", b"victim"] {
+        alive += keys.assert_carried(&mut con, key, &keys.timed);
+    }
+    alive += keys.assert_carried(&mut db1, b"copy", &keys.timed);
+    for key in [VANISHING, b"vanishing:copy"] {
+        alive += keys.assert_carried(&mut con, key, &keys.vanishing);
+    }
+
+    // Each copy's expiries are its own: the source keeps its soon field,
+    // the copy in db 1 loses one more.
+    assert_eq!(per_field(&mut con, "MULTIMAP.PERSIST", TIMED, &[SOON]), [1]);
+    pexpireat(&mut db1, b"copy", keys.soon_ms, &["far:0"]);
+    let mut persisted = keys.timed.clone();
+    persisted.get_mut(SOON).unwrap().1 = NO_EXPIRY;
+    let mut shorter = keys.after_soon(&keys.timed);
+    shorter.remove(&b"far:0"[..]);
+
+    wait_for_key_removed(&mut con, b"vanishing:copy", keys.soon_ms);
+    // One soon field fewer to expire (persisted), one more (far:0 in db 1).
+    keys.assert_reclaimed(&mut con, b"copy", &keys.timed, VANISHING, alive);
+    assert_eq!(timed_content(&mut con, TIMED), persisted);
+    assert_eq!(
+        timed_content(&mut con, b"victim"),
+        keys.after_soon(&keys.timed)
+    );
+    assert_eq!(timed_content(&mut db1, b"copy"), shorter);
+    assert_exact(&mut con, "the copies' soon fields expired");
+}
+
+#[test]
+fn rename_carries_field_expiries_to_the_new_name_where_they_still_expire() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    // Overwritten by RENAME: its expiring field leaves with it.
+    write_key_expiring_at(&mut con, "renamed", keys.soon_ms - 1000);
+    assert_eq!(text(&mut con, ("RENAME", TIMED, "renamed")), "OK");
+    assert_eq!(integer(&mut con, ("RENAMENX", VANISHING, "gone")), 1);
+    assert!(!key_exists(&mut con, TIMED));
+    let alive = keys.assert_carried(&mut con, b"renamed", &keys.timed)
+        + keys.assert_carried(&mut con, b"gone", &keys.vanishing);
+    keys.assert_reclaimed(&mut con, b"renamed", &keys.timed, b"gone", alive);
+    assert_eq!(dbsize(&mut con), 1);
+    assert_exact(&mut con, "the renamed keys' soon fields expired");
+}
+
+#[test]
+fn move_carries_field_expiries_to_the_other_db_where_they_still_expire() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let mut db1 = server.connect_to_db(1);
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    assert_eq!(integer(&mut con, ("MOVE", TIMED, 1)), 1);
+    assert_eq!(integer(&mut con, ("MOVE", VANISHING, 1)), 1);
+    assert_eq!(dbsize(&mut con), 0);
+    let alive = keys.assert_carried(&mut db1, TIMED, &keys.timed)
+        + keys.assert_carried(&mut db1, VANISHING, &keys.vanishing);
+    keys.assert_reclaimed(&mut db1, TIMED, &keys.timed, VANISHING, alive);
+    assert_eq!(dbsize(&mut db1), 1);
+    assert_exact(&mut con, "the moved keys' soon fields expired");
+}
+
+#[test]
+fn swapdb_keeps_field_expiries_which_still_expire_in_the_swapped_dbs() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let mut db1 = server.connect_to_db(1);
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    let other = write_key_expiring_at(&mut db1, "other", keys.soon_ms);
+    assert_eq!(text(&mut con, &["SWAPDB", "0", "1"]), "OK");
+    // Each connection stays on its db number, which now holds the other's keys.
+    let alive = keys.assert_carried(&mut db1, TIMED, &keys.timed)
+        + keys.assert_carried(&mut db1, VANISHING, &keys.vanishing)
+        + keys.assert_carried(&mut con, b"other", &other);
+    keys.assert_reclaimed(&mut db1, TIMED, &keys.timed, VANISHING, alive);
+    assert_eq!(timed_content(&mut con, b"other"), keys.after_soon(&other));
+    assert_exact(&mut con, "the swapped keys' soon fields expired");
 }
 
 // ---------------------------------------------------------------- expiry

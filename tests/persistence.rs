@@ -2,16 +2,23 @@
 //! encoding-version-0 RDB files, `DEBUG RELOAD`, `SAVE` and restart,
 //! `DUMP`/`RESTORE` (to another key and another server), and the AOF, rewritten
 //! with or without an RDB preamble and replayed on restart, in bounded commands.
+//! Field expiries too: each of these carries them (the fields still expire on
+//! time where they land), and a field whose time passed before it was loaded
+//! is dropped.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::{
-    base_aof_path, content, digest, digest_value, dump, error_reply, getall, insert, integer,
-    is_redis_7, key_exists, key_type, parse_aof_commands, query, restore, rewrite_aof, run, show,
-    show_difference, skip_unless, Bytes, Fields, Rng, Server, BUSYKEY,
+    assert_exact, base_aof_path, content, dbsize, digest, digest_value, dump, error_reply,
+    error_text, expired_fields, fields_with_expiry, getall, insert, integer, is_redis_7,
+    key_exists, key_type, logged_commands, parse_aof_commands, per_field, pexpireat, query,
+    restore, rewrite_aof, run, server_time_ms, show, show_command, show_difference, skip_unless,
+    timed_content, wait_for_key_removed, wait_for_server_time, Bytes, ExpiringKeys, Fields, Rng,
+    Server, TimedFields, BAD_DATA_FORMAT, BUSYKEY, NO_EXPIRY, NO_FIELD, SOON, TIMED, VANISHING,
 };
 use redis::Connection;
 
@@ -596,4 +603,342 @@ fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
         assert_eq!(got, [value(index)], "value {index}");
     }
     assert_eq!(digest_value(&mut con, b"huge"), digest_before);
+}
+
+// ---------------------------------------------------------------- field expiries
+
+/// When the soon fields of the expiring keys expire: late enough that a
+/// reload, a restart or a rewrite is over before.
+const SOON_IN: Duration = Duration::from_secs(4);
+
+/// The fields that expire far in the future are all there with their times
+/// (the soon ones too unless their time has come), then active expiry
+/// removes the soon ones by itself on `server`, where `expired_before`
+/// fields had been removed by expiry before. `timed` is what TIMED holds.
+fn assert_expiries_carried_and_enforced(
+    server: &Server,
+    keys: &ExpiringKeys,
+    timed: &TimedFields,
+    expired_before: i64,
+) {
+    let mut con = server.connect();
+    let alive = keys.assert_carried(&mut con, TIMED, timed)
+        + keys.assert_carried(&mut con, VANISHING, &keys.vanishing);
+    keys.assert_reclaimed(&mut con, TIMED, timed, VANISHING, expired_before + alive);
+    assert_exact(&mut con, "the soon fields expired");
+    assert_no_rejection_logged(server);
+}
+
+#[test]
+fn debug_reload_keeps_field_expiries_which_still_expire() {
+    let mut server = Server::start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    assert_eq!(dump_encoding_version(&dump(&mut con, TIMED)), 2);
+    let expired = expired_fields(&mut con);
+    run(&mut con, &["DEBUG", "RELOAD"]);
+    assert!(server.is_alive());
+    assert_expiries_carried_and_enforced(&server, &keys, &keys.timed, expired);
+}
+
+#[test]
+fn save_and_restart_keeps_field_expiries_which_still_expire() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    run(&mut con, &["SAVE"]);
+    let server = Server::builder().in_dir(server.stop()).start();
+    assert_expiries_carried_and_enforced(&server, &keys, &keys.timed, 0);
+}
+
+/// A field whose time passed while the server was down is never served nor
+/// kept: the restarted server holds exactly the fields still live, and a key
+/// all of whose fields expired is not there.
+#[test]
+fn a_restart_drops_the_fields_that_expired_while_the_server_was_down() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, Duration::from_millis(300));
+    run(&mut con, &["SAVE"]);
+    wait_for_server_time(&mut con, keys.soon_ms + 100);
+    let mut server = Server::builder().in_dir(server.stop()).start();
+    let mut con = server.connect();
+    assert_eq!(timed_content(&mut con, TIMED), keys.after_soon(&keys.timed));
+    assert_eq!(integer(&mut con, ("MULTIMAP.CARD", VANISHING)), 0);
+    wait_for_key_removed(&mut con, VANISHING, keys.soon_ms);
+    assert_exact(&mut con, "loading fields already expired");
+    assert_eq!(dbsize(&mut con), 1);
+    assert!(server.is_alive());
+    assert_no_rejection_logged(&server);
+}
+
+/// The AOF logs an expiry as the absolute time it stands for, whatever the
+/// command that set it, so replaying it later sets the same times.
+#[test]
+fn aof_logs_field_expiries_as_absolute_times_and_replays_them() {
+    let server = Server::builder().aof(false).start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    let logged = logged_commands(server.dir.path());
+    let relative = logged
+        .iter()
+        .find(|args| {
+            args[0].eq_ignore_ascii_case(b"MULTIMAP.PEXPIREAT")
+                && args.get(5).map(Vec::as_slice) == Some(&b"relative"[..])
+        })
+        .unwrap_or_else(|| panic!("no MULTIMAP.PEXPIREAT of field `relative` logged"));
+    let time: i64 = std::str::from_utf8(&relative[2]).unwrap().parse().unwrap();
+    assert_eq!(
+        (time, &relative[1], &relative[3..5]),
+        (
+            keys.timed[&b"relative"[..]].1,
+            &TIMED.to_vec(),
+            &[b"FIELDS".to_vec(), b"1".to_vec()][..]
+        )
+    );
+    assert!(
+        !logged
+            .iter()
+            .any(|args| args[0].eq_ignore_ascii_case(b"MULTIMAP.EXPIRE")),
+        "a relative expiry was logged as such"
+    );
+    let server = Server::builder().aof(false).in_dir(server.stop()).start();
+    assert_expiries_carried_and_enforced(&server, &keys, &keys.timed, 0);
+}
+
+/// The expiries of each key in a rewritten AOF: field -> time, from its
+/// `MULTIMAP.PEXPIREAT key time FIELDS n field...` commands, each of which
+/// must come after every INSERT of the fields it names.
+fn rewritten_expiries(commands: &[Vec<&[u8]>]) -> BTreeMap<Bytes, BTreeMap<Bytes, i64>> {
+    let mut expiries: BTreeMap<Bytes, BTreeMap<Bytes, i64>> = BTreeMap::new();
+    for (at, args) in commands.iter().enumerate() {
+        if !args[0].eq_ignore_ascii_case(b"MULTIMAP.PEXPIREAT") {
+            continue;
+        }
+        let shown = show_command(&args.iter().map(|arg| arg.to_vec()).collect::<Vec<_>>());
+        assert!(args.len() >= 6, "{shown}");
+        assert!(args[3].eq_ignore_ascii_case(b"FIELDS"), "{shown}");
+        let number = |arg: &[u8]| -> i64 { std::str::from_utf8(arg).unwrap().parse().unwrap() };
+        let (key, time, count) = (args[1], number(args[2]), number(args[4]));
+        assert_eq!(count as usize, args.len() - 5, "{shown}");
+        for field in &args[5..] {
+            let later_insert = commands[at..].iter().any(|later| {
+                later[0].eq_ignore_ascii_case(b"MULTIMAP.INSERT")
+                    && later[1] == key
+                    && later[2] == *field
+            });
+            assert!(!later_insert, "{shown} comes before an INSERT of its field");
+            let previous = expiries
+                .entry(key.to_vec())
+                .or_default()
+                .insert(field.to_vec(), time);
+            assert_eq!(previous, None, "{shown}: a field's expiry given twice");
+        }
+    }
+    expiries
+}
+
+/// The fields of `timed` that carry an expiry, with it.
+fn expiries_of(timed: &TimedFields) -> BTreeMap<Bytes, i64> {
+    timed
+        .iter()
+        .filter(|(_, (_, time))| *time != NO_EXPIRY)
+        .map(|(field, (_, time))| (field.clone(), *time))
+        .collect()
+}
+
+/// Expiry changes after a rewrite, logged as commands on top of the base:
+/// one removed, one moved, one cleared by REPLACE, one new field with one.
+fn change_expiries_after_rewrite(con: &mut Connection) {
+    let now = server_time_ms(con);
+    assert_eq!(per_field(con, "MULTIMAP.PERSIST", TIMED, &["far:0"]), [1]);
+    pexpireat(con, TIMED, now + 5 * 3_600_000, &["far:1"]);
+    integer(con, ("MULTIMAP.REPLACE", TIMED, "far:2", "replaced"));
+    insert(con, TIMED, b"late\0", &["l"]);
+    let set: Vec<i64> = query(
+        con,
+        ("MULTIMAP.PEXPIRE", TIMED, 9_000_000, "FIELDS", 1, b"late\0"),
+    );
+    assert_eq!(set, [1]);
+}
+
+fn aof_rewrite_keeps_field_expiries(rdb_preamble: bool) {
+    let server = Server::builder().aof(rdb_preamble).start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    rewrite_aof(&mut con);
+    if !rdb_preamble {
+        let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
+        let expiries = rewritten_expiries(&parse_aof_commands(&base));
+        let expected = BTreeMap::from([
+            (TIMED.to_vec(), expiries_of(&keys.timed)),
+            (VANISHING.to_vec(), expiries_of(&keys.vanishing)),
+        ]);
+        assert_eq!(
+            expiries, expected,
+            "the rewritten MULTIMAP.PEXPIREAT commands"
+        );
+    }
+    change_expiries_after_rewrite(&mut con);
+    let timed = timed_content(&mut con, TIMED);
+    assert_eq!(timed[&b"far:0"[..]].1, NO_EXPIRY);
+    assert_eq!(
+        timed[&b"far:2"[..]],
+        (vec![b"replaced".to_vec()], NO_EXPIRY)
+    );
+    let server = Server::builder()
+        .aof(rdb_preamble)
+        .in_dir(server.stop())
+        .start();
+    assert_expiries_carried_and_enforced(&server, &keys, &timed, 0);
+}
+
+#[test]
+fn aof_rewrite_with_rdb_preamble_keeps_field_expiries() {
+    aof_rewrite_keeps_field_expiries(true);
+}
+
+#[test]
+fn aof_rewrite_without_rdb_preamble_emits_pexpireat_after_the_inserts() {
+    aof_rewrite_keeps_field_expiries(false);
+}
+
+/// Many fields sharing one expiry, and many with one each, do not become
+/// one huge command, and the restarted server has every one of them.
+#[test]
+fn aof_rewrite_emits_field_expiries_in_bounded_commands() {
+    const FIELDS: usize = 20_000;
+    const MAX_ARGS: usize = 5_000;
+    let server = Server::builder().aof(false).start();
+    let mut con = server.connect();
+    let now = server_time_ms(&mut con);
+    let shared = now + 3_600_000;
+    let names = |prefix: &str| -> Vec<Bytes> {
+        (0..FIELDS)
+            .map(|i| format!("{prefix}:{i}").into_bytes())
+            .collect()
+    };
+    let (sharing, own) = (names("shared"), names("own"));
+    for batch in sharing.chunks(1000).chain(own.chunks(1000)) {
+        let mut pipe = redis::pipe();
+        for field in batch {
+            pipe.cmd("MULTIMAP.INSERT")
+                .arg("many")
+                .arg(field)
+                .arg(b"\0v")
+                .ignore();
+        }
+        pipe.exec(&mut con).expect("pipelined MULTIMAP.INSERT");
+    }
+    for batch in sharing.chunks(1000) {
+        pexpireat(&mut con, b"many", shared, batch);
+    }
+    let mut pipe = redis::pipe();
+    for (i, field) in own.iter().enumerate() {
+        pipe.cmd("MULTIMAP.PEXPIREAT")
+            .arg("many")
+            .arg(shared + 1 + i as i64)
+            .arg("FIELDS")
+            .arg(1)
+            .arg(field)
+            .ignore();
+    }
+    pipe.exec(&mut con).expect("pipelined MULTIMAP.PEXPIREAT");
+    let before = timed_content(&mut con, b"many");
+    rewrite_aof(&mut con);
+
+    let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
+    let commands = parse_aof_commands(&base);
+    let longest = commands.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(
+        longest <= MAX_ARGS,
+        "a rewritten command has {longest} arguments"
+    );
+    let expiries = rewritten_expiries(&commands);
+    assert_eq!(expiries.len(), 1);
+    assert_eq!(expiries[&b"many"[..]], expiries_of(&before));
+
+    let server = Server::builder().aof(false).in_dir(server.stop()).start();
+    let mut con = server.connect();
+    assert_eq!(timed_content(&mut con, b"many"), before);
+    assert_eq!(fields_with_expiry(&mut con), 2 * FIELDS as i64);
+}
+
+#[test]
+fn dump_and_restore_keep_field_expiries_which_still_expire() {
+    let server = Server::start();
+    let mut con = server.connect();
+    // A key RESTORE REPLACE overwrites: its own expiring field must leave
+    // with it, and the new content must not lose anything at that time.
+    insert(&mut con, b"victim", b"old", &["o"]);
+    insert(&mut con, b"victim", b"keep", &["k"]);
+    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    pexpireat(&mut con, b"victim", keys.soon_ms - 1000, &["old", "keep"]);
+    let timed = dump(&mut con, TIMED);
+    let vanishing = dump(&mut con, VANISHING);
+    assert_eq!(dump_encoding_version(&timed), 2);
+    restore(&mut con, b"timed:copy", &timed).expect("RESTORE");
+    restore(&mut con, b"vanishing:copy", &vanishing).expect("RESTORE");
+    restore_replace(&mut con, b"victim", &timed);
+
+    let other = Server::start();
+    let mut to = other.connect();
+    restore(&mut to, TIMED, &timed).expect("RESTORE on another server");
+    restore(&mut to, VANISHING, &vanishing).expect("RESTORE on another server");
+    assert_expiries_carried_and_enforced(&other, &keys, &keys.timed, 0);
+
+    let mut alive = 0;
+    for (key, expected) in [
+        (TIMED, &keys.timed),
+        (b"timed:copy", &keys.timed),
+        (b"victim", &keys.timed),
+        (VANISHING, &keys.vanishing),
+        (b"vanishing:copy", &keys.vanishing),
+    ] {
+        alive += keys.assert_carried(&mut con, key, expected);
+    }
+    wait_for_key_removed(&mut con, b"vanishing:copy", keys.soon_ms);
+    keys.assert_reclaimed(&mut con, TIMED, &keys.timed, VANISHING, alive);
+    for key in [&b"timed:copy"[..], b"victim"] {
+        assert_eq!(
+            timed_content(&mut con, key),
+            keys.after_soon(&keys.timed),
+            "{}",
+            show(key)
+        );
+    }
+    assert_exact(&mut con, "the restored keys' soon fields expired");
+}
+
+/// A DUMP taken before some of its fields expired restores without them
+/// (dropped while loading, not left for active expiry to find); one all of
+/// whose fields expired restores no key.
+#[test]
+fn restore_drops_the_fields_that_expired_since_the_dump() {
+    let mut server = Server::start();
+    let mut con = server.connect();
+    let keys = ExpiringKeys::write(&mut con, Duration::from_millis(300));
+    let timed = dump(&mut con, TIMED);
+    let vanishing = dump(&mut con, VANISHING);
+    keys.assert_reclaimed(&mut con, TIMED, &keys.timed, VANISHING, 2);
+    assert_exact(&mut con, "the soon fields expired");
+
+    restore(&mut con, b"late", &timed).expect("RESTORE of a partly expired key");
+    assert_eq!(
+        timed_content(&mut con, b"late"),
+        keys.after_soon(&keys.timed)
+    );
+    assert_eq!(
+        per_field(&mut con, "MULTIMAP.PTTL", b"late", &[SOON]),
+        [NO_FIELD]
+    );
+    assert_exact(&mut con, "restoring a partly expired key");
+
+    match restore(&mut con, b"none", &vanishing) {
+        Ok(()) => wait_for_key_removed(&mut con, b"none", keys.soon_ms),
+        Err(error) => assert_eq!(error_text(&error), BAD_DATA_FORMAT),
+    }
+    assert!(!key_exists(&mut con, b"none"));
+    assert_exact(&mut con, "restoring a wholly expired key");
+    assert!(server.is_alive());
 }

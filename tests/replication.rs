@@ -1,12 +1,15 @@
 //! A replica (a second real redis-server with the module) ends up with exactly
-//! the master's data, field expiries included, and writes that change nothing
-//! are not propagated.
+//! the master's data, field expiries included (in the full sync too, and the
+//! master's removals follow), and writes that change nothing are not
+//! propagated.
 
 mod common;
 
+use std::time::Duration;
+
 use common::{
-    command, dbsize, digest, master_offset, run, seed, wait_in_sync, Server, NO_OP_SETUP,
-    NO_OP_WRITES,
+    command, dbsize, digest, digest_value, key_exists, master_offset, run, seed, stored_fields,
+    timed_content, wait_in_sync, ExpiringKeys, Server, NO_OP_SETUP, NO_OP_WRITES, TIMED, VANISHING,
 };
 use redis::Value;
 
@@ -116,4 +119,33 @@ fn writes_that_change_nothing_do_not_move_the_replication_offset() {
         master_offset(&mut con) > before,
         "a real change must replicate"
     );
+}
+
+#[test]
+fn full_sync_carries_field_expiries_and_the_masters_removals_reach_the_replica() {
+    let master = Server::builder().master().start();
+    let mut con = master.connect();
+    let keys = ExpiringKeys::write(&mut con, Duration::from_secs(4));
+    let replica = Server::builder().replica_of(&master).start();
+    let mut on_replica = replica.connect();
+    wait_in_sync(&mut con, &mut on_replica);
+    keys.assert_carried(&mut on_replica, TIMED, &keys.timed);
+    keys.assert_carried(&mut on_replica, VANISHING, &keys.vanishing);
+    assert_eq!(
+        digest_value(&mut on_replica, TIMED),
+        digest_value(&mut con, TIMED)
+    );
+    assert_eq!(digest(&mut on_replica), digest(&mut con));
+
+    let alive = keys.assert_carried(&mut con, TIMED, &keys.timed)
+        + keys.assert_carried(&mut con, VANISHING, &keys.vanishing);
+    keys.assert_reclaimed(&mut con, TIMED, &keys.timed, VANISHING, alive);
+    wait_in_sync(&mut con, &mut on_replica);
+    assert!(!key_exists(&mut on_replica, VANISHING));
+    assert_eq!(
+        timed_content(&mut on_replica, TIMED),
+        keys.after_soon(&keys.timed)
+    );
+    assert_eq!(digest(&mut on_replica), digest(&mut con));
+    assert_eq!(stored_fields(&mut on_replica), stored_fields(&mut con));
 }

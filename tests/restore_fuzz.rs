@@ -1,7 +1,10 @@
 //! `RESTORE` payloads are hostile input. Mutated `DUMP` payloads of MultiMap
 //! keys, re-framed with a valid CRC so that Redis hands them to the module's
 //! loader, must never take the server down, must be rejected with an error or
-//! give a coherent key, and must not leak memory when rejected.
+//! give a coherent key, and must not leak memory when rejected. Encoding 2's
+//! field expiries are attacked too: forged counts, positions and times, pairs
+//! repeated, swapped or cut short (and a coherent key's live fields expire in
+//! the future, the same after its own DUMP/RESTORE).
 //!
 //! The fuzz seed changes from run to run and is printed on failure; set
 //! `MULTIMAP_SEED` to replay a run, and `MULTIMAP_FUZZ_ITERATIONS` to run
@@ -15,9 +18,10 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use common::{
-    crc64, dbsize, dump, env_number, error_text, frame, getall, info_number, insert, restore, seed,
-    show_list, try_digest_value, try_getall, try_scan_all, unframe, Bytes, Fields, Rng, Seed,
-    Server, BAD_DATA_FORMAT,
+    crc64, dbsize, dump, env_number, error_text, frame, getall, info_number, insert, integer,
+    pexpireat, restore, seed, server_time_ms, show_list, try_digest_value, try_getall,
+    try_scan_all, unframe, wait_for_key_removed, Bytes, Fields, Rng, Seed, Server, BAD_DATA_FORMAT,
+    NO_EXPIRY, NO_FIELD, NO_OPTIONS,
 };
 use redis::Connection;
 
@@ -111,12 +115,40 @@ fn leb128(mut value: u64) -> Bytes {
 struct Layout {
     /// The 64-bit module id (type name and encoding version).
     module_id: Range<usize>,
-    /// Unsigned integers: field and value counts.
+    /// Unsigned integers: field and value counts, the count of field
+    /// expiries and their positions.
     counts: Vec<Range<usize>>,
     /// The length fields of strings (for LZF, both of its lengths).
     string_lengths: Vec<Range<usize>>,
     /// Whole strings (length and bytes) that hold values or value chunks.
     value_strings: Vec<Range<usize>>,
+    /// Encoding 2's expiry section, if the value has one.
+    expiries: Option<ExpiryLayout>,
+}
+
+/// Where encoding 2's expiry section sits: its count, then (position, time)
+/// pairs of unsigned integers, each after its opcode.
+struct ExpiryLayout {
+    /// How many fields the value holds.
+    fields: u64,
+    /// The whole section, opcodes included, up to the EOF opcode.
+    section: Range<usize>,
+    /// The count's number.
+    count: Range<usize>,
+    pairs: Vec<ExpiryPair>,
+}
+
+#[derive(Clone)]
+struct ExpiryPair {
+    /// Both numbers, opcodes included.
+    whole: Range<usize>,
+    position: Range<usize>,
+    time: Range<usize>,
+}
+
+/// The encoding version in a module id: its low 10 bits.
+fn encoding_version(module_id: u64) -> u64 {
+    module_id & 1023
 }
 
 /// Walks a serialized MultiMap: object type, module id, then opcode-tagged
@@ -131,14 +163,19 @@ fn layout(body: &[u8]) -> Layout {
     // Whether each element is a string, to tell field names (a string followed
     // by a count) from values.
     let mut kinds = Vec::new();
-    loop {
+    // Where each element starts (its opcode) and, for a number, where the
+    // number is.
+    let mut elements: Vec<(usize, Option<Range<usize>>)> = Vec::new();
+    let eof = loop {
+        let element = pos;
         let (opcode, width) = plain_length(body, pos);
         pos += width;
         match opcode {
-            OPCODE_EOF => break,
+            OPCODE_EOF => break element,
             OPCODE_UINT => {
                 let (_, width) = plain_length(body, pos);
                 layout.counts.push(pos..pos + width);
+                elements.push((element, Some(pos..pos + width)));
                 kinds.push(false);
                 pos += width;
             }
@@ -165,12 +202,22 @@ fn layout(body: &[u8]) -> Layout {
                     Length::Encoded(other) => panic!("unknown string encoding {other}"),
                 }
                 strings.push(start..pos);
+                elements.push((element, None));
                 kinds.push(true);
             }
             other => panic!("unexpected module opcode {other} at {pos}"),
         }
-    }
+    };
     assert_eq!(pos, body.len(), "the EOF opcode ends the value");
+    let (id, _) = plain_length(body, layout.module_id.start);
+    if encoding_version(id) == 2 {
+        let expiries = expiry_layout(body, &elements, eof);
+        // An expiry time is no count: forged large, it may be a valid time.
+        layout
+            .counts
+            .retain(|count| expiries.pairs.iter().all(|pair| pair.time != *count));
+        layout.expiries = Some(expiries);
+    }
     let mut string_index = 0;
     for (index, &is_string) in kinds.iter().enumerate() {
         if is_string {
@@ -184,6 +231,42 @@ fn layout(body: &[u8]) -> Layout {
     layout
 }
 
+/// The expiry section of a genuine encoding-2 value: the field count, a
+/// (count, record) pair per field, then the section's numbers.
+fn expiry_layout(
+    body: &[u8],
+    elements: &[(usize, Option<Range<usize>>)],
+    eof: usize,
+) -> ExpiryLayout {
+    let number = |index: usize| -> Range<usize> {
+        elements[index]
+            .1
+            .clone()
+            .unwrap_or_else(|| panic!("element {index} is a number"))
+    };
+    let (fields, _) = plain_length(body, number(0).start);
+    let first = 1 + 2 * fields as usize;
+    let pairs = elements[first + 1..]
+        .chunks(2)
+        .enumerate()
+        .map(|(pair, chunk)| {
+            let at = first + 1 + 2 * pair;
+            let end = elements.get(at + 2).map_or(eof, |(start, _)| *start);
+            ExpiryPair {
+                whole: chunk[0].0..end,
+                position: number(at),
+                time: number(at + 1),
+            }
+        })
+        .collect();
+    ExpiryLayout {
+        fields,
+        section: elements[first].0..eof,
+        count: number(first),
+        pairs,
+    }
+}
+
 // ---------------------------------------------------------------- mutations
 
 /// Counts a forger puts where a count or length was.
@@ -192,7 +275,7 @@ const FORGED_BIG: [u64; 6] = [1 << 60, 1 << 32, 1 << 31, 1 << 63, u64::MAX, 0xff
 /// Replaces the seed's structure in a meaningful place; returns what it did.
 fn structured_mutation(rng: &mut Rng, body: &mut Bytes, layout: &Layout) -> String {
     loop {
-        match rng.in_range(0..5) {
+        match rng.in_range(0..7) {
             0 if !layout.counts.is_empty() => {
                 let site = rng.pick(&layout.counts).clone();
                 let forged = *rng.pick(&FORGED_BIG);
@@ -225,10 +308,96 @@ fn structured_mutation(rng: &mut Rng, body: &mut Bytes, layout: &Layout) -> Stri
             }
             4 => {
                 let (id, _) = plain_length(body, layout.module_id.start);
-                let version = *rng.pick(&[0, 0, 2, 1023]);
+                let version = *rng.pick(&[0, 0, 1, 2, 3, 1023]);
                 let forged = (id & !1023) | version;
                 body.splice(layout.module_id.clone(), encode_length_64(forged));
                 return format!("set encoding version {version}");
+            }
+            5 | 6 => {
+                if let Some(expiries) = &layout.expiries {
+                    return expiry_mutation(rng, body, expiries);
+                }
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// The largest expiry time a field may have, 2^46 - 1 ms.
+const MAX_EXPIRY_MS: u64 = (1 << 46) - 1;
+
+/// A number in its shortest RDB encoding or, now and then, its 64-bit one.
+fn encode_number(rng: &mut Rng, value: u64) -> Bytes {
+    if rng.chance(4) {
+        encode_length_64(value)
+    } else {
+        encode_length(value)
+    }
+}
+
+/// Damages the expiry section where the loader must check it: the count,
+/// a position (past the fields, repeated, out of order), a time (0, past,
+/// too large), pairs repeated or swapped, or the section gone.
+fn expiry_mutation(rng: &mut Rng, body: &mut Bytes, expiries: &ExpiryLayout) -> String {
+    let pairs = &expiries.pairs;
+    let fields = expiries.fields;
+    loop {
+        match rng.in_range(0..6) {
+            0 => {
+                let (count, _) = plain_length(body, expiries.count.start);
+                let forged = *rng.pick(&[
+                    0,
+                    count + 1,
+                    count.wrapping_sub(1),
+                    fields,
+                    fields + 1,
+                    u64::MAX,
+                ]);
+                body.splice(expiries.count.clone(), encode_number(rng, forged));
+                return format!("expiry count {count} to {forged}");
+            }
+            1 if !pairs.is_empty() => {
+                let index = rng.index(pairs.len());
+                let previous = index
+                    .checked_sub(1)
+                    .map(|previous| plain_length(body, pairs[previous].position.start).0);
+                let forged = *rng.pick(&[
+                    fields,
+                    fields + 1,
+                    fields - 1,
+                    0,
+                    u64::MAX,
+                    previous.unwrap_or(fields),
+                ]);
+                let site = pairs[index].position.clone();
+                body.splice(site, encode_number(rng, forged));
+                return format!("expiry position {index} to {forged}");
+            }
+            2 if !pairs.is_empty() => {
+                let index = rng.index(pairs.len());
+                let forged =
+                    *rng.pick(&[0, 1, MAX_EXPIRY_MS, MAX_EXPIRY_MS + 1, 1 << 63, u64::MAX]);
+                let site = pairs[index].time.clone();
+                body.splice(site, encode_number(rng, forged));
+                return format!("expiry time {index} to {forged}");
+            }
+            3 if pairs.len() >= 2 => {
+                let first = rng.index(pairs.len() - 1);
+                let (a, b) = (&pairs[first], &pairs[first + 1]);
+                let swapped = [&body[b.whole.clone()], &body[a.whole.clone()]].concat();
+                body.splice(a.whole.start..b.whole.end, swapped);
+                return format!("swap expiry pairs {first} and {}", first + 1);
+            }
+            4 if !pairs.is_empty() => {
+                let index = rng.index(pairs.len());
+                let pair = body[pairs[index].whole.clone()].to_vec();
+                let at = pairs[index].whole.end;
+                body.splice(at..at, pair);
+                return format!("repeat expiry pair {index}");
+            }
+            5 => {
+                body.drain(expiries.section.clone());
+                return "remove the expiry section".into();
             }
             _ => continue,
         }
@@ -376,6 +545,20 @@ fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
         .map_err(|e| format!("FIELDS: {e}"))?;
     fields.sort();
     let pairs = try_getall(con, key)?;
+    if card == 0 {
+        // Every field had expired when the key was loaded: one stays, for
+        // active expiry to remove with the key, and no read may see it.
+        let scanned = try_scan_all(con, key, NO_OPTIONS)?;
+        if size != 0 || !fields.is_empty() || !pairs.is_empty() || !scanned.pairs.is_empty() {
+            return Err(format!(
+                "CARD 0, yet SIZE {size}, {} FIELDS, {} GETALL fields, {} SCAN fields",
+                fields.len(),
+                pairs.len(),
+                scanned.pairs.len()
+            ));
+        }
+        return Ok(());
+    }
     if card < 1 || card as usize != fields.len() || pairs.len() != fields.len() {
         return Err(format!(
             "CARD {card}, {} FIELDS, {} GETALL fields",
@@ -431,19 +614,46 @@ fn check_coherent(con: &mut Connection, key: &str) -> Result<(), String> {
         ));
     }
 
+    // A live field's expiry is still to come, and within range.
+    let before = server_time_ms(con);
+    let times = try_pexpiretimes(con, key, &fields)?;
+    if let Some(time) = times
+        .iter()
+        .find(|&&time| time != NO_EXPIRY && (time <= before || time as u64 > MAX_EXPIRY_MS))
+    {
+        return Err(format!("a live field expires at {time}, now is {before}"));
+    }
+
     let again = format!("{key}:again");
     let payload = dump(con, key);
     restore(con, &again, &payload).map_err(|e| format!("RESTORE of its own DUMP: {e}"))?;
     let round_trip = try_getall(con, &again)?;
+    let times_again = try_pexpiretimes(con, &again, &fields)?;
     let digests = (try_digest_value(con, key)?, try_digest_value(con, &again)?);
     delete(con, &[&again]);
     if round_trip != pairs {
         return Err("DUMP/RESTORE changed the content".into());
     }
+    if times_again != times {
+        return Err(format!(
+            "DUMP/RESTORE changed the expiries: {times:?} to {times_again:?}"
+        ));
+    }
     if digests.0 != digests.1 {
         return Err(format!("digests differ after DUMP/RESTORE: {digests:?}"));
     }
     Ok(())
+}
+
+/// `MULTIMAP.PEXPIRETIME key FIELDS n field...`, or what went wrong.
+fn try_pexpiretimes(con: &mut Connection, key: &str, fields: &[Bytes]) -> Result<Vec<i64>, String> {
+    redis::cmd("MULTIMAP.PEXPIRETIME")
+        .arg(key)
+        .arg("FIELDS")
+        .arg(fields.len())
+        .arg(fields)
+        .query(con)
+        .map_err(|e| format!("PEXPIRETIME: {e}"))
 }
 
 /// Hex of the first bytes of a payload, for failure messages.
@@ -455,6 +665,17 @@ fn hex(bytes: &[u8]) -> String {
         shown
     }
 }
+
+/// The keys `seed_payloads` writes.
+const SEED_KEYS: [&str; 7] = [
+    "seed:small",
+    "seed:binary",
+    "seed:several",
+    "seed:compressible",
+    "seed:larger",
+    "seed:expiring",
+    "seed:all-expiring",
+];
 
 /// MultiMap keys whose DUMP payloads seed the fuzzer: (name, genuine payload).
 fn seed_payloads(con: &mut Connection) -> Vec<(&'static str, Bytes)> {
@@ -496,16 +717,35 @@ fn seed_payloads(con: &mut Connection) -> Vec<(&'static str, Bytes)> {
     }
     pipe.query::<()>(con).expect("pipelined INSERTs");
 
-    let mut seeds: Vec<(&'static str, Bytes)> = [
-        "seed:small",
-        "seed:binary",
-        "seed:several",
-        "seed:compressible",
-        "seed:larger",
-    ]
-    .into_iter()
-    .map(|key| (key, dump(con, key)))
-    .collect();
+    // Field expiries far in the future, the same on every run so that the
+    // payloads are: encoding 2's section, for some fields...
+    let later = MAX_EXPIRY_MS as i64 - 3_600_000;
+    for field in 0..12u8 {
+        insert(
+            con,
+            "seed:expiring",
+            &[b'e', field][..],
+            &[&[field][..], b"x"],
+        );
+        if field % 3 != 1 {
+            pexpireat(
+                con,
+                b"seed:expiring",
+                later + i64::from(field) * 1000,
+                &[[b'e', field]],
+            );
+        }
+    }
+    // ...and for every field.
+    for field in [&b"a"[..], b"b\0", b""] {
+        insert(con, "seed:all-expiring", field, &[b"v"]);
+        pexpireat(con, b"seed:all-expiring", later, &[field]);
+    }
+
+    let mut seeds: Vec<(&'static str, Bytes)> = SEED_KEYS
+        .into_iter()
+        .map(|key| (key, dump(con, key)))
+        .collect();
     let v0 = v0_payload(&seeds[0].1, &v0_sample());
     seeds.push(("v0 (hand-built)", v0));
     seeds
@@ -613,8 +853,10 @@ fn hand_built_v0_payload_restores_with_trailing_nul_stripped() {
 
 /// RESTORE reads the value from the whole payload, footer included, so a value
 /// cut short can be completed by the footer's first bytes (the RDB version,
-/// `0a 00`): such a payload loads, as a coherent key. Every other truncation is
-/// rejected.
+/// `0a 00`): such a payload loads, as a coherent key. A value ending with an
+/// expiry time can be completed in more ways, by the time's last bytes and a
+/// zero byte of the CRC for its end: at most one per byte of that time (its
+/// opcode must be there), and its EOF. Every other truncation is rejected.
 #[test]
 fn truncated_payloads_are_rejected_unless_the_footer_completes_them() {
     let mut server = fuzz_server();
@@ -637,8 +879,13 @@ fn truncated_payloads_are_rejected_unless_the_footer_completes_them() {
                 Err(error) => assert_eq!(error_text(&error), BAD_DATA_FORMAT, "{name} at {len}"),
             }
         }
+        let completions = if name == "seed:expiring" || name == "seed:all-expiring" {
+            10
+        } else {
+            1
+        };
         assert!(
-            completed_by_footer <= 1,
+            completed_by_footer <= completions,
             "{name}: {completed_by_footer} truncations accepted"
         );
     }
@@ -672,6 +919,172 @@ fn forged_huge_counts_and_lengths_are_rejected() {
         assert!(server.is_alive(), "{name}");
     }
     ping(&mut con);
+}
+
+/// The field names of a serialized value's records, in the order saved
+/// (the order encoding 2's positions count in): each record starts with its
+/// name's length, one LEB128 byte for the short names used here.
+fn record_fields(body: &[u8]) -> Vec<Bytes> {
+    let layout = layout(body);
+    let mut names = Vec::new();
+    let mut pos = layout.module_id.end;
+    loop {
+        let (opcode, width) = plain_length(body, pos);
+        pos += width;
+        match opcode {
+            OPCODE_EOF => return names,
+            OPCODE_UINT => pos += plain_length(body, pos).1,
+            OPCODE_STRING => {
+                let (len, width) = plain_length(body, pos);
+                let record = &body[pos + width..pos + width + len as usize];
+                let name_len = usize::from(record[0]);
+                assert!(name_len < 0x80, "a short field name");
+                names.push(record[1..1 + name_len].to_vec());
+                pos += width + len as usize;
+            }
+            other => panic!("unexpected module opcode {other} at {pos}"),
+        }
+    }
+}
+
+/// `payload` with its expiry section replaced by `numbers` (the count, then
+/// position and time pairs), each after the unsigned opcode, under
+/// `encoding_version`.
+fn with_expiry_section(payload: &[u8], numbers: &[u64], encoding_version: u64) -> Bytes {
+    let (mut body, version) = unframe(payload);
+    let layout = layout(&body);
+    let expiries = layout.expiries.expect("an encoding-2 value");
+    let section: Bytes = numbers
+        .iter()
+        .flat_map(|&number| [encode_length(OPCODE_UINT), encode_length(number)].concat())
+        .collect();
+    body.splice(expiries.section, section);
+    let (id, _) = plain_length(&body, layout.module_id.start);
+    body.splice(
+        layout.module_id,
+        encode_length_64((id & !1023) | encoding_version),
+    );
+    frame(&body, version)
+}
+
+/// How many times the log says the loader rejected a value for `reason`.
+fn rejections(server: &Server, reason: &str) -> usize {
+    let line = format!("multimap: rejected a stored value: {reason}");
+    server.log_text().matches(&line).count()
+}
+
+/// Encoding 2's expiry section is validated like any hostile input: more
+/// expiries than fields, a position past the fields or not after the one
+/// before, a time of 0 or past 2^46 - 1, a section cut short or missing are
+/// all refused (the first ones with the loader's reason in the log); valid
+/// sections load with exactly their times, a time already past dropping its
+/// field. Without a section, encoding 1 still loads.
+#[test]
+fn forged_expiry_sections_are_rejected_or_loaded_exactly() {
+    let mut server = fuzz_server();
+    let mut con = server.connect();
+    for (field, values) in [
+        ("a", &["1", "2"][..]),
+        ("b", &["3"]),
+        ("c", &["4", "5", "6"]),
+    ] {
+        insert(&mut con, "three", field, values);
+    }
+    let genuine = dump(&mut con, "three");
+    let fields = record_fields(&unframe(&genuine).0);
+    assert_eq!(fields.len(), 3);
+    let content = getall(&mut con, "three");
+    let now = server_time_ms(&mut con) as u64;
+    let (t1, t2) = (now + 3_600_000, now + 7_200_000);
+
+    let rejected: [(&[u64], Option<&str>); 13] = [
+        (
+            &[4, 0, t1, 1, t1, 2, t1, 2, t1],
+            Some("more field expiries than fields"),
+        ),
+        (&[u64::MAX], Some("more field expiries than fields")),
+        (&[1, 3, t1], Some("a malformed field expiry")),
+        (&[1, u64::MAX, t1], Some("a malformed field expiry")),
+        (&[2, 1, t1, 1, t2], Some("field expiries out of order")),
+        (&[2, 2, t1, 0, t2], Some("field expiries out of order")),
+        (&[1, 0, 0], Some("a malformed field expiry")),
+        (&[1, 0, MAX_EXPIRY_MS + 1], Some("a malformed field expiry")),
+        (&[1, 0, u64::MAX], Some("a malformed field expiry")),
+        // Cut short: read errors, which need no reason.
+        (&[], None),
+        (&[2, 0, t1], None),
+        (&[1, 0], None),
+        (&[3, 0, t1, 1, t2], None),
+    ];
+    for (numbers, reason) in rejected {
+        let before = reason.map(|reason| rejections(&server, reason));
+        let payload = with_expiry_section(&genuine, numbers, 2);
+        let error = restore(&mut con, "forged", &payload)
+            .expect_err(&format!("a section {numbers:?} was accepted"));
+        assert_eq!(error_text(&error), BAD_DATA_FORMAT, "{numbers:?}");
+        if let (Some(reason), Some(before)) = (reason, before) {
+            assert_eq!(
+                rejections(&server, reason),
+                before + 1,
+                "{numbers:?}: {reason}"
+            );
+        }
+    }
+    // A section under encoding 1 is not part of its value.
+    let payload = with_expiry_section(&genuine, &[1, 0, t1], 1);
+    assert!(restore(&mut con, "forged", &payload).is_err());
+    assert!(server.is_alive());
+
+    let time = |position: usize, time: u64| (position, time as i64);
+    // (section, encoding version, the PEXPIRETIME of a field by position).
+    type Accepted<'a> = (&'a [u64], u64, &'a [(usize, i64)]);
+    let accepted: [Accepted; 5] = [
+        (&[0], 2, &[]),
+        (&[], 1, &[]),
+        (&[1, 2, t1], 2, &[time(2, t1)]),
+        (
+            &[3, 0, t1, 1, t2, 2, MAX_EXPIRY_MS],
+            2,
+            &[time(0, t1), time(1, t2), time(2, MAX_EXPIRY_MS)],
+        ),
+        // Already past: the field is dropped as it loads.
+        (&[2, 0, 1, 1, t1], 2, &[(0, NO_FIELD), time(1, t1)]),
+    ];
+    for (numbers, version, expiries) in accepted {
+        let payload = with_expiry_section(&genuine, numbers, version);
+        restore(&mut con, "loaded", &payload)
+            .unwrap_or_else(|error| panic!("{numbers:?} under encoding {version}: {error}"));
+        let mut expected: Vec<(Bytes, i64)> = fields
+            .iter()
+            .map(|field| (field.clone(), NO_EXPIRY))
+            .collect();
+        for &(position, time) in expiries {
+            expected[position].1 = time;
+        }
+        let times = try_pexpiretimes(&mut con, "loaded", &fields).unwrap();
+        let got: Vec<(Bytes, i64)> = fields.iter().cloned().zip(times).collect();
+        assert_eq!(got, expected, "{numbers:?}");
+        let mut live = content.clone();
+        live.retain(|field, _| {
+            expected
+                .iter()
+                .any(|(name, time)| name == field && *time != NO_FIELD)
+        });
+        assert_eq!(getall(&mut con, "loaded"), live, "{numbers:?}");
+        check_coherent(&mut con, "loaded")
+            .unwrap_or_else(|problem| panic!("{numbers:?}: {problem}"));
+        delete(&mut con, &["loaded"]);
+    }
+
+    // Every field already past: no read sees the key, and active expiry
+    // removes it.
+    let payload = with_expiry_section(&genuine, &[3, 0, 1, 1, 2, 2, 3], 2);
+    restore(&mut con, "past", &payload).expect("RESTORE of a key whose fields all expired");
+    check_coherent(&mut con, "past").unwrap();
+    assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "past")), 0);
+    let restored = server_time_ms(&mut con);
+    wait_for_key_removed(&mut con, b"past", restored);
+    assert!(server.is_alive());
 }
 
 #[test]
@@ -765,7 +1178,11 @@ fn mutated_dump_payloads_never_crash_leak_or_load_incoherent_keys() {
     );
 
     let baseline = baseline.unwrap();
-    assert_eq!(dbsize(&mut con), 5, "only the seed keys remain");
+    assert_eq!(
+        dbsize(&mut con),
+        SEED_KEYS.len() as i64,
+        "only the seed keys remain"
+    );
     // Values freed on the lazy-free thread may leave memory a moment later.
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut growth = kept_memory(&mut con) - baseline;

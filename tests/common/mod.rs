@@ -19,6 +19,9 @@
 //!   arities, one well-formed call of each).
 //! - [`errors`]: the exact error texts clients receive, and the malformed
 //!   arguments that provoke them.
+//! - [`expiry`]: field expiries as clients see them ([`timed_content`]), the
+//!   server's clock, the INFO expiry counters, waiting for active expiry, and
+//!   [`ExpiringKeys`], the keys the durability tests carry from place to place.
 //! - [`payload`]: DUMP payloads framed with Redis's CRC-64, to forge them.
 //! - [`rng`]: the seeded [`Rng`] and [`seed`], which every randomized test
 //!   calls once: the seed comes from `MULTIMAP_SEED` (else from the clock), is
@@ -42,6 +45,7 @@ pub mod client;
 pub mod cluster;
 pub mod commands;
 pub mod errors;
+pub mod expiry;
 pub mod payload;
 pub mod rng;
 pub mod server;
@@ -56,6 +60,7 @@ pub use client::*;
 pub use cluster::*;
 pub use commands::*;
 pub use errors::*;
+pub use expiry::*;
 pub use payload::*;
 pub use rng::*;
 pub use server::*;

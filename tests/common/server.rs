@@ -453,6 +453,12 @@ impl Server {
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
+    /// The server's process id, which is its main thread's id too (the
+    /// launchers exec the server).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// Whether the process is still running (it did not crash).
     pub fn is_alive(&mut self) -> bool {
         matches!(self.process.try_wait(), Ok(None))
