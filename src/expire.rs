@@ -35,6 +35,10 @@ pub const IDLE_PERIOD_MS: u64 = 100;
 /// such a key again this much later, to drop it from the schedule once it
 /// has been dealt with.
 const REPLICA_RECHECK_MS: u64 = 1000;
+/// The most fields a slice rehashes to shrink a table its removals left
+/// mostly empty: a key losing a million fields at once would otherwise
+/// rehash a hundred thousand in one go (about 5 ms).
+const SHRINK_WITHIN_A_SLICE: usize = 8192;
 /// Fields removed between two looks at the clock.
 const FIELDS_PER_CLOCK_CHECK: usize = 32;
 
@@ -166,12 +170,13 @@ fn remove_expired(ctx: &Context, name: &Arg, now: u64, started: Instant) -> Opti
             return (Vec::new(), None);
         };
         let mut removed = Vec::new();
-        while let Some(field) = map.remove_first_expired(now) {
+        while let Some(field) = map.remove_first_expired_in_place(now) {
             removed.push(field);
             if removed.len() % FIELDS_PER_CLOCK_CHECK == 0 && started.elapsed() >= SLICE {
                 break;
             }
         }
+        map.shrink_table_if_within(SHRINK_WITHIN_A_SLICE);
         (removed, map.earliest_expiry())
     });
     let Ok(((removed, next), deleted)) = worked else {

@@ -305,6 +305,12 @@ impl MultiMap {
 
     /// Removes entry `i`, moving the last entry into its slot so `entries` stays dense.
     fn remove_entry(&mut self, i: usize) {
+        self.unlink_entry(i);
+        self.shrink_if_sparse();
+    }
+
+    /// Removes entry `i` as `remove_entry` does, leaving the table its size.
+    fn unlink_entry(&mut self, i: usize) {
         let bucket = self.bucket_of(self.hash(self.entries[i].field()));
         let next = self.entries[i].next;
         self.relink(bucket, i as u32, next);
@@ -321,7 +327,11 @@ impl MultiMap {
         }
         let removed = self.entries.swap_remove(i);
         self.totals.remove(&removed);
+    }
 
+    /// Halves the table while fewer than one bucket in eight holds a field,
+    /// rehashing every field left: O(fields).
+    fn shrink_if_sparse(&mut self) {
         let mut target = self.buckets.len();
         while target > MIN_BUCKETS && self.entries.len() < target / 8 {
             target /= 2;

@@ -184,6 +184,28 @@ impl MultiMap {
         Some(name)
     }
 
+    /// `remove_first_expired`, leaving the table its size however few fields
+    /// are left: shrinking rehashes every field left at once, which
+    /// `shrink_table_if_within` does when that is cheap enough.
+    pub fn remove_first_expired_in_place(&mut self, now: u64) -> Option<Vec<u8>> {
+        let (time, i) = self.expiries.as_ref()?.earliest()?;
+        if now == 0 || time > now {
+            return None;
+        }
+        let name = self.entries[i].field().to_vec();
+        self.unlink_entry(i);
+        Some(name)
+    }
+
+    /// Shrinks a table that `remove_first_expired_in_place` left mostly
+    /// empty, if at most `max_fields` fields are left to rehash. A table left
+    /// larger shrinks at a later removal.
+    pub fn shrink_table_if_within(&mut self, max_fields: usize) {
+        if self.entries.len() <= max_fields {
+            self.shrink_if_sparse();
+        }
+    }
+
     /// While loading: the field at `position` in `records` order expires at
     /// `time`. Refuses a position past the fields, one given a time before,
     /// and a time of 0 or past `MAX_EXPIRY_MS`.
@@ -471,6 +493,23 @@ mod tests {
         assert_eq!(map.field_count(), 1);
         assert!(map.expiry_times().is_none());
         check_invariants(&map);
+    }
+
+    #[test]
+    fn removing_in_place_leaves_the_table_for_a_cheap_moment_to_shrink() {
+        let mut map = map_of(1000, 1);
+        for f in 0..990 {
+            map.set_expiry(format!("f{f}").as_bytes(), 5);
+        }
+        let buckets = map.buckets.len();
+        while map.remove_first_expired_in_place(5).is_some() {}
+        assert_eq!((map.field_count(), map.buckets.len()), (10, buckets));
+        map.shrink_table_if_within(9);
+        assert_eq!(map.buckets.len(), buckets, "10 fields are more than 9");
+        map.shrink_table_if_within(10);
+        assert!(map.buckets.len() < buckets);
+        check_invariants(&map);
+        assert_eq!(map.view(5).field_count(), 10);
     }
 
     #[test]
