@@ -102,12 +102,8 @@ impl Order {
     /// Takes the item at `key` out; panics if there is none (the caller's
     /// `times` said there was).
     fn remove(&mut self, key: (u64, u32)) -> Item {
-        let b = self.block_of(key);
+        let (b, at) = self.position(key);
         let block = &mut self.blocks[b];
-        let at = block
-            .items
-            .binary_search_by_key(&key, Item::key)
-            .expect("an expiry time kept in both views");
         let item = block.items.remove(at);
         block.values -= u64::from(item.values);
         self.len -= 1;
@@ -117,6 +113,17 @@ impl Order {
             self.merge_with_a_neighbour(b);
         }
         item
+    }
+
+    /// The block and place in it of the item at `key`, which the caller's
+    /// `times` says is there.
+    fn position(&self, key: (u64, u32)) -> (usize, usize) {
+        let b = self.block_of(key);
+        let at = self.blocks[b]
+            .items
+            .binary_search_by_key(&key, Item::key)
+            .expect("an expiry time kept in both views");
+        (b, at)
     }
 
     fn merge_with_a_neighbour(&mut self, b: usize) {
@@ -135,12 +142,8 @@ impl Order {
     }
 
     fn set_values(&mut self, key: (u64, u32), values: u32) {
-        let b = self.block_of(key);
+        let (b, at) = self.position(key);
         let block = &mut self.blocks[b];
-        let at = block
-            .items
-            .binary_search_by_key(&key, Item::key)
-            .expect("an expiry time kept in both views");
         let item = &mut block.items[at];
         block.values = block.values - u64::from(item.values) + u64::from(values);
         item.values = values;

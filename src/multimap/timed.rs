@@ -175,12 +175,8 @@ impl MultiMap {
     /// Removes the field that expired first, if it has expired at `now`,
     /// and returns its name.
     pub fn remove_first_expired(&mut self, now: u64) -> Option<Vec<u8>> {
-        let (time, i) = self.expiries.as_ref()?.earliest()?;
-        if now == 0 || time > now {
-            return None;
-        }
-        let name = self.entries[i].field().to_vec();
-        self.remove_entry(i);
+        let name = self.remove_first_expired_in_place(now)?;
+        self.shrink_if_sparse();
         Some(name)
     }
 
