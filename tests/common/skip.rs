@@ -12,7 +12,9 @@ use std::io::Write;
 use redis::Connection;
 
 use super::client::run;
-use super::server::{is_jemalloc, server_binary, server_identity, server_version_text};
+use super::server::{
+    is_at_least, is_jemalloc, is_valkey, server_binary, server_identity, server_version_text,
+};
 
 /// The test binary's name: `differential` for target/debug/deps/differential-<hash>.
 pub fn test_binary() -> String {
@@ -56,6 +58,19 @@ pub fn skip_unless(condition: bool, reason: &str) -> bool {
     );
     let _ = writeln!(std::io::stderr(), "{line}");
     true
+}
+
+/// Whether the running test must stop here because the module hears of no
+/// RENAME or MOVE: on Valkey 8 a module subscribed to keyspace events would
+/// leave the caller of MOVE or `COPY ... DB` on the other database
+/// (valkey-io/valkey#4024), so it subscribes to none, and a key that RENAME or
+/// MOVE brings joins the expiry schedule only at its next MULTIMAP write.
+pub fn skip_unless_renames_reach_the_module() -> bool {
+    skip_unless(
+        !is_valkey() || is_at_least((0, 0), (9, 0)),
+        "the module subscribes to no keyspace events on Valkey 8, whose notifications \
+         leave MOVE's caller on the other database",
+    )
 }
 
 /// Whether the running test must stop here because the server cannot
