@@ -41,6 +41,28 @@ fn key_count(node: &Server) -> i64 {
     dbsize(&mut node.connect())
 }
 
+/// Moves 3000 slots from the first node to the second with `redis-cli
+/// --cluster reshard` (MIGRATE underneath), waits for the cluster to be ok
+/// again, and checks that keys went with the slots.
+fn reshard_3000_slots_from_first_to_second(nodes: &[Server]) {
+    let before = key_count(&nodes[1]);
+    let (from, to) = (node_id(&nodes[0]), node_id(&nodes[1]));
+    redis_cli(&[
+        "--cluster",
+        "reshard",
+        &nodes[0].address(),
+        "--cluster-from",
+        &from,
+        "--cluster-to",
+        &to,
+        "--cluster-slots",
+        "3000",
+        "--cluster-yes",
+    ]);
+    wait_until_cluster_ok(nodes);
+    assert!(key_count(&nodes[1]) > before, "resharding moved keys");
+}
+
 #[test]
 fn multimap_keys_shard_redirect_and_survive_resharding_byte_for_byte() {
     let nodes = start_cluster(3);
@@ -77,22 +99,7 @@ fn multimap_keys_shard_redirect_and_survive_resharding_byte_for_byte() {
     assert_eq!(redirected, 2, "exactly the two non-owners redirect");
 
     // Move a third of the slot space between nodes; MIGRATE carries our keys.
-    let before = key_count(&nodes[1]);
-    let (from, to) = (node_id(&nodes[0]), node_id(&nodes[1]));
-    redis_cli(&[
-        "--cluster",
-        "reshard",
-        &nodes[0].address(),
-        "--cluster-from",
-        &from,
-        "--cluster-to",
-        &to,
-        "--cluster-slots",
-        "3000",
-        "--cluster-yes",
-    ]);
-    wait_until_cluster_ok(&nodes);
-    assert!(key_count(&nodes[1]) > before, "resharding moved keys");
+    reshard_3000_slots_from_first_to_second(&nodes);
     assert_eq!(nodes.iter().map(key_count).sum::<i64>(), KEYS as i64);
 
     let mut cluster = cluster_client(&nodes);
@@ -423,22 +430,7 @@ fn resharding_carries_field_expiries_which_still_expire_on_the_new_node() {
         .collect();
     let soon_ms = server_time_ms(&mut nodes[0].connect()) + 10_000;
     let written = write_expiring_keys(&mut cluster, &names, soon_ms);
-    let (from, to) = (node_id(&nodes[0]), node_id(&nodes[1]));
-    let before = key_count(&nodes[1]);
-    redis_cli(&[
-        "--cluster",
-        "reshard",
-        &nodes[0].address(),
-        "--cluster-from",
-        &from,
-        "--cluster-to",
-        &to,
-        "--cluster-slots",
-        "3000",
-        "--cluster-yes",
-    ]);
-    wait_until_cluster_ok(&nodes);
-    assert!(key_count(&nodes[1]) > before, "resharding moved keys");
+    reshard_3000_slots_from_first_to_second(&nodes);
     eprintln!(
         "resharded with {} ms to spare",
         soon_ms - server_time_ms(&mut nodes[0].connect())

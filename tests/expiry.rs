@@ -23,8 +23,8 @@ use redis::{Connection, ConnectionLike, ToRedisArgs, Value};
 use common::{
     content, error_reply, fields, get, getall, info_number, insert, integer, invalid_expire_time,
     key_exists, keyevents_during, logged_commands, query, run, scan_all, show_command, sorted,
-    wait_for, wait_in_sync, wait_until, Server, Waiter, EXPIRE_TIME_NEGATIVE, FIELDS_MISSING,
-    NOT_AN_INTEGER, NOT_INTEGERS, NO_OPTIONS, NO_SUCH_KEY, NUMFIELDS_MISMATCH,
+    wait_for, wait_in_sync, wait_until, Server, ServerBuilder, Waiter, EXPIRE_TIME_NEGATIVE,
+    FIELDS_MISSING, NOT_AN_INTEGER, NOT_INTEGERS, NO_OPTIONS, NO_SUCH_KEY, NUMFIELDS_MISMATCH,
     NUMFIELDS_NOT_ABOVE_ZERO, NUMFIELDS_NOT_POSITIVE, WRONGTYPE,
 };
 
@@ -66,6 +66,63 @@ fn wait_past(at: i64) {
         }
         sleep(Duration::from_millis(left as u64 + 1));
     }
+}
+
+/// Checks that `at` (unix ms) is still ahead: a test that must do something
+/// before an expiry cannot tell anything if the machine was too slow.
+fn assert_still_before(at: i64, what: &str) {
+    assert!(now_ms() < at, "{what}: too slow a machine");
+}
+
+/// Gives `fields` of `key` an expiry `in_ms` from now and returns once it has
+/// passed, so that they are expired, removed or not, for what follows.
+fn expire_and_wait_past(con: &mut impl ConnectionLike, key: &str, fields: &[&str], in_ms: i64) {
+    let at = now_ms() + in_ms;
+    expire(con, "MULTIMAP.PEXPIREAT", key, at, &[], fields);
+    wait_past(at);
+}
+
+/// Stops the master while `at` is still ahead, then waits past `at`: its
+/// replica holds fields that have expired and that no `MULTIMAP.DEL` from a
+/// master can remove any more.
+fn stop_master_then_wait_past(master: Server, at: i64) {
+    drop(master.stop());
+    assert_still_before(at, "the master outlived the expiry");
+    wait_past(at);
+}
+
+/// Waits until `multimap_expired_fields` reaches `count`, which background
+/// removal gets to on its own once the fields' time has passed.
+fn wait_for_expired_count(con: &mut impl ConnectionLike, count: i64) {
+    wait_until(
+        &format!("{count} fields removed by expiry"),
+        REMOVAL_TIMEOUT,
+        || expired_count(con) == count,
+    );
+}
+
+/// A server holding `k` with fields `f` and `g`, each with the one value
+/// `v` and no expiry, and a client of it: what most reply tests start from.
+fn server_with_f_and_g() -> (Server, Connection) {
+    let server = Server::start();
+    let mut con = server.connect();
+    insert(&mut con, "k", "f", &["v"]);
+    insert(&mut con, "k", "g", &["v"]);
+    (server, con)
+}
+
+/// Starts `replica` as a replica of `master` and waits until it is in sync,
+/// before the test writes anything: a full sync may take longer than an
+/// expiry the test sets is away.
+fn start_synced_replica(
+    master: &Server,
+    con: &mut Connection,
+    replica: ServerBuilder,
+) -> (Server, Connection) {
+    let replica = replica.replica_of(master).start();
+    let mut replica_con = replica.connect();
+    wait_in_sync(con, &mut replica_con);
+    (replica, replica_con)
 }
 
 /// `name key time [condition...] FIELDS n field...` of the EXPIRE family.
@@ -202,10 +259,7 @@ fn conditions_compare_with_the_current_expiry_and_a_field_without_one_counts_as_
 
 #[test]
 fn a_field_named_twice_is_processed_twice() {
-    let server = Server::start();
-    let mut con = server.connect();
-    insert(&mut con, "k", "f", &["v"]);
-    insert(&mut con, "k", "g", &["v"]);
+    let (_server, mut con) = server_with_f_and_g();
     assert_eq!(
         expire(&mut con, "MULTIMAP.EXPIRE", "k", 100, &["NX"], &["f", "f"]),
         [1, 0]
@@ -282,10 +336,7 @@ fn a_time_of_zero_or_in_the_past_deletes_the_field_and_the_key_with_its_last_fie
 
 #[test]
 fn ttl_family_replies_minus_two_for_no_field_minus_one_for_no_expiry() {
-    let server = Server::start();
-    let mut con = server.connect();
-    insert(&mut con, "k", "f", &["v"]);
-    insert(&mut con, "k", "g", &["v"]);
+    let (_server, mut con) = server_with_f_and_g();
     expire(&mut con, "MULTIMAP.EXPIRE", "k", 1000, &[], &["g"]);
     for name in GETTERS {
         let replies = per_field(&mut con, name, "k", &["f", "missing", "g"]);
@@ -366,10 +417,7 @@ fn ttl_and_expiretime_round_up_to_whole_seconds() {
 
 #[test]
 fn persist_replies_per_field_and_removes_the_expiry() {
-    let server = Server::start();
-    let mut con = server.connect();
-    insert(&mut con, "k", "f", &["v"]);
-    insert(&mut con, "k", "g", &["v"]);
+    let (_server, mut con) = server_with_f_and_g();
     expire(&mut con, "MULTIMAP.EXPIRE", "k", 1000, &[], &["f"]);
     assert_eq!(
         per_field(&mut con, "MULTIMAP.PERSIST", "k", &["f", "g", "missing"]),
@@ -470,10 +518,7 @@ fn expire_family_errors() -> Vec<(Vec<String>, String)> {
 
 #[test]
 fn malformed_expiry_commands_reply_the_native_errors_in_the_native_order() {
-    let mut server = Server::start();
-    let mut con = server.connect();
-    insert(&mut con, "k", "f", &["v"]);
-    insert(&mut con, "k", "g", &["v"]);
+    let (mut server, mut con) = server_with_f_and_g();
     expire(&mut con, "MULTIMAP.EXPIRE", "k", 1000, &[], &["g"]);
     let expiry = pexpiretime(&mut con, "k", "g");
     run(&mut con, ("SET", "s", "text"));
@@ -622,11 +667,7 @@ fn expired_fields_are_gone_for_every_read_at_their_expiry_and_after_removal() {
     let at = fill_for_expiry(&mut con, 300);
     wait_past(at);
     assert_expired_fields_are_gone(&mut con, &mut resp3);
-    wait_until(
-        "the master to remove the expired fields",
-        REMOVAL_TIMEOUT,
-        || expired_count(&mut con) == 3,
-    );
+    wait_for_expired_count(&mut con, 3);
     assert!(
         !key_exists(&mut con, "all"),
         "the key went with its last field"
@@ -641,19 +682,11 @@ fn expired_fields_are_gone_for_every_read_at_their_expiry_and_after_removal() {
 fn a_replica_holds_expired_fields_but_no_read_sees_them() {
     let master = Server::builder().master().start();
     let mut con = master.connect();
-    let replica = Server::builder().replica_of(&master).start();
-    let mut replica_con = replica.connect();
+    let (replica, mut replica_con) = start_synced_replica(&master, &mut con, Server::builder());
     let mut replica_resp3 = replica.connect_resp3();
-    // Linked first: a full sync may take longer than the expiry is away.
-    wait_in_sync(&mut con, &mut replica_con);
     let at = fill_for_expiry(&mut con, 1_000);
     wait_in_sync(&mut con, &mut replica_con);
-    drop(master.stop());
-    assert!(
-        now_ms() < at,
-        "the master outlived the expiry: too slow a machine"
-    );
-    wait_past(at);
+    stop_master_then_wait_past(master, at);
     assert_expired_fields_are_gone(&mut replica_con, &mut replica_resp3);
     // A master removes within 2 s; a replica keeps them past that.
     wait_past(at + 2_500);
@@ -700,9 +733,7 @@ fn put_to_sleep(server: &Server, seconds: &str) -> Waiter {
 fn a_replica_applies_the_masters_writes_to_a_field_it_sees_expired() {
     let master = Server::builder().master().start();
     let mut con = master.connect();
-    let replica = Server::builder().replica_of(&master).start();
-    let mut replica_con = replica.connect();
-    wait_in_sync(&mut con, &mut replica_con);
+    let (replica, mut replica_con) = start_synced_replica(&master, &mut con, Server::builder());
     insert(&mut con, "k", "f", &["a"]);
     insert(&mut con, "k", "g", &["v"]);
     let at = now_ms() + 1_500;
@@ -713,10 +744,7 @@ fn a_replica_applies_the_masters_writes_to_a_field_it_sees_expired() {
     let offset = common::master_offset(&mut con);
     // Asleep, the master cannot remove the field before the replica's check.
     let master_asleep = put_to_sleep(&master, "3.5");
-    assert!(
-        now_ms() < at,
-        "the expiry passed too soon: too slow a machine"
-    );
+    assert_still_before(at, "the expiry passed too soon");
     wait_for(
         "the replica to apply the INSERT",
         REMOVAL_TIMEOUT,
@@ -733,9 +761,7 @@ fn a_replica_applies_the_masters_writes_to_a_field_it_sees_expired() {
     );
     assert_eq!(replica_asleep.value(), Value::Okay);
     assert_eq!(master_asleep.value(), Value::Okay);
-    wait_until("the master to remove the field", REMOVAL_TIMEOUT, || {
-        expired_count(&mut con) == 1
-    });
+    wait_for_expired_count(&mut con, 1);
     wait_in_sync(&mut con, &mut replica_con);
     assert_eq!(common::digest(&mut con), common::digest(&mut replica_con));
     assert_eq!(fields(&mut replica_con, "k"), ["g"]);
@@ -753,31 +779,21 @@ fn an_aof_replay_applies_writes_to_fields_whose_expiry_has_passed() {
     let at = now_ms() + 300;
     expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f"]);
     assert_eq!(insert(&mut con, "k", "f", &["b"]), 2);
-    assert!(
-        now_ms() < at,
-        "the expiry passed too soon: too slow a machine"
-    );
+    assert_still_before(at, "the expiry passed too soon");
     let dir = server.stop();
     wait_past(at);
     let restarted = Server::builder().aof(false).in_dir(dir).start();
     let mut con = restarted.connect();
     assert_eq!(get(&mut con, "k", "f"), Vec::<String>::new());
     assert_eq!(getall(&mut con, "k"), content(&[("g", &["v"])]));
-    wait_until("the field to be removed", REMOVAL_TIMEOUT, || {
-        expired_count(&mut con) == 1
-    });
+    wait_for_expired_count(&mut con, 1);
     assert_eq!(getall(&mut con, "k"), content(&[("g", &["v"])]));
 }
 
 #[test]
 fn expire_and_persist_on_an_expired_field_find_no_field() {
-    let server = Server::start();
-    let mut con = server.connect();
-    insert(&mut con, "k", "f", &["v"]);
-    insert(&mut con, "k", "g", &["v"]);
-    let at = now_ms() + 30;
-    expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f", "g"]);
-    wait_past(at);
+    let (_server, mut con) = server_with_f_and_g();
+    expire_and_wait_past(&mut con, "k", &["f", "g"], 30);
     assert_eq!(
         expire(&mut con, "MULTIMAP.EXPIRE", "k", 100, &[], &["f"]),
         [-2]
@@ -908,9 +924,7 @@ fn writes_on_an_expired_field_act_as_on_a_missing_field() {
         run(&mut con, ("DEL", "k"));
         insert(&mut con, "k", "f", &["a", "b"]);
         insert(&mut con, "k", "g", &["v"]);
-        let at = now_ms() + 20;
-        expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f"]);
-        wait_past(at);
+        expire_and_wait_past(&mut con, "k", &["f"], 20);
         let got: Value = query(&mut con, &write);
         assert_eq!(got, reply, "{write:?}");
         let values = get(&mut con, "k", "f");
@@ -923,9 +937,7 @@ fn writes_on_an_expired_field_act_as_on_a_missing_field() {
     }
     run(&mut con, ("DEL", "k"));
     insert(&mut con, "k", "f", &["a"]);
-    let at = now_ms() + 20;
-    expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f"]);
-    wait_past(at);
+    expire_and_wait_past(&mut con, "k", &["f"], 20);
     let error = error_reply(&mut con, ("MULTIMAP.SET", "k", "f", 0, "x"));
     assert_eq!(error, NO_SUCH_KEY, "SET on an expired field");
 }
@@ -939,25 +951,16 @@ fn writes_on_an_expired_field_act_as_on_a_missing_field() {
 fn a_master_removes_an_expired_field_first_when_a_write_touches_it() {
     let master = Server::builder().master().start();
     let mut con = master.connect();
-    let replica = Server::builder()
-        .replica_of(&master)
+    let logging_replica = Server::builder()
         .aof(false)
-        .config("notify-keyspace-events", "KEA")
-        .start();
-    let mut replica_con = replica.connect();
-    // Linked first: a full sync may take longer than the expiry is away.
-    wait_in_sync(&mut con, &mut replica_con);
+        .config("notify-keyspace-events", "KEA");
+    let (replica, mut replica_con) = start_synced_replica(&master, &mut con, logging_replica);
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["v"]);
     let at = now_ms() + 500;
     expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f"]);
     wait_in_sync(&mut con, &mut replica_con);
-    drop(master.stop());
-    assert!(
-        now_ms() < at,
-        "the master outlived the expiry: too slow a machine"
-    );
-    wait_past(at);
+    stop_master_then_wait_past(master, at);
     let logged_before = logged_multimap_commands(&replica).len();
     let events = keyevents_during(&replica, |con| {
         let (_, inserted): (Value, i64) = redis::pipe()
@@ -1221,9 +1224,7 @@ fn a_replica_holds_the_masters_absolute_expiry_times_and_removals() {
     expire(&mut con, "MULTIMAP.EXPIRE", "k", 1000, &[], &["a"]);
     expire(&mut con, "MULTIMAP.PEXPIRE", "k", 1_000_001, &[], &["b"]);
     expire(&mut con, "MULTIMAP.PEXPIRE", "k", 1, &[], &["c"]);
-    wait_until("the master to remove c", REMOVAL_TIMEOUT, || {
-        expired_count(&mut con) == 1
-    });
+    wait_for_expired_count(&mut con, 1);
     wait_in_sync(&mut con, &mut replica_con);
     let all = ["a", "b", "c", "d"];
     let on_master = per_field(&mut con, "MULTIMAP.PEXPIRETIME", "k", &all);
@@ -1297,17 +1298,10 @@ fn info_counts_fields_with_an_expiry_and_fields_expired() {
     expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f", "g"]);
     expire(&mut con, "MULTIMAP.EXPIRE", "k", 100, &[], &["h"]);
     assert_eq!(with_expiry(&mut con), 3);
-    wait_for(
-        "the two fields to be removed",
-        REMOVAL_TIMEOUT,
-        || expired_count(&mut con),
-        |count| *count == 4,
-    );
+    wait_for_expired_count(&mut con, 4);
     assert_eq!(with_expiry(&mut con), 1);
     // A write finding an expired field removes it.
-    let at = now_ms() + 20;
-    expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["h"]);
-    wait_past(at);
+    expire_and_wait_past(&mut con, "k", &["h"], 20);
     let _ = integer(&mut con, ("MULTIMAP.INSERT", "k", "h", "new"));
     assert_eq!((with_expiry(&mut con), expired_count(&mut con)), (0, 5));
 }
@@ -1320,9 +1314,7 @@ fn bpop_on_an_expired_field_waits_and_gets_only_values_written_after() {
     let mut con = server.connect();
     insert(&mut con, "k", "f", &["old", "older"]);
     insert(&mut con, "k", "g", &["v"]);
-    let at = now_ms() + 20;
-    expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f"]);
-    wait_past(at);
+    expire_and_wait_past(&mut con, "k", &["f"], 20);
     let waiter = Waiter::block(&server, ("MULTIMAP.BPOP", "k", "f", "LEFT", 10));
     waiter.assert_waiting(&mut con);
     insert(&mut con, "k", "f", &["new"]);

@@ -14,7 +14,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -281,6 +281,14 @@ fn active_expiry_reaches_every_database() {
 /// server.
 static AT_SCALE: Mutex<()> = Mutex::new(());
 
+/// Holds `AT_SCALE` for as long as the guard lives; a test that failed
+/// while holding it leaves nothing the next one needs, so poison is no bar.
+fn alone_at_scale() -> MutexGuard<'static, ()> {
+    AT_SCALE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The PING round trips a client saw around a mass expiry, each less the
 /// time the server's main thread and the pinging thread spent runnable but
 /// waiting for a CPU: on a machine shared with other tests, that wait is
@@ -371,6 +379,22 @@ fn pings_while_reclaiming(server: &Server, at: i64, mut reclaimed: impl FnMut() 
     pings
 }
 
+/// Inserts the value `v` at `count` places, pipelined: `place(i)` is the key
+/// and the field of the `i`th.
+fn insert_v_at(con: &mut Connection, count: usize, place: impl Fn(usize) -> (String, String)) {
+    pipelined(
+        con,
+        (0..count).map(|i| {
+            let (key, field) = place(i);
+            redis::cmd("MULTIMAP.INSERT")
+                .arg(key)
+                .arg(field)
+                .arg("v")
+                .clone()
+        }),
+    );
+}
+
 /// Pipelines `commands` in batches.
 fn pipelined(con: &mut Connection, commands: impl Iterator<Item = redis::Cmd>) {
     let mut pipe = redis::pipe();
@@ -420,22 +444,11 @@ fn expire_together(
 fn a_million_fields_of_one_key_expiring_at_once_never_stall_a_ping() {
     const FIELDS: usize = 1_000_000;
     const PER_COMMAND: usize = 10_000;
-    let _alone = AT_SCALE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = alone_at_scale();
     let server = Server::start();
     let mut con = server.connect();
     let field = |i: usize| format!("field:{i:07}");
-    pipelined(
-        &mut con,
-        (0..FIELDS).map(|i| {
-            redis::cmd("MULTIMAP.INSERT")
-                .arg("big")
-                .arg(field(i))
-                .arg("v")
-                .clone()
-        }),
-    );
+    insert_v_at(&mut con, FIELDS, |i| ("big".to_owned(), field(i)));
     insert(&mut con, "big", "never", &["stays"]);
     let names: Vec<String> = (0..FIELDS).map(field).collect();
     let batches: Vec<&[String]> = names.chunks(PER_COMMAND).collect();
@@ -470,22 +483,11 @@ fn a_million_fields_of_one_key_expiring_at_once_never_stall_a_ping() {
 fn a_million_keys_expiring_at_once_never_stall_a_ping() {
     const KEYS: usize = 1_000_000;
     const PER_BATCH: usize = 10_000;
-    let _alone = AT_SCALE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _alone = alone_at_scale();
     let server = Server::start();
     let mut con = server.connect();
     let key = |i: usize| format!("key:{i:07}");
-    pipelined(
-        &mut con,
-        (0..KEYS).map(|i| {
-            redis::cmd("MULTIMAP.INSERT")
-                .arg(key(i))
-                .arg("f")
-                .arg("v")
-                .clone()
-        }),
-    );
+    insert_v_at(&mut con, KEYS, |i| (key(i), "f".to_owned()));
     insert(&mut con, "stays", "f", &["v"]);
     let at = expire_together(&mut con, KEYS / PER_BATCH, |con, at, batch| {
         pipelined(

@@ -369,14 +369,25 @@ impl Generator {
     /// A TTL-family command or PERSIST.
     fn fields_command(&mut self, pair: Pair) -> Op {
         let key = self.key();
-        let mut args = vec![hash_key(key)];
+        self.with_fields_part(pair, key, vec![hash_key(key)], None)
+    }
+
+    /// The operation `args` (the key and what comes before FIELDS) make
+    /// once a FIELDS part ends them.
+    fn with_fields_part(
+        &mut self,
+        pair: Pair,
+        key: usize,
+        mut args: Vec<Bytes>,
+        time: Option<SetTime>,
+    ) -> Op {
         let fields = self.fields_part(&mut args);
         Op::Expiry {
             pair,
             key,
             args,
             fields,
-            time: None,
+            time,
         }
     }
 
@@ -459,14 +470,7 @@ impl Generator {
                 let word = self.rng.pick(&words).as_bytes().to_vec();
                 let mut args = vec![hash_key(key), word];
                 args.extend(condition);
-                let fields = self.fields_part(&mut args);
-                return Op::Expiry {
-                    pair,
-                    key,
-                    args,
-                    fields,
-                    time: None,
-                };
+                return self.with_fields_part(pair, key, args, None);
             }
         };
         let mut args = vec![hash_key(key), word.to_string().into_bytes()];
@@ -475,14 +479,7 @@ impl Generator {
             args.push(b"NX".to_vec());
         }
         args.extend(condition);
-        let fields = self.fields_part(&mut args);
-        Op::Expiry {
-            pair,
-            key,
-            args,
-            fields,
-            time,
-        }
+        self.with_fields_part(pair, key, args, time)
     }
 }
 

@@ -287,12 +287,20 @@ fn write_key_expiring_at(con: &mut Connection, key: &str, at_ms: i64) -> TimedFi
     timed_content(con, key.as_bytes())
 }
 
-#[test]
-fn copy_carries_field_expiries_and_each_copy_expires_on_its_own() {
+/// A server whose db 0 holds what `ExpiringKeys` writes, the soon fields
+/// expiring `SOON_IN` from now, with a client on db 0 and one on db 1 for
+/// the operations that take keys there.
+fn server_with_expiring_keys() -> (Server, Connection, Connection, ExpiringKeys) {
     let server = Server::start();
     let mut con = server.connect();
-    let mut db1 = server.connect_to_db(1);
+    let db1 = server.connect_to_db(1);
     let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    (server, con, db1, keys)
+}
+
+#[test]
+fn copy_carries_field_expiries_and_each_copy_expires_on_its_own() {
+    let (_server, mut con, mut db1, keys) = server_with_expiring_keys();
     // Overwritten by COPY REPLACE: its expiring field leaves with it.
     write_key_expiring_at(&mut con, "victim", keys.soon_ms - 1000);
     assert_eq!(integer(&mut con, ("COPY", TIMED, "copy")), 1);
@@ -334,17 +342,13 @@ fn rename_carries_field_expiries_to_the_new_name_where_they_still_expire() {
     if skip_unless_renames_reach_the_module() {
         return;
     }
-    let server = Server::start();
-    let mut con = server.connect();
-    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    let (_server, mut con, _, keys) = server_with_expiring_keys();
     // Overwritten by RENAME: its expiring field leaves with it.
     write_key_expiring_at(&mut con, "renamed", keys.soon_ms - 1000);
     assert_eq!(text(&mut con, ("RENAME", TIMED, "renamed")), "OK");
     assert_eq!(integer(&mut con, ("RENAMENX", VANISHING, "gone")), 1);
     assert!(!key_exists(&mut con, TIMED));
-    let alive = keys.assert_carried(&mut con, b"renamed", &keys.timed)
-        + keys.assert_carried(&mut con, b"gone", &keys.vanishing);
-    keys.assert_reclaimed(&mut con, b"renamed", &keys.timed, b"gone", alive);
+    keys.assert_carried_then_reclaimed(&mut con, b"renamed", b"gone");
     assert_eq!(dbsize(&mut con), 1);
     assert_exact(&mut con, "the renamed keys' soon fields expired");
 }
@@ -354,26 +358,18 @@ fn move_carries_field_expiries_to_the_other_db_where_they_still_expire() {
     if skip_unless_renames_reach_the_module() {
         return;
     }
-    let server = Server::start();
-    let mut con = server.connect();
-    let mut db1 = server.connect_to_db(1);
-    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    let (_server, mut con, mut db1, keys) = server_with_expiring_keys();
     assert_eq!(integer(&mut con, ("MOVE", TIMED, 1)), 1);
     assert_eq!(integer(&mut con, ("MOVE", VANISHING, 1)), 1);
     assert_eq!(dbsize(&mut con), 0);
-    let alive = keys.assert_carried(&mut db1, TIMED, &keys.timed)
-        + keys.assert_carried(&mut db1, VANISHING, &keys.vanishing);
-    keys.assert_reclaimed(&mut db1, TIMED, &keys.timed, VANISHING, alive);
+    keys.assert_carried_then_reclaimed(&mut db1, TIMED, VANISHING);
     assert_eq!(dbsize(&mut db1), 1);
     assert_exact(&mut con, "the moved keys' soon fields expired");
 }
 
 #[test]
 fn swapdb_keeps_field_expiries_which_still_expire_in_the_swapped_dbs() {
-    let server = Server::start();
-    let mut con = server.connect();
-    let mut db1 = server.connect_to_db(1);
-    let keys = ExpiringKeys::write(&mut con, SOON_IN);
+    let (_server, mut con, mut db1, keys) = server_with_expiring_keys();
     let other = write_key_expiring_at(&mut db1, "other", keys.soon_ms);
     assert_eq!(text(&mut con, &["SWAPDB", "0", "1"]), "OK");
     // Each connection stays on its db number, which now holds the other's keys.

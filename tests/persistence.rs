@@ -531,6 +531,23 @@ fn aof_rewrite_without_rdb_preamble_then_later_writes_survive_restart() {
     aof_rewrite_then_later_writes_survive_restart(false);
 }
 
+/// Rewrites `server`'s AOF (`con` is a client of it) and returns the base
+/// file the rewrite wrote.
+fn rewritten_base(con: &mut Connection, server: &Server) -> Vec<u8> {
+    rewrite_aof(con);
+    std::fs::read(base_aof_path(server.dir.path())).expect("base AOF")
+}
+
+/// A rewrite splits what it writes so that no command, however large the
+/// value it rebuilds, makes the loading server hold a huge argument list.
+fn assert_no_command_longer_than(commands: &[Vec<&[u8]>], max_args: usize) {
+    let longest = commands.iter().map(Vec::len).max().unwrap_or(0);
+    assert!(
+        longest <= max_args,
+        "a rewritten command has {longest} arguments"
+    );
+}
+
 #[test]
 fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
     const VALUES: usize = 1_000_000;
@@ -557,15 +574,9 @@ fn aof_rewrite_splits_a_million_values_into_bounded_commands() {
         VALUES as i64
     );
     let digest_before = digest_value(&mut con, b"huge");
-    rewrite_aof(&mut con);
-
-    let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
+    let base = rewritten_base(&mut con, &server);
     let commands = parse_aof_commands(&base);
-    let longest = commands.iter().map(Vec::len).max().unwrap_or(0);
-    assert!(
-        longest <= MAX_ARGS,
-        "a rewritten command has {longest} arguments"
-    );
+    assert_no_command_longer_than(&commands, MAX_ARGS);
     let inserts: Vec<&Vec<&[u8]>> = commands
         .iter()
         .filter(|args| args[0].eq_ignore_ascii_case(b"MULTIMAP.INSERT"))
@@ -766,9 +777,8 @@ fn aof_rewrite_keeps_field_expiries(rdb_preamble: bool) {
     let server = Server::builder().aof(rdb_preamble).start();
     let mut con = server.connect();
     let keys = ExpiringKeys::write(&mut con, SOON_IN);
-    rewrite_aof(&mut con);
+    let base = rewritten_base(&mut con, &server);
     if !rdb_preamble {
-        let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
         let expiries = rewritten_expiries(&parse_aof_commands(&base));
         let expected = BTreeMap::from([
             (TIMED.to_vec(), expiries_of(&keys.timed)),
@@ -845,15 +855,9 @@ fn aof_rewrite_emits_field_expiries_in_bounded_commands() {
     }
     pipe.exec(&mut con).expect("pipelined MULTIMAP.PEXPIREAT");
     let before = timed_content(&mut con, b"many");
-    rewrite_aof(&mut con);
-
-    let base = std::fs::read(base_aof_path(server.dir.path())).expect("base AOF");
+    let base = rewritten_base(&mut con, &server);
     let commands = parse_aof_commands(&base);
-    let longest = commands.iter().map(Vec::len).max().unwrap_or(0);
-    assert!(
-        longest <= MAX_ARGS,
-        "a rewritten command has {longest} arguments"
-    );
+    assert_no_command_longer_than(&commands, MAX_ARGS);
     let expiries = rewritten_expiries(&commands);
     assert_eq!(expiries.len(), 1);
     assert_eq!(expiries[&b"many"[..]], expiries_of(&before));

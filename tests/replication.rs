@@ -137,9 +137,7 @@ fn full_sync_carries_field_expiries_and_the_masters_removals_reach_the_replica()
     );
     assert_eq!(digest(&mut on_replica), digest(&mut con));
 
-    let alive = keys.assert_carried(&mut con, TIMED, &keys.timed)
-        + keys.assert_carried(&mut con, VANISHING, &keys.vanishing);
-    keys.assert_reclaimed(&mut con, TIMED, &keys.timed, VANISHING, alive);
+    keys.assert_carried_then_reclaimed(&mut con, TIMED, VANISHING);
     wait_in_sync(&mut con, &mut on_replica);
     assert!(!key_exists(&mut on_replica, VANISHING));
     assert_eq!(

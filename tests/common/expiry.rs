@@ -271,6 +271,20 @@ impl ExpiringKeys {
         soon_alive
     }
 
+    /// Checks that `timed` and `vanishing` hold what `TIMED` and `VANISHING`
+    /// were written with, then that active expiry removes their soon fields,
+    /// for keys that an operation moved or copied whole.
+    pub fn assert_carried_then_reclaimed(
+        &self,
+        con: &mut Connection,
+        timed: &[u8],
+        vanishing: &[u8],
+    ) {
+        let alive = self.assert_carried(con, timed, &self.timed)
+            + self.assert_carried(con, vanishing, &self.vanishing);
+        self.assert_reclaimed(con, timed, &self.timed, vanishing, alive);
+    }
+
     /// Waits until active expiry has removed the soon fields: the vanishing
     /// key (under its name `vanishing` here) no longer exists, the counter of
     /// expired fields has reached `expired`, and `timed` holds what `expected`
