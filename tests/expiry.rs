@@ -684,7 +684,7 @@ fn a_replica_holds_expired_fields_but_no_read_sees_them() {
     let mut con = master.connect();
     let (replica, mut replica_con) = start_synced_replica(&master, &mut con, Server::builder());
     let mut replica_resp3 = replica.connect_resp3();
-    let at = fill_for_expiry(&mut con, 1_000);
+    let at = fill_for_expiry(&mut con, 2_000);
     wait_in_sync(&mut con, &mut replica_con);
     stop_master_then_wait_past(master, at);
     assert_expired_fields_are_gone(&mut replica_con, &mut replica_resp3);
@@ -957,7 +957,7 @@ fn a_master_removes_an_expired_field_first_when_a_write_touches_it() {
     let (replica, mut replica_con) = start_synced_replica(&master, &mut con, logging_replica);
     insert(&mut con, "k", "f", &["a", "b"]);
     insert(&mut con, "k", "g", &["v"]);
-    let at = now_ms() + 500;
+    let at = now_ms() + 2_000;
     expire(&mut con, "MULTIMAP.PEXPIREAT", "k", at, &[], &["f"]);
     wait_in_sync(&mut con, &mut replica_con);
     stop_master_then_wait_past(master, at);
