@@ -677,12 +677,16 @@ fn assert_aof_loaded_cleanly(server: &Server, context: &str) {
         "{context}: the log does not say the AOF was loaded:\n{log}"
     );
     let newest = newest_aof_file(server.dir.path());
+    // Redis 6.2 keeps one AOF file, and its lines name none.
     let torn_tail_of_newest = |line: &str| {
         line.contains(&format!("short read while loading the AOF file {newest}!"))
             || line.contains(&format!("Truncating the AOF {newest} at offset"))
             || line.contains(&format!(
                 "AOF {newest} loaded anyway because aof-load-truncated is enabled"
             ))
+            || line.contains("short read while loading the AOF file !!!")
+            || line.contains("Truncating the AOF at offset")
+            || line.contains("AOF loaded anyway because aof-load-truncated is enabled")
     };
     for line in log.lines().filter(|line| !torn_tail_of_newest(line)) {
         for complaint in [
