@@ -160,16 +160,23 @@ impl MultiMap {
 
     /// Removes `field` if it has expired at `now`; true if it did.
     pub fn remove_if_expired(&mut self, field: &[u8], now: u64) -> bool {
-        let Some(expiries) = &self.expiries else {
+        let Some(i) = self.expired_entry(field, now) else {
             return false;
         };
-        match self.find(field, self.hash(field)) {
-            Some(i) if expiries.has_expired(i, now) => {
-                self.remove_entry(i);
-                true
-            }
-            _ => false,
-        }
+        self.remove_entry(i);
+        true
+    }
+
+    /// Whether `field` is held but has expired at `now`.
+    pub fn has_expired(&self, field: &[u8], now: u64) -> bool {
+        self.expired_entry(field, now).is_some()
+    }
+
+    /// The entry of `field`, if it has expired at `now`.
+    fn expired_entry(&self, field: &[u8], now: u64) -> Option<usize> {
+        let expiries = self.expiries.as_ref()?;
+        self.find(field, self.hash(field))
+            .filter(|&i| expiries.has_expired(i, now))
     }
 
     /// Removes the field that expired first, if it has expired at `now`,
