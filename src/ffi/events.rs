@@ -10,10 +10,12 @@ use std::sync::OnceLock;
 use super::context::Context;
 use super::load::keyspace_events_are_unsafe;
 use super::log::guarded;
+use super::module_type::type_callbacks_name_their_key;
 use super::raw;
 use super::string::Arg;
 
-/// Keyspace events of keys our commands did not write.
+/// Keyspace events of keys our commands did not write, and that the data
+/// type's own callbacks did not name (see `type_callbacks_name_their_key`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyEvent {
     /// Loading (an RDB file, DEBUG RELOAD, a replica's full sync) placed the key.
@@ -94,7 +96,11 @@ pub fn subscribe_key_events(
     let status = unsafe {
         api!(RedisModule_SubscribeToKeyspaceEvents)(
             ctx.as_ptr(),
-            raw::REDISMODULE_NOTIFY_GENERIC | raw::REDISMODULE_NOTIFY_LOADED,
+            if type_callbacks_name_their_key() {
+                raw::REDISMODULE_NOTIFY_GENERIC
+            } else {
+                raw::REDISMODULE_NOTIFY_GENERIC | raw::REDISMODULE_NOTIFY_LOADED
+            },
             Some(key_event),
         )
     };
@@ -118,9 +124,13 @@ extern "C" fn key_event(
     // SAFETY: as above.
     let event = unsafe { CStr::from_ptr(event) };
     let kind = match event.to_bytes() {
+        b"rename_to" | b"move_to" => KeyEvent::Arrived,
+        // Where the loader and COPY say which key they fill, these tell
+        // nothing new; only Redis 6.2 needs them.
+        _ if type_callbacks_name_their_key() => return raw::REDISMODULE_OK,
         b"loaded" => KeyEvent::Loaded,
         b"restore" => KeyEvent::Restored,
-        b"rename_to" | b"move_to" | b"copy_to" => KeyEvent::Arrived,
+        b"copy_to" => KeyEvent::Arrived,
         _ => return raw::REDISMODULE_OK,
     };
     // SAFETY: as above: the name outlives this call, and `keys` with it.

@@ -127,6 +127,17 @@ impl<T: TypeMethods> DataType<T> {
     }
 }
 
+/// Whether the server tells `rdb_load` (`RdbReader::key_place`) and `copy`
+/// which key they fill (Redis 7.0+, Valkey), so nothing else need say it.
+pub(super) fn type_callbacks_name_their_key() -> bool {
+    // SAFETY: reading pointers the shim has finished writing.
+    let loader_names_its_key = unsafe {
+        { raw::RedisModule_GetKeyNameFromIO }.is_some() && { raw::RedisModule_GetDbIdFromIO }
+            .is_some()
+    };
+    loader_names_its_key && copy_destination_api_present()
+}
+
 /// Whether the server can say where a COPY goes (Redis 7.0+, Valkey).
 fn copy_destination_api_present() -> bool {
     // SAFETY: reading pointers the shim has finished writing.
