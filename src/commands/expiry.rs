@@ -5,7 +5,7 @@
 
 use std::ffi::CStr;
 
-use super::{field, view, ReadResult, WriteResult};
+use super::{field, read_clock, view, ReadResult, WriteResult};
 use crate::datatype::MULTIMAP;
 use crate::error::Error;
 use crate::expire;
@@ -322,11 +322,7 @@ pub(super) fn persist(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
             fields.len()
         ])));
     };
-    let now = if map.has_expiries() {
-        env.expiry_clock()
-    } else {
-        0
-    };
+    let now = read_clock(env, map);
     let mut persisted = false;
     let codes = fields
         .iter()

@@ -4,7 +4,8 @@
 #![forbid(unsafe_code)]
 
 use super::{
-    drop_expired, field, field_values, parse_integer, parse_options, ReadResult, WriteResult,
+    drop_expired, field, field_values, parse_integer, parse_options, read_clock, ReadResult,
+    WriteResult,
 };
 use crate::datatype::MULTIMAP;
 use crate::error::Error;
@@ -170,8 +171,7 @@ pub(super) fn trim(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 
 /// Whether `field` has expired, leaving it where it is.
 fn is_expired(env: KeyEnv, map: &MultiMap, field: &[u8]) -> bool {
-    // A map without expiries answers without a clock read.
-    map.has_expiries() && map.has_expired(field, env.expiry_clock())
+    map.has_expired(field, read_clock(env, map))
 }
 
 /// MULTIMAP.POS key field value [RANK rank] [COUNT num] [MAXLEN len]

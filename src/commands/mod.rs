@@ -517,12 +517,18 @@ fn field_values<'k>(key: &'k ReadKey, args: &[Arg]) -> Result<Option<Values<'k>>
 /// the time only of a map that has expiries.
 #[inline]
 fn view<'k>(key: &ReadKey, map: &'k MultiMap) -> View<'k> {
-    let now = if map.has_expiries() {
-        key.env().expiry_clock()
+    map.view(read_clock(key.env(), map))
+}
+
+/// The time `map` is read at: the clock where it has expiries, else 0
+/// (nothing expires), without asking the server.
+#[inline]
+fn read_clock(env: KeyEnv, map: &MultiMap) -> u64 {
+    if map.has_expiries() {
+        env.expiry_clock()
     } else {
         0
-    };
-    map.view(now)
+    }
 }
 
 /// Before a write touches `field`: removes it if it has expired, so that
