@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use super::checkpoints::{Checkpoints, INDEX_BELOW, INDEX_FROM};
 use super::leb128::{put_varint, read_varint, write_varint};
 use super::packed::{count_packed_values, encode_value, encoded_value_len, value_at};
 use super::size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
@@ -16,10 +17,11 @@ use super::{InvalidEncoding, Values, NIL};
 pub(super) const ARGUMENT_SET_THRESHOLD: usize = 8;
 
 /// Set in `count` when `data` does not start with the record: it starts with
-/// the record's offset (LEB128) instead, and the bytes between are free.
-/// Popping from the front then moves only the name forward, and prepending
-/// fills the free bytes, instead of moving every value. A field never used
-/// at its front keeps the record at 0, as it is saved.
+/// twice the record's offset (LEB128), plus one when checkpoints follow (see
+/// `checkpoints`), and the bytes up to the record are free. Popping from the
+/// front then moves only the name forward, and prepending fills the free
+/// bytes, instead of moving every value. A field never used at its front
+/// and too short for checkpoints keeps the record at 0, as it is saved.
 pub(super) const GAP_FLAG: u32 = 1 << 31;
 
 /// Values a field can hold: what `count` leaves beside `GAP_FLAG`.
@@ -71,11 +73,15 @@ impl Entry {
         if count as u64 != value_count {
             return Err(InvalidEncoding);
         }
-        Ok(Entry {
+        let mut entry = Entry {
             data: record,
             count: count as u32,
             next: NIL,
-        })
+        };
+        if count >= INDEX_FROM {
+            entry.build_index();
+        }
+        Ok(entry)
     }
 
     /// Number of values.
@@ -99,7 +105,7 @@ impl Entry {
     /// Panics (the command replies an internal error) unless `added` more
     /// values fit in the field.
     #[inline]
-    fn check_room_for(&self, added: usize) {
+    pub(super) fn check_room_for(&self, added: usize) {
         assert!(
             self.len() + added <= MAX_VALUES as usize,
             "a MultiMap field holds at most 2^31 - 1 values"
@@ -121,21 +127,40 @@ impl Entry {
     /// the flag.
     #[inline(never)]
     fn written_record_start(&self) -> usize {
-        read_varint(&self.data).expect("record offset").0 as usize
+        (read_varint(&self.data).expect("record offset").0 >> 1) as usize
     }
 
-    /// Moves where the record starts; the bytes from `start` on must be the
-    /// record already.
+    /// Moves where the record starts, keeping the checkpoints if there are
+    /// any; the bytes from `start` on must be the record already, and those
+    /// before it as they were (a record moved to 0 has no checkpoints: it
+    /// may have written over the flag).
     #[inline]
     pub(super) fn set_record_start(&mut self, start: usize) {
+        let indexed = start != 0 && self.is_indexed();
+        self.set_layout(start, indexed);
+    }
+
+    /// Says where the record starts and whether checkpoints lie before it
+    /// (never for a record at 0).
+    #[inline]
+    pub(super) fn set_layout(&mut self, start: usize, indexed: bool) {
         if start == 0 {
+            debug_assert!(!indexed);
             self.count &= MAX_VALUES;
         } else {
-            // From 1 on a number is at least as large as its LEB128 length,
-            // so the offset always fits in the bytes before the record.
-            put_varint(&mut self.data, start as u64);
+            // From 1 on, twice a number plus one still takes no more LEB128
+            // bytes than the number itself, so the offset always fits in the
+            // bytes before the record (and in the 8 bytes checkpoints leave it).
+            put_varint(&mut self.data, 2 * start as u64 + u64::from(indexed));
             self.count |= GAP_FLAG;
         }
+    }
+
+    /// Whether checkpoints lie before the record: the low bit of the first
+    /// byte of the record's offset, as LEB128 writes it.
+    #[inline]
+    pub(super) fn is_indexed(&self) -> bool {
+        self.count & GAP_FLAG != 0 && self.data[0] & 1 != 0
     }
 
     /// The field's record: what RDB saves, and what `stored_bytes` counts.
@@ -172,9 +197,15 @@ impl Entry {
     pub(super) fn values(&self) -> Values<'_> {
         let record = self.record();
         let (len, header) = read_varint(record).expect("field header");
+        let packed = &record[header + len as usize..];
         Values {
             count: self.len(),
-            packed: &record[header + len as usize..],
+            packed,
+            checkpoints: if self.count & GAP_FLAG == 0 {
+                Checkpoints::NONE
+            } else {
+                self.checkpoints(self.data.len() - packed.len())
+            },
         }
     }
 
@@ -200,6 +231,10 @@ impl Entry {
             appended += 1;
         }
         self.add_to_count(appended);
+        // Fields this short have no checkpoints and are not about to.
+        if self.len() >= INDEX_BELOW {
+            self.index_appended(appended);
+        }
         appended
     }
 
@@ -213,23 +248,25 @@ impl Entry {
         }
     }
 
-    /// Leaves at least `front` free bytes before the record and `back` after
-    /// it, plus slack split evenly between both ends; returns where the record
-    /// starts now. The record moves inside its buffer when that leaves slack
-    /// of a quarter of what it needs, else to a new buffer with half of it:
-    /// each move costs the record's length, and is paid for by the eighth of
-    /// that length added at one end before either end needs another.
+    /// Leaves at least `front` free bytes before the record (after its
+    /// checkpoints, if any) and `back` after it, plus slack split evenly
+    /// between both ends; returns where the record starts now. The record
+    /// moves inside its buffer when that leaves slack of a quarter of what it
+    /// needs, else to a new buffer with half of it: each move costs the
+    /// record's length, and is paid for by the eighth of that length added at
+    /// one end before either end needs another.
     pub(super) fn relayout(&mut self, front: usize, back: usize) -> usize {
         let start = self.record_start();
         let record_len = self.data.len() - start;
-        let needed = record_len + front + back;
+        let kept = self.checkpoints_len();
+        let needed = kept + record_len + front + back;
         let in_place = self.data.capacity() >= needed + needed / 4;
         let capacity = if in_place {
             self.data.capacity()
         } else {
             heap_alloc(needed + needed / 2)
         };
-        let head = front + (capacity - needed) / 2;
+        let head = kept + front + (capacity - needed) / 2;
         let end = head + record_len;
         if in_place {
             if end > self.data.len() {
@@ -239,11 +276,15 @@ impl Entry {
             self.data.truncate(end);
         } else {
             let mut moved = Vec::with_capacity(capacity);
+            moved.extend_from_slice(&self.data[..kept]);
             moved.resize(head, 0);
             moved.extend_from_slice(&self.data[start..]);
             self.data = moved;
         }
         self.set_record_start(head);
+        if kept > 0 {
+            self.index_record_moved(head as isize - start as isize);
+        }
         head
     }
 
@@ -297,21 +338,31 @@ impl Entry {
         }
         self.data.truncate(write);
         self.set_len(self.len() - removed);
+        if self.keeps_index() {
+            self.index_rewritten();
+        }
         self.shrink_if_mostly_unused();
         removed
     }
 
     /// Gives memory back only once most of it is unused, free bytes before
     /// the record included, so a field that shrinks and grows again does not
-    /// reallocate every time.
+    /// reallocate every time. Also where a field that shrank below
+    /// `INDEX_BELOW` values gives up its checkpoints.
     #[inline]
     pub(super) fn shrink_if_mostly_unused(&mut self) {
+        if self.is_indexed() && !self.keeps_index() {
+            self.drop_index();
+        }
         let start = self.record_start();
         let record_len = self.data.len() - start;
-        if self.data.capacity() <= 2 * heap_alloc(record_len) {
+        let checkpoints = self.checkpoints_len_for(self.len());
+        if self.data.capacity() <= 2 * heap_alloc(checkpoints + record_len) {
             return;
         }
-        if start == 0 {
+        if checkpoints > 0 {
+            self.build_index();
+        } else if start == 0 {
             fit_to_size_class(&mut self.data);
         } else {
             let mut compacted = Vec::with_capacity(heap_alloc(record_len));
@@ -364,7 +415,9 @@ mod tests {
     #[test]
     fn appending_past_the_value_limit_panics_before_changing_anything() {
         let mut entry = Entry::new(b"f", [&b"a"[..]]);
-        // Only the count is looked at: the field need not really be that big.
+        // Only the count is looked at before appending: the field need not
+        // really be that big (though nothing may append to it after, as
+        // checkpoints would be built from values it lacks).
         entry.set_len(MAX_VALUES as usize - 1);
         let before = entry.data.clone();
         let appended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -373,7 +426,7 @@ mod tests {
         assert!(appended.is_err());
         assert_eq!(entry.data, before);
         assert_eq!(entry.len(), MAX_VALUES as usize - 1);
-        assert_eq!(entry.append([&b"z"[..]]), 1);
+        entry.add_to_count(1);
         assert_eq!(entry.len(), MAX_VALUES as usize);
     }
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 
+use super::checkpoints::Checkpoints;
 use super::entry::{Entry, ARGUMENT_SET_THRESHOLD};
 use super::packed::{encoded_value_len, put_value, value_at, value_start_before};
 use super::values::{clamp_range, resolve_index, Values};
@@ -75,6 +76,7 @@ impl MultiMap {
                 let nothing = Values {
                     count: 0,
                     packed: &[],
+                    checkpoints: Checkpoints::NONE,
                 };
                 self.add_field(hash, field, not_yet_in(nothing, &candidates))
             }
@@ -161,9 +163,10 @@ impl Entry {
         if added == 0 {
             return 0;
         }
-        self.add_to_count(added);
+        self.check_room_for(added);
+        self.reserve_checkpoints(added);
         let mut start = self.record_start();
-        if start < bytes {
+        if start < self.checkpoints_len() + bytes {
             start = self.relayout(bytes, 0);
         }
         let name_end = self.values_offset();
@@ -175,6 +178,8 @@ impl Entry {
         }
         assert_eq!(at, name_end, "the values to prepend changed between walks");
         self.set_record_start(new_start);
+        self.add_to_count(added);
+        self.index_prepended(added);
         added
     }
 
@@ -211,6 +216,7 @@ impl Entry {
             let new_start = start + (values_start - name_end);
             self.data.copy_within(start..name_end, new_start);
             self.set_record_start(new_start);
+            self.index_popped_front(front);
         }
         self.shrink_if_mostly_unused();
     }
@@ -244,6 +250,9 @@ impl Entry {
             self.data.truncate(len - (old_len - new_len));
         }
         put_value(&mut self.data[offset..offset + new_len], value);
+        if new_len != old_len && self.is_indexed() {
+            self.index_values_moved(index + 1, new_len as isize - old_len as isize);
+        }
         if new_len < old_len {
             self.shrink_if_mostly_unused();
         }

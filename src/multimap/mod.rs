@@ -29,6 +29,7 @@ pub use values::{Values, ValuesIter};
 // across files are `#[inline]` so they are still inlined as they were when all
 // of this was one file.
 mod blocks;
+mod checkpoints;
 mod entry;
 mod expiry;
 mod hasher;

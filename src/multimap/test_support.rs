@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::checkpoints::INDEX_FROM;
 use super::entry::{Entry, GAP_FLAG};
 use super::leb128::read_varint;
 use super::packed::{count_packed_values, encode_value};
@@ -99,12 +100,13 @@ pub(super) fn check_invariants(m: &MultiMap) {
 }
 
 /// Checks one field's layout: where its record starts, the record itself,
-/// and that its buffer is not mostly unused.
+/// its checkpoints, and that its buffer is not mostly unused.
 pub(super) fn check_entry(e: &Entry) {
     let start = e.record_start();
     if e.count & GAP_FLAG != 0 {
         let (written, len) = read_varint(&e.data).expect("record offset");
-        assert_eq!(written as usize, start);
+        assert_eq!(written as usize >> 1, start);
+        assert_eq!(written & 1 == 1, e.is_indexed());
         assert!(start >= 1, "a record at 0 is marked as not");
         assert!(len <= start, "the record offset runs into the record");
         assert!(start <= e.data.len(), "the record starts past the buffer");
@@ -116,9 +118,19 @@ pub(super) fn check_entry(e: &Entry) {
     assert_eq!(start + values_offset, e.values_offset());
     assert_eq!(count_packed_values(&record[values_offset..]), Ok(e.len()));
     assert_eq!(e.values().packed, &record[values_offset..]);
+    if e.is_indexed() {
+        e.check_checkpoints();
+    } else {
+        assert!(
+            e.len() < INDEX_FROM,
+            "{} values without checkpoints",
+            e.len()
+        );
+    }
+    let checkpoints = e.checkpoints_len();
     assert!(
-        e.data.capacity() <= 2 * heap_alloc(record.len()),
-        "slack beyond twice the size class of the record: {} for {}",
+        e.data.capacity() <= 2 * heap_alloc(checkpoints + record.len()),
+        "slack beyond twice the size class of the record: {} for {} and {checkpoints}",
         e.data.capacity(),
         record.len()
     );

@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::checkpoints::{Checkpoints, STRIDE};
 use super::packed::{value_at, value_start_before};
 
 /// The ordered values of one field, borrowed from the map. Duplicates are kept,
@@ -11,6 +12,7 @@ use super::packed::{value_at, value_start_before};
 pub struct Values<'a> {
     pub(super) count: usize,
     pub(super) packed: &'a [u8],
+    pub(super) checkpoints: Checkpoints<'a>,
 }
 
 impl<'a> Values<'a> {
@@ -107,8 +109,14 @@ impl<'a> Values<'a> {
         }
     }
 
-    /// Byte offset of value `index`, walking from whichever end is nearer.
+    /// Byte offset of value `index`, walking from whichever is nearer of
+    /// either end and, in a long field, its nearest checkpoint.
     pub(super) fn offset_of(&self, index: usize) -> usize {
+        if index.min(self.count - index) > STRIDE / 2 {
+            if let Some(offset) = self.checkpoints.offset_of(self.packed, index) {
+                return offset;
+            }
+        }
         if index <= self.count / 2 {
             (0..index).fold(0, |offset, _| value_at(self.packed, offset).1)
         } else {
@@ -197,7 +205,11 @@ mod tests {
 
     fn values_of(packed: &[u8]) -> Values<'_> {
         let count = count_packed_values(packed).expect("packed by the test");
-        Values { count, packed }
+        Values {
+            count,
+            packed,
+            checkpoints: Checkpoints::NONE,
+        }
     }
 
     fn range_vec(values: Values, start: i64, stop: i64) -> Vec<Vec<u8>> {

@@ -1,0 +1,344 @@
+//! Checkpoints: where every `STRIDE`-th value of a long field starts, so that
+//! reading at an index (INDEX, RANGE, SET) walks at most `STRIDE / 2` values
+//! instead of up to half the field, as a quicklist skips whole nodes.
+//!
+//! They live in the field's own allocation, in front of the free bytes that
+//! come before the record (`entry::GAP_FLAG`), so they cost no block and no
+//! slot of their own, move with the field when defragmentation moves it, are
+//! counted by MEMORY USAGE, and are never saved: RDB and AOF see the record
+//! only, and a field loaded long enough gets them built again.
+//!
+//! ```text
+//! [record offset (LEB128, odd)][base][ring size][ring of offsets][free][record]
+//!  0                            8     12         16
+//! ```
+//!
+//! Values are numbered by ordinals: the first value's is `base`, the next
+//! one's `base + 1`, and so on (wrapping, as a `u32`). The value whose
+//! ordinal is a multiple of `STRIDE` has its offset in the buffer in ring
+//! slot `ordinal / STRIDE` modulo the ring's size (a power of two that holds
+//! every such value of the field). Offsets count from the buffer's start,
+//! which prepending and popping at either end leave where it is: those only
+//! move `base` and write the slots of the values they add. Laying the record
+//! out again shifts every offset, and changing a value's length those after
+//! it; both already cost as much as the field. Only a ring too small for the
+//! field's length makes them built again.
+//!
+//! A field has checkpoints from `INDEX_FROM` values on, and keeps them until
+//! it holds fewer than `INDEX_BELOW`, so that pushing and popping around one
+//! length does not build them every time. Shorter fields, most of them, pay
+//! nothing: their layout is the same as without checkpoints.
+
+#![forbid(unsafe_code)]
+
+use std::iter::StepBy;
+use std::ops::Range;
+
+use super::entry::Entry;
+use super::packed::{value_at, value_start_before};
+use super::size_class::heap_alloc;
+
+/// Ordinals between two checkpoints: a power of two, so that wrapping
+/// ordinals stay multiples. Reading walks at most half of it; each checkpoint
+/// costs 4 bytes, so 64 values cost at most 8 bytes of ring (half of it when
+/// the ring is full).
+pub(super) const STRIDE: usize = 64;
+
+/// Values from which a field has checkpoints.
+pub(super) const INDEX_FROM: usize = 2 * STRIDE;
+
+/// Values below which a field gives them up.
+pub(super) const INDEX_BELOW: usize = STRIDE;
+
+const BASE_AT: usize = 8;
+const RING_SIZE_AT: usize = 12;
+const RING_AT: usize = 16;
+const SLOT: usize = 4;
+
+/// Offsets are 4 bytes: a field whose buffer grows past what they can reach
+/// gives its checkpoints up.
+const MAX_INDEXED_CAPACITY: usize = u32::MAX as usize;
+
+/// Ring slots for a field of `len` values: any `len` consecutive ordinals
+/// hold at most `len / STRIDE` rounded up multiples of `STRIDE`.
+fn ring_size_for(len: usize) -> usize {
+    len.div_ceil(STRIDE).next_power_of_two()
+}
+
+/// Bytes before the free ones for checkpoints with `ring_size` slots.
+fn checkpoints_len(ring_size: usize) -> usize {
+    RING_AT + SLOT * ring_size
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+}
+
+fn write_u32(bytes: &mut [u8], at: usize, value: u32) {
+    bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+/// A field's checkpoints as `Values` reads them.
+#[derive(Clone, Copy)]
+pub(super) struct Checkpoints<'a> {
+    /// The ring's slots; empty when the field has no checkpoints.
+    ring: &'a [u8],
+    base: u32,
+    /// Where the values start in the buffer the ring's offsets count from.
+    origin: usize,
+}
+
+impl Checkpoints<'_> {
+    pub(super) const NONE: Checkpoints<'static> = Checkpoints {
+        ring: &[],
+        base: 0,
+        origin: 0,
+    };
+
+    /// Where value `index` of `packed` starts, walking from its nearer
+    /// checkpoint; `None` without checkpoints. `index` must be more than
+    /// `STRIDE / 2` values from either end: then the nearer checkpoint is
+    /// in the field, at most that far.
+    #[inline]
+    pub(super) fn offset_of(&self, packed: &[u8], index: usize) -> Option<usize> {
+        if self.ring.is_empty() {
+            return None;
+        }
+        let ordinal = self.base.wrapping_add(index as u32);
+        let past = ordinal as usize % STRIDE;
+        let mask = self.ring.len() / SLOT - 1;
+        let slot = |ordinal: u32| SLOT * ((ordinal as usize / STRIDE) & mask);
+        if past <= STRIDE / 2 {
+            let at = slot(ordinal.wrapping_sub(past as u32));
+            let checkpoint = read_u32(self.ring, at) as usize - self.origin;
+            Some((0..past).fold(checkpoint, |offset, _| value_at(packed, offset).1))
+        } else {
+            let before = STRIDE - past;
+            let at = slot(ordinal.wrapping_add(before as u32));
+            let checkpoint = read_u32(self.ring, at) as usize - self.origin;
+            Some((0..before).fold(checkpoint, |end, _| value_start_before(packed, end)))
+        }
+    }
+}
+
+impl Entry {
+    /// The checkpoints of a field with free bytes before its record, whose
+    /// values start at `origin` in its buffer. Out of line: only fields used
+    /// at their front or long ones come here.
+    #[inline(never)]
+    pub(super) fn checkpoints(&self, origin: usize) -> Checkpoints<'_> {
+        if !self.is_indexed() {
+            return Checkpoints::NONE;
+        }
+        Checkpoints {
+            ring: &self.data[RING_AT..RING_AT + SLOT * self.ring_size()],
+            base: self.base(),
+            origin,
+        }
+    }
+
+    fn ring_size(&self) -> usize {
+        read_u32(&self.data, RING_SIZE_AT) as usize
+    }
+
+    fn base(&self) -> u32 {
+        read_u32(&self.data, BASE_AT)
+    }
+
+    fn set_base(&mut self, base: u32) {
+        write_u32(&mut self.data, BASE_AT, base);
+    }
+
+    /// Whether a field with checkpoints is still long enough to keep them.
+    pub(super) fn keeps_index(&self) -> bool {
+        self.len() >= INDEX_BELOW
+    }
+
+    /// Bytes the checkpoints take before the free ones (0 without).
+    pub(super) fn checkpoints_len(&self) -> usize {
+        if self.is_indexed() {
+            checkpoints_len(self.ring_size())
+        } else {
+            0
+        }
+    }
+
+    /// Bytes the checkpoints would take in a field laid out afresh with
+    /// `len` values (0 for a field without).
+    pub(super) fn checkpoints_len_for(&self, len: usize) -> usize {
+        if self.is_indexed() {
+            checkpoints_len(ring_size_for(len))
+        } else {
+            0
+        }
+    }
+
+    /// The values whose ordinals are multiples of `STRIDE`, from value
+    /// `from` on: their indexes.
+    fn checkpointed_from(&self, from: usize) -> StepBy<Range<usize>> {
+        let ordinal = self.base().wrapping_add(from as u32) as usize;
+        let first = from + (STRIDE - ordinal % STRIDE) % STRIDE;
+        (first..self.len()).step_by(STRIDE)
+    }
+
+    /// Whether value `index` has a slot: its ordinal is a multiple of `STRIDE`.
+    fn is_checkpointed(&self, index: usize) -> bool {
+        (self.base().wrapping_add(index as u32) as usize).is_multiple_of(STRIDE)
+    }
+
+    /// Where the slot of value `index` is (it must have one).
+    fn slot_of(&self, index: usize) -> usize {
+        debug_assert!(self.is_checkpointed(index));
+        let ordinal = self.base().wrapping_add(index as u32) as usize;
+        RING_AT + SLOT * ((ordinal / STRIDE) & (self.ring_size() - 1))
+    }
+
+    /// Writes the slots of the values from `from` to before `to`, the first
+    /// of which starts at `offset`.
+    fn write_checkpoints(&mut self, from: usize, to: usize, mut offset: usize) {
+        for index in from..to {
+            if self.is_checkpointed(index) {
+                let slot = self.slot_of(index);
+                write_u32(&mut self.data, slot, offset as u32);
+            }
+            offset = value_at(&self.data, offset).1;
+        }
+    }
+
+    /// Lays the field out afresh in a buffer of its size class: checkpoints
+    /// for its length first, then the record. Also how a ring too small or
+    /// too large is resized, and what a field too big for 4-byte offsets
+    /// does not get.
+    pub(super) fn build_index(&mut self) {
+        self.build_index_for(self.len());
+    }
+
+    /// `build_index` with a ring for up to `len` values.
+    fn build_index_for(&mut self, len: usize) {
+        let ring_size = ring_size_for(len);
+        let head = checkpoints_len(ring_size);
+        let record = self.record();
+        let capacity = heap_alloc(head + record.len());
+        if capacity > MAX_INDEXED_CAPACITY {
+            if self.is_indexed() {
+                self.drop_index();
+            }
+            return;
+        }
+        let mut data = Vec::with_capacity(capacity);
+        data.resize(head, 0);
+        data.extend_from_slice(record);
+        self.data = data;
+        self.set_layout(head, true);
+        write_u32(&mut self.data, RING_SIZE_AT, ring_size as u32);
+        self.set_base(0);
+        let values = self.values_offset();
+        self.write_checkpoints(0, self.len(), values);
+    }
+
+    /// Gives the checkpoints up: their bytes become free bytes before the
+    /// record.
+    pub(super) fn drop_index(&mut self) {
+        let start = self.record_start();
+        self.set_layout(start, false);
+    }
+
+    /// After values were appended: a field reaching `INDEX_FROM` gets
+    /// checkpoints; one that has them gets the slots of the `appended` last
+    /// values, or a larger ring.
+    pub(super) fn index_appended(&mut self, appended: usize) {
+        if !self.is_indexed() {
+            if self.len() >= INDEX_FROM {
+                self.build_index();
+            }
+            return;
+        }
+        if self.ring_size() * STRIDE < self.len() {
+            self.build_index_for(2 * self.len());
+            return;
+        }
+        // The values just appended are at the end: walk back to the first.
+        let first = self.len() - appended;
+        let mut offset = self.data.len();
+        for _ in 0..appended {
+            offset = value_start_before(&self.data, offset);
+        }
+        self.write_checkpoints(first, self.len(), offset);
+    }
+
+    /// Before `added` values are prepended: makes the ring hold the longer
+    /// field.
+    pub(super) fn reserve_checkpoints(&mut self, added: usize) {
+        let len = self.len() + added;
+        if self.is_indexed() && self.ring_size() * STRIDE < len {
+            self.build_index_for(2 * len);
+        }
+    }
+
+    /// After `added` values were prepended: they take the ordinals before
+    /// the first value's, and their slots are written. A field reaching
+    /// `INDEX_FROM` gets checkpoints.
+    pub(super) fn index_prepended(&mut self, added: usize) {
+        if self.is_indexed() {
+            self.set_base(self.base().wrapping_sub(added as u32));
+            let values = self.values_offset();
+            self.write_checkpoints(0, added, values);
+        } else if self.len() >= INDEX_FROM {
+            self.build_index();
+        }
+    }
+
+    /// After `popped` values were cut from the front: the first value left
+    /// keeps its ordinal, and with it its slot.
+    pub(super) fn index_popped_front(&mut self, popped: usize) {
+        if self.is_indexed() {
+            self.set_base(self.base().wrapping_add(popped as u32));
+        }
+    }
+
+    /// After the record moved by `delta` bytes in its buffer, or to a new
+    /// one: a buffer too big for 4-byte offsets gives the checkpoints up.
+    pub(super) fn index_record_moved(&mut self, delta: isize) {
+        if self.data.capacity() > MAX_INDEXED_CAPACITY {
+            self.drop_index();
+        } else {
+            self.index_values_moved(0, delta);
+        }
+    }
+
+    /// After the values from value `from` on moved by `delta` bytes.
+    pub(super) fn index_values_moved(&mut self, from: usize, delta: isize) {
+        for index in self.checkpointed_from(from) {
+            let slot = self.slot_of(index);
+            let moved = read_u32(&self.data, slot) as isize + delta;
+            write_u32(&mut self.data, slot, moved as u32);
+        }
+    }
+
+    /// After values were removed anywhere: every slot is written again,
+    /// the first value's ordinal back to 0.
+    pub(super) fn index_rewritten(&mut self) {
+        if self.is_indexed() {
+            self.set_base(0);
+            let values = self.values_offset();
+            self.write_checkpoints(0, self.len(), values);
+        }
+    }
+
+    /// Checks the checkpoints against a walk of the values.
+    #[cfg(test)]
+    pub(super) fn check_checkpoints(&self) {
+        assert!(self.keeps_index(), "{} values with checkpoints", self.len());
+        let ring_size = self.ring_size();
+        assert!(ring_size.is_power_of_two() && ring_size * STRIDE >= self.len());
+        assert!(self.checkpoints_len() <= self.record_start());
+        let mut offset = self.values_offset();
+        for index in 0..self.len() {
+            if self.is_checkpointed(index) {
+                let slot = self.slot_of(index);
+                assert_eq!(read_u32(&self.data, slot) as usize, offset, "value {index}");
+            }
+            offset = value_at(&self.data, offset).1;
+        }
+    }
+}
