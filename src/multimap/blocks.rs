@@ -275,6 +275,8 @@ mod tests {
         let field = numbered(0);
         m.pop(&field, End::Left, 10);
         assert!(m.entries[0].record_start() > 0, "popping left free bytes");
+        // Checkpoints too, whose offsets count from the buffer's start.
+        assert!(m.entries[0].is_indexed());
         let measured = m.mem_usage(&SizeClasses);
         assert!(measured >= heap_alloc(m.entries[0].data.capacity()));
         let before = content(&m);
@@ -285,5 +287,7 @@ mod tests {
         check_invariants(&m);
         assert_eq!(content(&m), before);
         assert_eq!(m.get(&field).map(|values| values.len()), Some(990));
+        let middle = m.get(&field).and_then(|values| values.get(500));
+        assert_eq!(middle, Some(&b"0:510"[..]));
     }
 }

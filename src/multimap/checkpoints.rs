@@ -342,3 +342,198 @@ impl Entry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::multimap::test_support::{
+        assert_positions_match, check_invariants, field_values, model_add, model_pop, model_set,
+        model_trim, vecs, Rng,
+    };
+    use crate::multimap::{End, MultiMap, SetError};
+
+    fn numbered_values(count: usize) -> Vec<Vec<u8>> {
+        (0..count)
+            .map(|i| format!("value-{i:06}").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn short_fields_have_no_checkpoints_and_long_ones_a_few_bytes_of_them() {
+        let values = numbered_values(10_000);
+        let slices = || values.iter().map(Vec::as_slice);
+        let short = Entry::new(b"f", slices().take(INDEX_FROM - 1));
+        assert!(!short.is_indexed());
+        assert_eq!(short.record_start(), 0, "laid out as without checkpoints");
+        for len in [INDEX_FROM, 1_000, 10_000] {
+            let long = Entry::new(b"f", slices().take(len));
+            assert!(long.is_indexed(), "{len}");
+            let ring = long.checkpoints_len() - RING_AT;
+            // 4 bytes per checkpoint, at most twice as many slots as needed.
+            assert!(ring <= 8 * len.div_ceil(STRIDE), "{ring} bytes for {len}");
+            assert_eq!(long.record_start(), long.checkpoints_len());
+            assert_eq!(
+                long.data.capacity(),
+                heap_alloc(long.checkpoints_len() + long.record().len())
+            );
+            long.check_checkpoints();
+        }
+    }
+
+    #[test]
+    fn reads_in_the_middle_start_from_a_checkpoint() {
+        let values = numbered_values(1_000);
+        let mut m = MultiMap::new();
+        m.insert(b"f", values.iter().map(Vec::as_slice));
+        // Every base the ring can have relative to the stride.
+        for shift in 0..=STRIDE {
+            let field = m.get(b"f").expect("the field");
+            for index in [
+                STRIDE / 2 + 1,
+                500,
+                501,
+                531,
+                532,
+                field.len() - STRIDE / 2 - 1,
+            ] {
+                assert!(field.checkpoints.offset_of(field.packed, index).is_some());
+                assert_eq!(field.get(index as i64), Some(&values[shift + index][..]));
+            }
+            m.pop(b"f", End::Left, 1);
+        }
+    }
+
+    #[test]
+    fn saved_records_are_the_same_and_loaded_ones_get_checkpoints_again() {
+        let values = numbered_values(700);
+        let mut m = MultiMap::new();
+        m.insert(b"f", values.iter().map(Vec::as_slice));
+        m.pop(b"f", End::Left, 3);
+        m.prepend(b"f", [&b"x"[..]]);
+        let (record, count) = m.records().next().expect("one field");
+        let fresh = Entry::new(b"f", m.get(b"f").expect("the field").iter());
+        assert_eq!(record, fresh.record());
+        let mut loaded = MultiMap::new();
+        loaded.insert_record(record.to_vec(), count as u64).unwrap();
+        assert!(loaded.entries[0].is_indexed());
+        assert_eq!(loaded.stored_bytes(), m.stored_bytes());
+        check_invariants(&loaded);
+        assert_eq!(loaded.get(b"f").unwrap().get(350), Some(&values[352][..]));
+    }
+
+    /// A field grown and shrunk through every threshold (`INDEX_BELOW`,
+    /// `INDEX_FROM`, each ring size up to 1,500 values) by every
+    /// list operation, each followed by the positional reads, checkpoints
+    /// checked against the values after each step.
+    #[test]
+    fn positional_reads_match_a_model_across_the_thresholds() {
+        let mut rng = Rng(0xC4EC);
+        let pool = vecs(&[
+            b"",
+            b"a",
+            b"\0",
+            b"bb",
+            &[9u8; 130],
+            &[0xfeu8; 200],
+            b"value-000",
+        ]);
+        let mut m = MultiMap::new();
+        let mut model: Vec<Vec<u8>> = Vec::new();
+        let mut growing = true;
+        let (mut indexed_steps, mut short_steps, mut turns) = (0, 0, 0);
+        for op in 0..6_000 {
+            let len = model.len();
+            if growing && len > 1_500 || !growing && len < STRIDE / 2 {
+                growing = !growing;
+                turns += 1;
+            }
+            let batch = |rng: &mut Rng| -> Vec<Vec<u8>> {
+                let most = if growing { 40 } else { 4 };
+                (0..rng.below(most))
+                    .map(|_| pool[rng.below(pool.len() as u64) as usize].clone())
+                    .collect()
+            };
+            fn slices(values: &[Vec<u8>]) -> Vec<&[u8]> {
+                values.iter().map(Vec::as_slice).collect()
+            }
+            let random_index =
+                |rng: &mut Rng| rng.below(2 * len as u64 + 3) as i64 - len as i64 - 1;
+            match rng.below(if growing { 12 } else { 14 }) {
+                0..=2 => {
+                    let values = batch(&mut rng);
+                    model.extend_from_slice(&values);
+                    assert_eq!(m.insert(b"f", slices(&values)), model.len());
+                }
+                3..=5 => {
+                    let values = batch(&mut rng);
+                    model.splice(0..0, values.iter().cloned());
+                    assert_eq!(m.prepend(b"f", slices(&values)), model.len());
+                }
+                6 => {
+                    let values = batch(&mut rng);
+                    let added = model_add(&mut model, &values);
+                    assert_eq!(m.add_missing(b"f", slices(&values)), added);
+                }
+                7 | 8 => {
+                    let index = random_index(&mut rng);
+                    let value = &pool[rng.below(pool.len() as u64) as usize];
+                    let expected = match len {
+                        0 => Err(SetError::NoSuchField),
+                        _ => model_set(&mut model, index, value),
+                    };
+                    assert_eq!(m.set_value(b"f", index, value), expected);
+                }
+                // Removing every copy of one of a few values takes a lot: rarely while growing.
+                9 if !growing || rng.below(4) == 0 => {
+                    let removed = vecs(&[&pool[rng.below(pool.len() as u64) as usize]]);
+                    model.retain(|value| *value != removed[0]);
+                    let unwanted = slices(&removed);
+                    assert_eq!(m.remove_values(b"f", &unwanted), len - model.len());
+                }
+                10 => {
+                    // Rarely: the field rewritten whole, at about its length.
+                    if rng.below(8) == 0 {
+                        let values: Vec<Vec<u8>> = (0..len + rng.below(20) as usize)
+                            .map(|_| pool[rng.below(pool.len() as u64) as usize].clone())
+                            .collect();
+                        assert_eq!(m.replace(b"f", slices(&values)), values.len());
+                        model = values;
+                    }
+                }
+                11 => {
+                    // Rarely: saved and loaded, as RDB does.
+                    if rng.below(8) == 0 && len > 0 {
+                        let (record, count) = m.records().next().expect("one field");
+                        let mut loaded = MultiMap::new();
+                        loaded.insert_record(record.to_vec(), count as u64).unwrap();
+                        m = loaded;
+                    }
+                }
+                12 => {
+                    let end = [End::Left, End::Right][rng.below(2) as usize];
+                    let count = rng.below(3 * STRIDE as u64) as usize;
+                    let popped = (len > 0).then(|| model_pop(&mut model, end, count));
+                    assert_eq!(m.pop(b"f", end, count), popped);
+                }
+                _ => {
+                    let from_front = rng.below(STRIDE as u64) as i64;
+                    let from_back = rng.below(STRIDE as u64) as i64;
+                    let removed = model_trim(&mut model, from_front, -1 - from_back);
+                    assert_eq!(m.trim(b"f", from_front, -1 - from_back), removed);
+                }
+            }
+            assert_eq!(field_values(&m, b"f").unwrap_or_default(), model, "op {op}");
+            check_invariants(&m);
+            assert_positions_match(&m, b"f", &model, &mut rng);
+            match m.entries.first() {
+                Some(entry) if entry.is_indexed() => indexed_steps += 1,
+                _ => short_steps += 1,
+            }
+        }
+        assert!(turns >= 4, "{turns} turns");
+        assert!(
+            indexed_steps > 1_000 && short_steps > 100,
+            "{indexed_steps} {short_steps}"
+        );
+    }
+}

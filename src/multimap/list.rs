@@ -268,8 +268,8 @@ mod tests {
     use crate::multimap::entry::GAP_FLAG;
     use crate::multimap::size_class::heap_alloc;
     use crate::multimap::test_support::{
-        check_entry, check_invariants, field_values, model_add, model_index, model_pop,
-        model_positions, model_set, model_trim, vecs, Rng,
+        assert_positions_match, check_entry, check_invariants, field_values, model_add,
+        model_index, model_pop, model_positions, model_set, model_trim, vecs, Rng,
     };
 
     fn slices(values: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> + Clone {
@@ -820,6 +820,8 @@ mod tests {
             }
             model.retain(|_, values| !values.is_empty());
             assert_eq!(field_values(&m, name).as_ref(), model.get(name), "op {op}");
+            let field = model.get(name).map_or(&[][..], Vec::as_slice);
+            assert_positions_match(&m, name, field, &mut rng);
             check_invariants(&m);
         }
         assert_eq!(m.field_count(), model.len());

@@ -379,8 +379,8 @@ mod tests {
     use super::leb128::varint_len;
     use super::packed::encoded_value_len;
     use super::test_support::{
-        check_invariants, collect, field_values, model_add, model_index, model_pop,
-        model_positions, model_set, model_trim, numbered, vecs, Rng,
+        assert_positions_match, check_invariants, collect, field_values, model_add, model_index,
+        model_pop, model_positions, model_set, model_trim, numbered, vecs, Rng,
     };
     use super::*;
     use std::collections::{HashMap, HashSet};
@@ -947,6 +947,8 @@ mod tests {
                 model.remove(&field);
             }
             assert_eq!(field_values(&m, &field).as_ref(), model.get(&field));
+            let values = model.get(&field).map_or(&[][..], Vec::as_slice);
+            assert_positions_match(&m, &field, values, &mut rng);
             if !model.contains_key(&field) {
                 scan_owed.remove(&field);
             }

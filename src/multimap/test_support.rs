@@ -2,7 +2,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::checkpoints::INDEX_FROM;
+use super::checkpoints::{INDEX_FROM, STRIDE};
 use super::entry::{Entry, GAP_FLAG};
 use super::leb128::read_varint;
 use super::packed::{count_packed_values, encode_value};
@@ -240,4 +240,49 @@ pub(super) fn model_positions(
         }
     }
     found
+}
+
+/// Positional reads of `field` against the model: INDEX at random indexes
+/// and those where reads turn from walking from an end to walking from a
+/// checkpoint, from the front and the back, and RANGE from each of them.
+pub(super) fn assert_positions_match(m: &MultiMap, field: &[u8], model: &[Vec<u8>], rng: &mut Rng) {
+    let Some(values) = m.get(field) else {
+        assert!(model.is_empty(), "field missing");
+        return;
+    };
+    let len = model.len() as i64;
+    let near = STRIDE as i64 / 2;
+    let mut indexes: Vec<i64> = (0..12).map(|_| rng.below(len as u64) as i64).collect();
+    indexes.extend([
+        0,
+        len - 1,
+        len / 2,
+        near,
+        near + 1,
+        len - near - 1,
+        len - near - 2,
+    ]);
+    for index in indexes.into_iter().filter(|index| (0..len).contains(index)) {
+        assert_eq!(
+            values.get(index),
+            model_index(model, index),
+            "INDEX {index}"
+        );
+        let from_back = index - len;
+        assert_eq!(
+            values.get(from_back),
+            model_index(model, from_back),
+            "INDEX {from_back}"
+        );
+        // Some ranges end before they start, none counts its stop from the back.
+        let stop = (index + rng.below(3 * STRIDE as u64) as i64 - STRIDE as i64).max(0);
+        let start = [index, from_back][rng.below(2) as usize];
+        let range: Vec<&[u8]> = values.range(start, stop).collect();
+        let end = (stop + 1).min(len).max(index) as usize;
+        let expected: Vec<&[u8]> = model[index as usize..end]
+            .iter()
+            .map(Vec::as_slice)
+            .collect();
+        assert_eq!(range, expected, "RANGE {start} {stop}");
+    }
 }
