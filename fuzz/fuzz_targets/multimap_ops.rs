@@ -33,6 +33,18 @@ impl Input<'_> {
         (0..len).map(|_| self.value()).collect()
     }
 
+    /// A list, sometimes repeated to hundreds of values, so that fields
+    /// reach the lengths that have checkpoints (and the indexes `index`
+    /// reads fall between them).
+    fn many(&mut self) -> Option<Vec<Vec<u8>>> {
+        let list = self.list()?;
+        let times = match self.byte()? {
+            repeat @ 0..=15 => 1 + 16 * usize::from(repeat),
+            _ => 1,
+        };
+        Some(list.iter().cycle().take(list.len() * times).cloned().collect())
+    }
+
     /// Mostly short values, sometimes one long enough that its length and
     /// back-length take two bytes, so that moving values around meets both.
     fn value(&mut self) -> Option<Vec<u8>> {
@@ -92,7 +104,7 @@ fn run(
     let field = input.bytes()?;
     match op {
         0 => {
-            let values = input.list()?;
+            let values = input.many()?;
             let got = map.insert(&field, values.iter().map(Vec::as_slice));
             if !values.is_empty() {
                 model.entry(field.clone()).or_default().extend(values);
@@ -145,7 +157,7 @@ fn run(
             assert_eq!(got, expected);
         }
         7 => {
-            let values = input.list()?;
+            let values = input.many()?;
             let got = map.prepend(&field, values.iter().map(Vec::as_slice));
             if !values.is_empty() {
                 let slot = model.entry(field.clone()).or_default();
