@@ -1043,3 +1043,115 @@ fn set_past_32_bits_and_pos_rank_min_answer_as_redis_7_0_does() {
         assert_eq!(common::error_reply(&mut con, line), RANK_ZERO, "{line:?}");
     }
 }
+
+/// Every index of `key` `field` read with INDEX (from the front and from the
+/// back) and every 50th with RANGE, against LINDEX and LRANGE of `list`.
+fn assert_reads_as_native(con: &mut Connection, key: &str, field: &str, list: &str, when: &str) {
+    let len = common::integer(con, ("LLEN", list));
+    assert_eq!(
+        common::integer(con, ("MULTIMAP.LEN", key, field)),
+        len,
+        "{when}"
+    );
+    let mut ours = redis::pipe();
+    let mut native = redis::pipe();
+    for index in (-len..len).chain([len, -len - 1]) {
+        ours.cmd("MULTIMAP.INDEX").arg(key).arg(field).arg(index);
+        native.cmd("LINDEX").arg(list).arg(index);
+    }
+    for start in (-len..len).step_by(50) {
+        let stop = start + 80;
+        ours.cmd("MULTIMAP.RANGE")
+            .arg(key)
+            .arg(field)
+            .arg(start)
+            .arg(stop);
+        native.cmd("LRANGE").arg(list).arg(start).arg(stop);
+    }
+    let ours: Vec<Value> = ours.query(con).expect("our reads");
+    let native: Vec<Value> = native.query(con).expect("native reads");
+    for (i, (ours, native)) in ours.iter().zip(&native).enumerate() {
+        assert_eq!(ours, native, "{when}: read {i} of a {len}-value field");
+    }
+}
+
+/// A field long enough to keep where every 64th value starts (a MultiMap
+/// field of 128 values or more does) reads at every index as the native list
+/// after pushes and pops at both ends, SETs that change a value's length,
+/// TRIM, DEBUG RELOAD and DUMP + RESTORE, and shrunk back below that length.
+#[test]
+fn a_long_field_reads_at_every_index_as_the_native_list_through_writes_and_reloads() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let (key, field, list) = ("mm", "f", "list");
+    let values: Vec<String> = (0..1_500).map(|i| format!("v{i}")).collect();
+    common::insert(&mut con, key, field, &values);
+    let _: i64 = common::command(("RPUSH", list, &values))
+        .query(&mut con)
+        .expect("RPUSH");
+    assert_reads_as_native(&mut con, key, field, list, "inserted");
+
+    for i in 0..100 {
+        let value = format!("p{i}");
+        common::integer(&mut con, ("MULTIMAP.PREPEND", key, field, &value));
+        common::integer(&mut con, ("LPUSH", list, &value));
+    }
+    let ours: Value = common::command(("MULTIMAP.POP", key, field, "LEFT", "COUNT", 37))
+        .query(&mut con)
+        .expect("POP");
+    let native: Value = common::command(("LPOP", list, 37))
+        .query(&mut con)
+        .expect("LPOP");
+    assert_eq!(ours, native);
+    let ours: Value = common::command(("MULTIMAP.POP", key, field, "RIGHT", "COUNT", 50))
+        .query(&mut con)
+        .expect("POP");
+    let native: Value = common::command(("RPOP", list, 50))
+        .query(&mut con)
+        .expect("RPOP");
+    assert_eq!(ours, native);
+    assert_reads_as_native(&mut con, key, field, list, "pushed and popped at both ends");
+
+    let long = "x".repeat(300);
+    for (index, value) in [(700, long.as_str()), (-300, ""), (64, &long), (1, "y")] {
+        let ours: Value = common::command(("MULTIMAP.SET", key, field, index, value))
+            .query(&mut con)
+            .expect("SET");
+        let native: Value = common::command(("LSET", list, index, value))
+            .query(&mut con)
+            .expect("LSET");
+        assert_eq!(ours, native, "SET {index}");
+    }
+    assert_reads_as_native(&mut con, key, field, list, "set");
+
+    for (start, stop) in [(3, -5), (200, -200)] {
+        let _: Value = common::command(("MULTIMAP.TRIM", key, field, start, stop))
+            .query(&mut con)
+            .expect("TRIM");
+        let _: Value = common::command(("LTRIM", list, start, stop))
+            .query(&mut con)
+            .expect("LTRIM");
+        assert_reads_as_native(&mut con, key, field, list, &format!("TRIM {start} {stop}"));
+    }
+
+    let _: () = common::command(("DEBUG", "RELOAD"))
+        .query(&mut con)
+        .expect("DEBUG RELOAD");
+    assert_reads_as_native(&mut con, key, field, list, "reloaded");
+    let payload = common::dump(&mut con, key);
+    let _: i64 = common::command(("DEL", key)).query(&mut con).expect("DEL");
+    common::restore(&mut con, key, &payload).expect("RESTORE");
+    assert_reads_as_native(&mut con, key, field, list, "restored");
+
+    for (remaining, when) in [(100, "below 128 values"), (40, "below 64 values")] {
+        let len = common::integer(&mut con, ("LLEN", list));
+        let popped = len - remaining;
+        let _: Value = common::command(("MULTIMAP.POP", key, field, "LEFT", "COUNT", popped))
+            .query(&mut con)
+            .expect("POP");
+        let _: Value = common::command(("LPOP", list, popped))
+            .query(&mut con)
+            .expect("LPOP");
+        assert_reads_as_native(&mut con, key, field, list, when);
+    }
+}
