@@ -70,6 +70,14 @@ fn checkpoints_len(ring_size: usize) -> usize {
     RING_AT + SLOT * ring_size
 }
 
+/// From the first value from `from` to before `to` whose ordinal is a
+/// multiple of `STRIDE` (with `base` the first value's) to `to`.
+fn first_checkpointed(base: u32, from: usize, to: usize) -> Range<usize> {
+    let ordinal = base.wrapping_add(from as u32) as usize;
+    let first = from + (STRIDE - ordinal % STRIDE) % STRIDE;
+    first.min(to)..to
+}
+
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
 }
@@ -78,20 +86,20 @@ fn write_u32(bytes: &mut [u8], at: usize, value: u32) {
     bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
 }
 
-/// A field's checkpoints as `Values` reads them.
+/// A field's checkpoints as `Values` reads them: only a read in the middle
+/// of a long field looks at them, so finding them costs a lookup nothing.
 #[derive(Clone, Copy)]
 pub(super) struct Checkpoints<'a> {
-    /// The ring's slots; empty when the field has no checkpoints.
-    ring: &'a [u8],
-    base: u32,
-    /// Where the values start in the buffer the ring's offsets count from.
+    /// The field's buffer, or nothing when it has no checkpoints.
+    data: &'a [u8],
+    /// Where the values start in `data`: the ring's offsets count from the
+    /// buffer's start.
     origin: usize,
 }
 
 impl Checkpoints<'_> {
     pub(super) const NONE: Checkpoints<'static> = Checkpoints {
-        ring: &[],
-        base: 0,
+        data: &[],
         origin: 0,
     };
 
@@ -101,38 +109,37 @@ impl Checkpoints<'_> {
     /// in the field, at most that far.
     #[inline]
     pub(super) fn offset_of(&self, packed: &[u8], index: usize) -> Option<usize> {
-        if self.ring.is_empty() {
+        if self.data.is_empty() {
             return None;
         }
-        let ordinal = self.base.wrapping_add(index as u32);
+        let ordinal = read_u32(self.data, BASE_AT).wrapping_add(index as u32);
         let past = ordinal as usize % STRIDE;
-        let mask = self.ring.len() / SLOT - 1;
-        let slot = |ordinal: u32| SLOT * ((ordinal as usize / STRIDE) & mask);
+        let mask = read_u32(self.data, RING_SIZE_AT) as usize - 1;
+        let checkpoint = |ordinal: u32| {
+            let slot = RING_AT + SLOT * ((ordinal as usize / STRIDE) & mask);
+            read_u32(self.data, slot) as usize - self.origin
+        };
         if past <= STRIDE / 2 {
-            let at = slot(ordinal.wrapping_sub(past as u32));
-            let checkpoint = read_u32(self.ring, at) as usize - self.origin;
-            Some((0..past).fold(checkpoint, |offset, _| value_at(packed, offset).1))
+            let from = checkpoint(ordinal.wrapping_sub(past as u32));
+            Some((0..past).fold(from, |offset, _| value_at(packed, offset).1))
         } else {
             let before = STRIDE - past;
-            let at = slot(ordinal.wrapping_add(before as u32));
-            let checkpoint = read_u32(self.ring, at) as usize - self.origin;
-            Some((0..before).fold(checkpoint, |end, _| value_start_before(packed, end)))
+            let from = checkpoint(ordinal.wrapping_add(before as u32));
+            Some((0..before).fold(from, |end, _| value_start_before(packed, end)))
         }
     }
 }
 
 impl Entry {
     /// The checkpoints of a field with free bytes before its record, whose
-    /// values start at `origin` in its buffer. Out of line: only fields used
-    /// at their front or long ones come here.
-    #[inline(never)]
+    /// values start at `origin` in its buffer.
+    #[inline(always)]
     pub(super) fn checkpoints(&self, origin: usize) -> Checkpoints<'_> {
         if !self.is_indexed() {
             return Checkpoints::NONE;
         }
         Checkpoints {
-            ring: &self.data[RING_AT..RING_AT + SLOT * self.ring_size()],
-            base: self.base(),
+            data: &self.data,
             origin,
         }
     }
@@ -176,9 +183,7 @@ impl Entry {
     /// The values whose ordinals are multiples of `STRIDE`, from value
     /// `from` on: their indexes.
     fn checkpointed_from(&self, from: usize) -> StepBy<Range<usize>> {
-        let ordinal = self.base().wrapping_add(from as u32) as usize;
-        let first = from + (STRIDE - ordinal % STRIDE) % STRIDE;
-        (first..self.len()).step_by(STRIDE)
+        first_checkpointed(self.base(), from, self.len()).step_by(STRIDE)
     }
 
     /// Whether value `index` has a slot: its ordinal is a multiple of `STRIDE`.
@@ -194,14 +199,19 @@ impl Entry {
     }
 
     /// Writes the slots of the values from `from` to before `to`, the first
-    /// of which starts at `offset`.
+    /// of which starts at `offset`, walking only as far as the last of them.
     fn write_checkpoints(&mut self, from: usize, to: usize, mut offset: usize) {
-        for index in from..to {
-            if self.is_checkpointed(index) {
-                let slot = self.slot_of(index);
-                write_u32(&mut self.data, slot, offset as u32);
+        let base = self.base();
+        let mask = self.ring_size() - 1;
+        let mut at = from;
+        for index in first_checkpointed(base, from, to).step_by(STRIDE) {
+            for _ in at..index {
+                offset = value_at(&self.data, offset).1;
             }
-            offset = value_at(&self.data, offset).1;
+            at = index;
+            let ordinal = base.wrapping_add(index as u32) as usize;
+            let slot = RING_AT + SLOT * ((ordinal / STRIDE) & mask);
+            write_u32(&mut self.data, slot, offset as u32);
         }
     }
 
@@ -257,13 +267,17 @@ impl Entry {
             self.build_index_for(2 * self.len());
             return;
         }
-        // The values just appended are at the end: walk back to the first.
-        let first = self.len() - appended;
-        let mut offset = self.data.len();
-        for _ in 0..appended {
-            offset = value_start_before(&self.data, offset);
+        // Most appends add no checkpoint; those that do walk back from the
+        // end to the first value that gets one.
+        let len = self.len();
+        let first = first_checkpointed(self.base(), len - appended, len).start;
+        if first < len {
+            let mut offset = self.data.len();
+            for _ in first..len {
+                offset = value_start_before(&self.data, offset);
+            }
+            self.write_checkpoints(first, len, offset);
         }
-        self.write_checkpoints(first, self.len(), offset);
     }
 
     /// Before `added` values are prepended: makes the ring hold the longer

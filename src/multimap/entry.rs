@@ -122,12 +122,25 @@ impl Entry {
         }
     }
 
-    /// Kept out of line, like `record_after_gap`: what the paths every
-    /// command takes (finding a field, appending) grow by is the test of
-    /// the flag.
-    #[inline(never)]
+    /// Long fields have free bytes before their record (for their
+    /// checkpoints), so every lookup of one reads this: offsets under 8 KiB
+    /// take one or two bytes, decoded in line; longer ones out of line.
+    #[inline(always)]
     fn written_record_start(&self) -> usize {
-        (read_varint(&self.data).expect("record offset").0 >> 1) as usize
+        let first = usize::from(self.data[0]);
+        let word = if first < 0x80 {
+            first
+        } else if self.data[1] < 0x80 {
+            (first & 0x7f) | usize::from(self.data[1]) << 7
+        } else {
+            self.long_record_offset()
+        };
+        word >> 1
+    }
+
+    #[inline(never)]
+    fn long_record_offset(&self) -> usize {
+        read_varint(&self.data).expect("record offset").0 as usize
     }
 
     /// Moves where the record starts, keeping the checkpoints if there are
@@ -169,13 +182,8 @@ impl Entry {
         if self.count & GAP_FLAG == 0 {
             &self.data
         } else {
-            self.record_after_gap()
+            &self.data[self.written_record_start()..]
         }
-    }
-
-    #[inline(never)]
-    fn record_after_gap(&self) -> &[u8] {
-        &self.data[self.written_record_start()..]
     }
 
     /// Where the values start in `data`, after the record's name.
@@ -195,9 +203,7 @@ impl Entry {
 
     #[inline]
     pub(super) fn values(&self) -> Values<'_> {
-        let record = self.record();
-        let (len, header) = read_varint(record).expect("field header");
-        let packed = &record[header + len as usize..];
+        let packed = packed_values(self.record());
         Values {
             count: self.len(),
             packed,
@@ -351,11 +357,14 @@ impl Entry {
     /// `INDEX_BELOW` values gives up its checkpoints.
     #[inline]
     pub(super) fn shrink_if_mostly_unused(&mut self) {
-        if self.is_indexed() && !self.keeps_index() {
+        if !self.keeps_index() && self.is_indexed() {
             self.drop_index();
         }
         let start = self.record_start();
         let record_len = self.data.len() - start;
+        if self.data.capacity() <= 2 * heap_alloc(record_len) {
+            return;
+        }
         let checkpoints = self.checkpoints_len_for(self.len());
         if self.data.capacity() <= 2 * heap_alloc(checkpoints + record_len) {
             return;
@@ -371,6 +380,13 @@ impl Entry {
             self.set_record_start(0);
         }
     }
+}
+
+/// The packed values of a record: what follows its name.
+#[inline(always)]
+fn packed_values(record: &[u8]) -> &[u8] {
+    let (len, header) = read_varint(record).expect("field header");
+    &record[header + len as usize..]
 }
 
 #[cfg(test)]
