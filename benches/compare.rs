@@ -28,6 +28,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "compare/big_keys.rs"]
+mod big_keys;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -1842,7 +1845,12 @@ fn other_rows(
             progress(&data.describe());
         }
     }
-    (rows, "rows at 10× the fields skipped".to_owned())
+    let (big_key_rows, big_keys_scaled) = big_keys::rows(server, con, at_scale, progress);
+    rows.extend(big_key_rows);
+    (
+        rows,
+        format!("rows at 10× the fields skipped, {big_keys_scaled}"),
+    )
 }
 
 /// Fields of the memory rows with expiry (as the one-value rows of STORED).
