@@ -252,12 +252,13 @@ impl Entry {
         head
     }
 
-    /// The field holds exactly `values` afterwards; returns how many. Rewrites
-    /// the values in the field's own buffer: no allocation when the new values
-    /// fit where the old ones were. A field left with none is about to be
-    /// dropped, so its buffer is not worth shrinking.
+    /// The field holds exactly `values` afterwards; returns how many, and
+    /// whether they differ from the values before. Rewrites the values in the
+    /// field's own buffer: no allocation when the new values fit where the
+    /// old ones were. A field left with none is about to be dropped, so its
+    /// buffer is not worth shrinking.
     #[inline]
-    pub(super) fn replace_values<'v, I>(&mut self, values: I) -> usize
+    pub(super) fn replace_values<'v, I>(&mut self, values: I) -> (usize, bool)
     where
         I: IntoIterator<Item = &'v [u8]>,
         I::IntoIter: Clone,
@@ -265,19 +266,31 @@ impl Entry {
         let offset = self.values_offset();
         let values = values.into_iter();
         // New values that take exactly the bytes of the old ones (one value
-        // set to another of its length, the common case) are written over
-        // them: no resizing, nothing to give back.
+        // set to another of its length, the common case) are compared with
+        // them and written over them in one pass: no resizing, nothing to
+        // give back. Once one differs, the old boundaries no longer line up
+        // with the new ones, and the rest is only written.
         let encoded: usize = values.clone().map(encoded_value_len).sum();
         if offset + encoded == self.data.len() {
             let mut at = offset;
             let mut count = 0;
+            let mut changed = false;
             for value in values {
+                if !changed {
+                    let (old, next) = value_at(&self.data, at);
+                    if old == value {
+                        at = next;
+                        count += 1;
+                        continue;
+                    }
+                    changed = true;
+                }
                 at += put_value(&mut self.data[at..], value);
                 count += 1;
             }
             self.check_room_for(count);
             self.set_len(count);
-            return count;
+            return (count, changed);
         }
         self.data.truncate(offset);
         self.set_len(0);
@@ -285,7 +298,7 @@ impl Entry {
         if count > 0 {
             self.shrink_if_mostly_unused();
         }
-        count
+        (count, true)
     }
 
     /// Removes every occurrence of each of `unwanted`; returns how many values went.
@@ -482,7 +495,7 @@ mod tests {
         let (buffer, capacity) = (entry.data.as_ptr(), entry.data.capacity());
         // 12 + 3 + 21 encoded bytes, as the three 10-byte values take.
         let same_length: Vec<&[u8]> = vec![b"0123456789", b"0", b"0123456789abcdefghi"];
-        assert_eq!(entry.replace_values(same_length.iter().copied()), 3);
+        assert_eq!(entry.replace_values(same_length.iter().copied()), (3, true));
         assert_eq!(
             (entry.data.as_ptr(), entry.data.capacity()),
             (buffer, capacity)
@@ -495,21 +508,37 @@ mod tests {
     }
 
     #[test]
+    fn replace_values_tells_equal_values_from_equal_lengths() {
+        let old: Vec<&[u8]> = vec![b"ab", b"cde", b"f"];
+        let mut entry = Entry::new(b"f", old.iter().copied());
+        assert_eq!(entry.replace_values(old.iter().copied()), (3, false));
+        assert_eq!(collect(entry.values()), old);
+        // The same bytes in all, cut where the old values were not.
+        let shifted: Vec<&[u8]> = vec![b"ab", b"cd", b"ef"];
+        assert_eq!(entry.replace_values(shifted.iter().copied()), (3, true));
+        assert_eq!(collect(entry.values()), shifted);
+        assert_eq!(entry.data, Entry::new(b"f", shifted.iter().copied()).data);
+    }
+
+    #[test]
     fn replace_values_rewrites_in_place_when_the_new_values_fit() {
         let values = numbered_values(100);
         let mut entry = Entry::new(b"f", values.iter().map(Vec::as_slice));
         let (buffer, capacity) = (entry.data.as_ptr(), entry.data.capacity());
         let fewer = &values[..60];
-        assert_eq!(entry.replace_values(fewer.iter().map(Vec::as_slice)), 60);
+        assert_eq!(
+            entry.replace_values(fewer.iter().map(Vec::as_slice)),
+            (60, true)
+        );
         assert_eq!(
             (entry.data.as_ptr(), entry.data.capacity()),
             (buffer, capacity)
         );
         assert_eq!(collect(entry.values()), fewer);
-        assert_eq!(entry.replace_values([&b"tiny"[..]]), 1);
+        assert_eq!(entry.replace_values([&b"tiny"[..]]), (1, true));
         assert!(entry.data.capacity() <= heap_alloc(entry.data.len()));
         assert_eq!(entry.data, Entry::new(b"f", [&b"tiny"[..]]).data);
-        assert_eq!(entry.replace_values([]), 0);
+        assert_eq!(entry.replace_values([]), (0, true));
         assert_eq!((entry.len(), entry.field()), (0, &b"f"[..]));
     }
 

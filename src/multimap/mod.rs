@@ -190,24 +190,20 @@ impl MultiMap {
                 changed: len > 0,
             };
         };
-        let values = values.into_iter();
         let persisted = self.clear_expiry(i);
         let entry = &mut self.entries[i];
-        if entry.values().iter().eq(values.clone()) {
-            return Replaced {
-                len: entry.len(),
-                changed: persisted,
-            };
-        }
         self.totals.remove(entry);
-        let len = entry.replace_values(values);
+        let (len, changed) = entry.replace_values(values);
         self.totals.add(entry);
         if len == 0 {
             self.remove_entry(i);
-        } else {
+        } else if changed {
             self.values_changed(i);
         }
-        Replaced { len, changed: true }
+        Replaced {
+            len,
+            changed: changed || persisted,
+        }
     }
 
     /// Removes every occurrence of each given value; drops the field when it empties; returns how
