@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::ffi::{ReplyOut, WriteReply};
-use crate::multimap::{Values, ValuesIter, View};
+use crate::multimap::{TakenValue, Values, ValuesIter, View};
 
 pub enum Reply<'a> {
     Integer(i64),
@@ -15,7 +15,7 @@ pub enum Reply<'a> {
     NullArray,
     Value(&'a [u8]),
     /// A value taken out of the map.
-    Taken(Vec<u8>),
+    Taken(TakenValue),
     /// Values taken out of the map, in the order they were taken.
     TakenValues(Vec<Vec<u8>>),
     Integers(Vec<usize>),
@@ -55,7 +55,7 @@ impl WriteReply for Reply<'_> {
             Reply::Null => out.null(),
             Reply::NullArray => out.null_array(),
             Reply::Value(value) => out.bulk(value),
-            Reply::Taken(value) => out.bulk(&value),
+            Reply::Taken(value) => out.bulk(value.as_bytes()),
             Reply::TakenValues(values) => out.array(values.iter(), |out, value| out.bulk(value)),
             Reply::Integers(integers) => out.array(integers.into_iter(), |out, integer| {
                 out.integer(i64::try_from(integer).unwrap_or(i64::MAX))

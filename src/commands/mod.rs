@@ -351,17 +351,11 @@ fn replace(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     let map = key.value_or_insert_with(&MULTIMAP, MultiMap::new)?;
     let field = field(&args[2]);
     let expired = drop_expired(env, map, &args[1], field);
-    let new_values = args[3..].iter().map(Arg::as_bytes);
-    let unchanged = map
-        .get(field)
-        .is_some_and(|values| values.iter().eq(new_values.clone()));
-    let len = map.replace(field, new_values);
-    // As HSET does, setting the values clears the field's expiry.
-    let persisted = len > 0 && map.persist(field);
+    let replaced = map.replace(field, args[3..].iter().map(Arg::as_bytes));
     Ok(Outcome::changed_if(
-        !unchanged || persisted,
+        replaced.changed,
         c"multimap.replace",
-        Reply::count(len),
+        Reply::count(replaced.len),
     )
     .with_expired(expired))
 }

@@ -19,7 +19,7 @@ pub use blocks::{MeasureBlocks, MoveBlocks};
 use entry::Entry;
 use expiry::Expiries;
 use hasher::FieldHasher;
-pub use list::{End, SetError};
+pub use list::{End, SetError, TakenValue};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
 pub use timed::{ExpiryChange, ExpiryChanged, FieldExpiry, View, MAX_EXPIRY_MS};
@@ -62,6 +62,15 @@ pub struct MultiMap {
     hasher: FieldHasher,
     /// The fields' expiry times, once any field has one (see `expiry`).
     expiries: Option<Box<Expiries>>,
+}
+
+/// What `MultiMap::replace` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    /// Values the field holds now.
+    pub len: usize,
+    /// Whether the values changed, or an expiry went.
+    pub changed: bool,
 }
 
 /// Running sums over the entries, so that counting is O(1). Every change to
@@ -165,28 +174,35 @@ impl MultiMap {
         Ok(())
     }
 
-    /// The field holds exactly these values afterwards (an empty iterator removes the field);
-    /// returns the count.
-    pub fn replace<'v>(
-        &mut self,
-        field: &[u8],
-        values: impl IntoIterator<Item = &'v [u8]>,
-    ) -> usize {
+    /// The field holds exactly these values afterwards (an empty iterator
+    /// removes the field), and no expiry, as HSET leaves a field; in one
+    /// lookup. Values equal to the field's are left as they are.
+    pub fn replace<'v, I>(&mut self, field: &[u8], values: I) -> Replaced
+    where
+        I: IntoIterator<Item = &'v [u8]>,
+        I::IntoIter: Clone,
+    {
         let hash = self.hash(field);
-        match self.find(field, hash) {
-            Some(i) => {
-                let entry = &mut self.entries[i];
-                self.totals.remove(entry);
-                let count = entry.replace_values(values);
-                self.totals.add(entry);
-                if count == 0 {
-                    self.remove_entry(i);
-                } else {
-                    self.values_changed(i);
-                }
-                count
-            }
-            None => self.add_field(hash, field, values),
+        let Some(i) = self.find(field, hash) else {
+            let len = self.add_field(hash, field, values);
+            return Replaced {
+                len,
+                changed: len > 0,
+            };
+        };
+        let persisted = self.clear_expiry(i);
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        let (len, changed) = entry.replace_values(values);
+        self.totals.add(entry);
+        if len == 0 {
+            self.remove_entry(i);
+        } else if changed {
+            self.values_changed(i);
+        }
+        Replaced {
+            len,
+            changed: changed || persisted,
         }
     }
 
@@ -256,7 +272,7 @@ impl MultiMap {
         let mut idx = self.buckets[self.bucket_of(hash)];
         while idx != NIL {
             let entry = &self.entries[idx as usize];
-            if entry.field() == field {
+            if entry.is_named(field) {
                 return Some(idx as usize);
             }
             idx = entry.next;
@@ -491,7 +507,7 @@ mod tests {
         assert_eq!(m.stored_bytes(), 10 + 4 + 3);
         assert_eq!(m.remove_values(b"new", &[b"z"]), 1);
         assert_eq!(m.stored_bytes(), 10);
-        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert_eq!(m.replace(b"f", std::iter::empty()).len, 0);
         assert_eq!(m.stored_bytes(), 4);
         assert!(m.remove_field(b""));
         assert_eq!(m.stored_bytes(), 0);
@@ -502,7 +518,14 @@ mod tests {
     fn replace_sets_exactly_the_given_values() {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"b", b"c"]);
-        assert_eq!(m.replace(b"f", [&b"x"[..], b"x"]), 2);
+        let replaced = m.replace(b"f", [&b"x"[..], b"x"]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 2,
+                changed: true
+            }
+        );
         assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"x", b"x"])));
         assert_eq!(m.value_count(), 2);
         check_invariants(&m);
@@ -511,9 +534,52 @@ mod tests {
     #[test]
     fn replace_creates_missing_field() {
         let mut m = MultiMap::new();
-        assert_eq!(m.replace(b"f", [&b"a"[..]]), 1);
+        let replaced = m.replace(b"f", [&b"a"[..]]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 1,
+                changed: true
+            }
+        );
         assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"a"])));
         assert_eq!(m.value_count(), 1);
+    }
+
+    #[test]
+    fn replace_with_the_same_values_changes_nothing_but_an_expiry() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b"]);
+        let record = m.entries[0].data.clone();
+        let replaced = m.replace(b"f", [&b"a"[..], b"b"]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 2,
+                changed: false
+            }
+        );
+        assert_eq!(m.entries[0].data, record);
+        assert!(m.set_expiry(b"f", 1_000));
+        let replaced = m.replace(b"f", [&b"a"[..], b"b"]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 2,
+                changed: true
+            }
+        );
+        assert_eq!(m.view(1).expiry(b"f"), FieldExpiry::Never);
+        assert!(m.set_expiry(b"f", 1_000));
+        assert_eq!(
+            m.replace(b"f", [&b"c"[..]]),
+            Replaced {
+                len: 1,
+                changed: true
+            }
+        );
+        assert_eq!(m.view(1).expiry(b"f"), FieldExpiry::Never);
+        check_invariants(&m);
     }
 
     #[test]
@@ -521,7 +587,7 @@ mod tests {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"b"]);
         m.insert(b"g", [&b"c"[..]]);
-        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert_eq!(m.replace(b"f", std::iter::empty()).len, 0);
         assert!(m.get(b"f").is_none());
         assert_eq!(m.field_count(), 1);
         assert_eq!(m.value_count(), 1);
@@ -531,7 +597,14 @@ mod tests {
     #[test]
     fn replace_with_no_values_on_missing_field_creates_nothing() {
         let mut m = MultiMap::new();
-        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        let replaced = m.replace(b"f", std::iter::empty());
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 0,
+                changed: false
+            }
+        );
         assert!(m.is_empty());
     }
 
@@ -894,7 +967,8 @@ mod tests {
                 Operation::Replace => {
                     let values = random_values(&mut rng, 3);
                     let got = m.replace(&field, values.iter().map(Vec::as_slice));
-                    assert_eq!(got, values.len());
+                    assert_eq!(got.len, values.len());
+                    assert_eq!(got.changed, *slot != values);
                     *slot = values;
                 }
                 Operation::RemoveValues => {
