@@ -5,8 +5,9 @@
 //! The field table (this file) is a chained hash table kept in two vectors: a dense `Vec` of
 //! entries and a power-of-two `Vec` of bucket heads, chains linked through `u32` indices into the
 //! entry vector. Keeping entries dense makes full iteration a plain slice walk and keeps
-//! per-field overhead small; bucket-wise cursors (`scan`) follow the Redis `dictScan`
-//! reverse-binary scheme so that a cursor survives the table being resized between calls.
+//! per-field overhead small. A field's bucket is the top bits of its hash, so a bucket is a range
+//! of hashes: bucket-wise cursors (`scan`) are points in hash space, walk the buckets in memory
+//! order, and survive the table being resized between calls.
 //!
 //! Each field (`entry`) is one allocation holding its name and all its values in the `packed`
 //! encoding, the way Redis's listpack packs a small list, so a field costs one block plus a
@@ -48,11 +49,27 @@ const NIL: u32 = u32::MAX;
 /// Smallest bucket table once one is allocated, so tiny maps don't resize on every change.
 const MIN_BUCKETS: usize = 4;
 
+/// The bucket of `hash` in a table of `buckets` buckets (a power of two, at
+/// least `MIN_BUCKETS`): the hash's top bits. A bucket is then a range of
+/// hashes, the buckets of a table twice as big split it in two neighbours, and
+/// SCAN can walk the buckets in memory order (see `scan`).
+#[inline]
+fn bucket_in(hash: u64, buckets: usize) -> usize {
+    (hash >> bucket_shift(buckets)) as usize
+}
+
+/// How far a hash shifts right to leave its bucket bits, for a table of
+/// `buckets` buckets (a power of two, at least `MIN_BUCKETS`, so less than 64).
+#[inline]
+fn bucket_shift(buckets: usize) -> u32 {
+    u64::BITS - buckets.trailing_zeros()
+}
+
 /// A map from fields to non-empty ordered lists of values.
 ///
 /// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
 /// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
-/// `hash(field) & mask`; `totals` sums every entry's share.
+/// `bucket_in(hash(field), buckets.len())`; `totals` sums every entry's share.
 #[derive(Clone, Default)]
 pub struct MultiMap {
     entries: Vec<Entry>,
@@ -262,7 +279,7 @@ impl MultiMap {
     }
 
     fn bucket_of(&self, hash: u64) -> usize {
-        hash as usize & (self.buckets.len() - 1)
+        bucket_in(hash, self.buckets.len())
     }
 
     fn find(&self, field: &[u8], hash: u64) -> Option<usize> {
@@ -377,9 +394,8 @@ impl MultiMap {
     fn resize(&mut self, new_len: usize) {
         debug_assert!(new_len.is_power_of_two() && new_len >= MIN_BUCKETS);
         let mut buckets = vec![NIL; new_len];
-        let mask = new_len - 1;
         for i in 0..self.entries.len() {
-            let bucket = self.hash(self.entries[i].field()) as usize & mask;
+            let bucket = bucket_in(self.hash(self.entries[i].field()), new_len);
             self.entries[i].next = buckets[bucket];
             // `i` fits in u32: `push_entry` refuses to index past NIL.
             buckets[bucket] = i as u32;
