@@ -169,8 +169,8 @@ fn getall_and_scan_rows(
         rows.push(cpu.into_row(
             format!(
                 "big key, {} one-value fields: CPU per SCAN COUNT {SCAN_COUNT} call over a whole \
-                 iteration (vs HSCAN COUNT {SCAN_COUNT}, hash; the module's stays flat from {} to \
-                 {} fields)",
+                 iteration (vs HSCAN COUNT {SCAN_COUNT}, hash; a call's work does not grow with the \
+                 key, only its cache misses do from {} to {} fields)",
                 count(data.fields),
                 count(small.fields),
                 count(big.fields)
@@ -543,21 +543,25 @@ fn unlink_rows(
     rows
 }
 
-/// The UNLINK rows of one pair of keys (module, native).
+/// The UNLINK rows of one pair of keys (module, native): the longest pause
+/// another client sees, UNLINK's own time, and how long the lazy-free thread
+/// takes.
 fn unlink_pair(
     server: &Server,
     con: &mut Connection,
     keys: [&Dumped; 2],
     described: &str,
-) -> [Row; 2] {
+) -> [Row; 3] {
     let mut pause = Samples::default();
     let mut call = Samples::default();
+    let mut freeing = Samples::default();
     let mut in_background = [true, true];
     for _ in 0..ROUNDS {
         for (index, side) in SIDES.into_iter().enumerate() {
             let run = unlink(server, con, keys[index]);
             pause.push(side, run.longest_ping_micros);
             call.push(side, run.unlink_micros);
+            freeing.push(side, run.freed_after_seconds);
             in_background[index] &= run.in_background;
         }
     }
@@ -584,12 +588,17 @@ fn unlink_pair(
             label("the UNLINK call's own server time (commandstats)"),
             Unit::Micros,
         ),
+        freeing.into_row(
+            label("from UNLINK until the memory is freed (lazyfree_pending_objects 0)"),
+            Unit::Seconds,
+        ),
     ]
 }
 
 struct Unlinked {
     longest_ping_micros: f64,
     unlink_micros: f64,
+    freed_after_seconds: f64,
     /// Whether the lazy-free thread freed it (lazyfreed_objects grew).
     in_background: bool,
 }
@@ -627,6 +636,7 @@ fn unlink(server: &Server, con: &mut Connection, key: &Dumped) -> Unlinked {
     while !started.load(Ordering::Relaxed) {
         thread::sleep(POLL);
     }
+    let start = Instant::now();
     let removed: i64 = redis::cmd("UNLINK")
         .arg(&key.key)
         .query(con)
@@ -635,10 +645,10 @@ fn unlink(server: &Server, con: &mut Connection, key: &Dumped) -> Unlinked {
     let (calls, unlink_micros) = command_stats(con, "unlink");
     assert_eq!(calls, 1, "cmdstat_unlink counted other calls");
     let deadline = Instant::now() + WAIT_TIMEOUT;
-    let lazyfreed_after = loop {
+    let (lazyfreed_after, freed_after) = loop {
         let (pending, lazyfreed) = lazy_frees(con);
         if pending == 0 {
-            break lazyfreed;
+            break (lazyfreed, start.elapsed());
         }
         assert!(Instant::now() < deadline, "the lazy free took too long");
         thread::sleep(POLL);
@@ -648,6 +658,7 @@ fn unlink(server: &Server, con: &mut Connection, key: &Dumped) -> Unlinked {
     Unlinked {
         longest_ping_micros: longest.as_secs_f64() * 1e6,
         unlink_micros: unlink_micros as f64,
+        freed_after_seconds: freed_after.as_secs_f64(),
         in_background: lazyfreed_after > lazyfreed_before,
     }
 }
