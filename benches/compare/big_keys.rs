@@ -561,7 +561,7 @@ fn unlink_pair(
             let run = unlink(server, con, keys[index]);
             pause.push(side, run.longest_ping_micros);
             call.push(side, run.unlink_micros);
-            freeing.push(side, run.freed_after_seconds);
+            freeing.push(side, run.freed_after_micros);
             in_background[index] &= run.in_background;
         }
     }
@@ -590,7 +590,7 @@ fn unlink_pair(
         ),
         freeing.into_row(
             label("from UNLINK until the memory is freed (lazyfree_pending_objects 0)"),
-            Unit::Seconds,
+            Unit::Micros,
         ),
     ]
 }
@@ -598,7 +598,7 @@ fn unlink_pair(
 struct Unlinked {
     longest_ping_micros: f64,
     unlink_micros: f64,
-    freed_after_seconds: f64,
+    freed_after_micros: f64,
     /// Whether the lazy-free thread freed it (lazyfreed_objects grew).
     in_background: bool,
 }
@@ -658,7 +658,7 @@ fn unlink(server: &Server, con: &mut Connection, key: &Dumped) -> Unlinked {
     Unlinked {
         longest_ping_micros: longest.as_secs_f64() * 1e6,
         unlink_micros: unlink_micros as f64,
-        freed_after_seconds: freed_after.as_secs_f64(),
+        freed_after_micros: freed_after.as_secs_f64() * 1e6,
         in_background: lazyfreed_after > lazyfreed_before,
     }
 }
