@@ -2,7 +2,9 @@
 #               make test  (the whole test suite against real redis-server processes;
 #                           MULTIMAP_SEED=<n> replays a randomized test, tests an
 #                           older server cannot run print SKIPPED <file>::<test>)
-#               make bench (the module against native lists and hashes; BENCH_SCALE=0 skips 10× data)
+#               make bench (the module against native lists and hashes, and its floor, on
+#                           Redis 7.0, 8.2 and Valkey 9.1; BENCH_SERVERS=<name> picks one,
+#                           BENCH_SCALE=0 skips 10× data)
 #               make fuzz  (cargo-fuzz targets, FUZZ_SECONDS each)
 PORT ?= 6379
 MODULE := $(CURDIR)/target/release/libredis_multimap.so
@@ -92,12 +94,24 @@ test: deps servers
 servers: $(SERVER_LAUNCHERS)
 
 # Not part of `test`: it takes minutes and reports ratios rather than pass/fail.
-# The field-expiry rows run second, on Redis 8.2, next to its own hash-field expiry.
-bench: deps $(SERVERS_DIR)/redis-8.2/server
+# Each of BENCH_SERVERS in turn, module against native on that one server
+# (`make bench BENCH_SERVERS=valkey-9.1` picks one); on the servers with their
+# own hash-field expiry (Redis 7.4+, Valkey 9+) the field-expiry rows follow.
+# Each server's tables go to target/bench/<server>.md as well.
+BENCH_SERVERS ?= redis-7.0 redis-8.2 valkey-9.1
+BENCH_OUT := $(CURDIR)/target/bench
+HAS_FIELD_EXPIRY := redis-7.4 redis-8.2 valkey-9.1
+bench: deps $(foreach server,$(BENCH_SERVERS),$(SERVERS_DIR)/$(server)/server)
 	cargo build --release
-	MULTIMAP_MODULE=$(MODULE) cargo bench --bench compare
-	MULTIMAP_MODULE=$(MODULE) REDIS_SERVER=$(SERVERS_DIR)/redis-8.2/server \
-		cargo bench --bench compare -- field-expiry
+	@mkdir -p $(BENCH_OUT)
+	@set -o pipefail; for server in $(BENCH_SERVERS); do \
+		echo "=== make bench on $$server"; \
+		export MULTIMAP_MODULE=$(MODULE) REDIS_SERVER=$(SERVERS_DIR)/$$server/server; \
+		cargo bench --bench compare | tee $(BENCH_OUT)/$$server.md || exit 1; \
+		case " $(HAS_FIELD_EXPIRY) " in *" $$server "*) \
+			cargo bench --bench compare -- field-expiry | tee -a $(BENCH_OUT)/$$server.md || exit 1;; \
+		esac; \
+	done
 
 # Each cargo-fuzz target for FUZZ_SECONDS (on the stable toolchain, hence no
 # sanitizer); a crash leaves its input under fuzz/artifacts/.

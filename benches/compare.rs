@@ -28,6 +28,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+#[path = "compare/big_keys.rs"]
+mod big_keys;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -349,6 +353,21 @@ struct CpuOperation {
     calls: usize,
     module: Call,
     native: Call,
+    /// The module floor's command standing for the module's, on the same
+    /// key and arguments, for the O(1) commands (see benches/floor.c).
+    floor: Option<Call>,
+}
+
+/// A floor command of benches/floor.c, on the module's key and arguments:
+/// it changes nothing, so it needs nothing put back.
+macro_rules! floor {
+    ($stat:literal, [$($arg:literal),* $(,)?]) => {
+        Some(Call {
+            prepare: &[],
+            timed: &[($stat, &[$($arg),*])],
+            restore: &[],
+        })
+    };
 }
 
 const CPU_OPERATIONS: &[CpuOperation] = &[
@@ -370,6 +389,7 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("rpush", &["RPUSH", "append:{field}", "{value}"])],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "read a 100-value field: GET vs LRANGE 0 -1",
@@ -386,6 +406,7 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lrange", &["LRANGE", "mm:{field}", "0", "-1"])],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "count a 100-value field: LEN vs LLEN",
@@ -402,6 +423,10 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("llen", &["LLEN", "mm:{field}"])],
             restore: &[],
         },
+        floor: floor!(
+            "floor.read.integer",
+            ["FLOOR.READ.INTEGER", "mm", "{field}"]
+        ),
     },
     CpuOperation {
         label: "remove 1 value from a 100-value field: REMOVE vs LREM 0",
@@ -421,6 +446,7 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lrem", &["LREM", "mm:{field}", "0", "{value}"])],
             restore: &[&["RPUSH", "mm:{field}", "{value}"]],
         },
+        floor: None,
     },
     CpuOperation {
         label: "delete a 100-value field: DEL field vs DEL list",
@@ -437,6 +463,7 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("del", &["DEL", "mm:{field}"])],
             restore: &[&["RPUSH", "mm:{field}", "{values}"]],
         },
+        floor: None,
     },
     CpuOperation {
         label: "set a one-value field: REPLACE vs HSET",
@@ -456,6 +483,10 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("hset", &["HSET", "single:hash", "{field}", "{value}"])],
             restore: &[],
         },
+        floor: floor!(
+            "floor.write.integer",
+            ["FLOOR.WRITE.INTEGER", "single", "{field}", "{value}"]
+        ),
     },
     CpuOperation {
         label: "read a one-value field: GET vs HGET",
@@ -472,6 +503,64 @@ const CPU_OPERATIONS: &[CpuOperation] = &[
             timed: &[("hget", &["HGET", "single:hash", "{field}"])],
             restore: &[],
         },
+        floor: floor!(
+            "floor.read.array",
+            ["FLOOR.READ.ARRAY", "single", "{field}"]
+        ),
+    },
+    CpuOperation {
+        label: "tell whether a one-value field exists: EXISTS vs HEXISTS",
+        data: &SINGLE,
+        reload: false,
+        calls: 50_000,
+        module: Call {
+            prepare: &[],
+            timed: &[("multimap.exists", &["MULTIMAP.EXISTS", "single", "{field}"])],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("hexists", &["HEXISTS", "single:hash", "{field}"])],
+            restore: &[],
+        },
+        floor: floor!(
+            "floor.read.integer",
+            ["FLOOR.READ.INTEGER", "single", "{field}"]
+        ),
+    },
+    CpuOperation {
+        label: "count the fields: CARD vs HLEN",
+        data: &SINGLE,
+        reload: false,
+        calls: 50_000,
+        module: Call {
+            prepare: &[],
+            timed: &[("multimap.card", &["MULTIMAP.CARD", "single"])],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("hlen", &["HLEN", "single:hash"])],
+            restore: &[],
+        },
+        floor: floor!("floor.read.integer", ["FLOOR.READ.INTEGER", "single"]),
+    },
+    CpuOperation {
+        label: "count the values of one-value fields: SIZE vs HLEN",
+        data: &SINGLE,
+        reload: false,
+        calls: 50_000,
+        module: Call {
+            prepare: &[],
+            timed: &[("multimap.size", &["MULTIMAP.SIZE", "single"])],
+            restore: &[],
+        },
+        native: Call {
+            prepare: &[],
+            timed: &[("hlen", &["HLEN", "single:hash"])],
+            restore: &[],
+        },
+        floor: floor!("floor.read.integer", ["FLOOR.READ.INTEGER", "single"]),
     },
 ];
 
@@ -526,6 +615,10 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lpop", &["LPOP", "long:{field}"])],
             restore: &[&["LPUSH", "long:{field}", "{value}"]],
         },
+        floor: floor!(
+            "floor.write.bulk",
+            ["FLOOR.WRITE.BULK", "long", "{field}", "LEFT"]
+        ),
     },
     CpuOperation {
         label: "pop 1 value off the back of a 1k-value field: POP RIGHT vs RPOP",
@@ -545,6 +638,10 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("rpop", &["RPOP", "long:{field}"])],
             restore: &[&["RPUSH", "long:{field}", "{value}"]],
         },
+        floor: floor!(
+            "floor.write.bulk",
+            ["FLOOR.WRITE.BULK", "long", "{field}", "RIGHT"]
+        ),
     },
     CpuOperation {
         label: "read the first value of a 1k-value field: INDEX 0 vs LINDEX 0",
@@ -564,6 +661,10 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lindex", &["LINDEX", "long:{field}", "0"])],
             restore: &[],
         },
+        floor: floor!(
+            "floor.read.bulk",
+            ["FLOOR.READ.BULK", "long", "{field}", "0"]
+        ),
     },
     CpuOperation {
         label: "read the last value of a 1k-value field: INDEX -1 vs LINDEX -1",
@@ -583,6 +684,10 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lindex", &["LINDEX", "long:{field}", "-1"])],
             restore: &[],
         },
+        floor: floor!(
+            "floor.read.bulk",
+            ["FLOOR.READ.BULK", "long", "{field}", "-1"]
+        ),
     },
     CpuOperation {
         label: "read the middle value of a 1k-value field: INDEX 500 vs LINDEX 500",
@@ -602,6 +707,7 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lindex", &["LINDEX", "long:{field}", "500"])],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "prepend 1 value to a 1k-value field: PREPEND vs LPUSH",
@@ -621,6 +727,7 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("lpush", &["LPUSH", "long:{field}", "{value}"])],
             restore: &[&["LPOP", "long:{field}"]],
         },
+        floor: None,
     },
     CpuOperation {
         label: "cap a field at 100 values after pushing 1: TRIM 0 99 vs LTRIM 0 99",
@@ -640,6 +747,7 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("ltrim", &["LTRIM", "capped:{field}", "0", "99"])],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "add 1 new value to a 1k-value field: ADD vs EVAL of LPOS then RPUSH",
@@ -659,6 +767,7 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
             timed: &[("eval", &["EVAL", ADD_SCRIPT, "1", "tags:{field}", NEW_TAG])],
             restore: &[&["RPOP", "tags:{field}"]],
         },
+        floor: None,
     },
     CpuOperation {
         label: "add 1 new value to a 1k-value field: ADD vs SADD + RPUSH (a set beside each list)",
@@ -684,6 +793,7 @@ const LIST_OPERATIONS: &[CpuOperation] = &[
                 &["RPOP", "tags:{field}"],
             ],
         },
+        floor: None,
     },
 ];
 
@@ -733,6 +843,7 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
             )],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "give 10 fields an expiry in one call: EXPIRE vs HEXPIRE",
@@ -769,6 +880,7 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
             )],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "read 1 field's TTL: TTL vs HTTL",
@@ -788,6 +900,7 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
             timed: &[("httl", &["HTTL", "expiring:hash", "FIELDS", "1", "{field}"])],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "read 10 fields' TTLs in one call: TTL vs HTTL",
@@ -810,6 +923,7 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
             )],
             restore: &[],
         },
+        floor: None,
     },
     CpuOperation {
         label: "remove 1 field's expiry: PERSIST vs HPERSIST",
@@ -839,6 +953,7 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
             )],
             restore: &[&["HEXPIRE", "expiring:hash", "7200", "FIELDS", "1", "{field}"]],
         },
+        floor: None,
     },
     CpuOperation {
         label: "remove 10 fields' expiries in one call: PERSIST vs HPERSIST",
@@ -875,6 +990,7 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
                 "{fields}",
             ]],
         },
+        floor: None,
     },
     CpuOperation {
         label: "read a one-value field that carries an expiry: GET vs HGET",
@@ -891,6 +1007,10 @@ const EXPIRY_OPERATIONS: &[CpuOperation] = &[
             timed: &[("hget", &["HGET", "expiring:hash", "{field}"])],
             restore: &[],
         },
+        floor: floor!(
+            "floor.read.array",
+            ["FLOOR.READ.ARRAY", "expiring", "{field}"]
+        ),
     },
 ];
 
@@ -1030,11 +1150,13 @@ impl Unit {
     }
 }
 
-/// One measurement per side per round.
+/// One measurement per side per round, and of the module floor in the
+/// rounds that measure it.
 #[derive(Default)]
 struct Samples {
     module: Vec<f64>,
     native: Vec<f64>,
+    floor: Vec<f64>,
 }
 
 impl Samples {
@@ -1049,22 +1171,46 @@ impl Samples {
     /// skews one pair rather than one side. The range of those ratios shows
     /// how much to trust it.
     fn into_row(self, label: String, unit: Unit) -> Row {
-        let ratios: Vec<f64> = self
-            .module
-            .iter()
-            .zip(&self.native)
-            .map(|(module, native)| module / native)
-            .collect();
-        let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-        let highest = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let floor = (!self.floor.is_empty()).then(|| Versus::of(&self.module, self.floor));
         Row {
             label,
             unit,
-            module: median(self.module),
-            native: median(self.native),
+            module: median(self.module.clone()),
+            native: Versus::of(&self.module, self.native),
+            floor,
+        }
+    }
+}
+
+/// The module against one other side: that side's median, and the median
+/// and range of the round by round ratios module / other.
+struct Versus {
+    cost: f64,
+    ratio: f64,
+    ratio_range: (f64, f64),
+}
+
+impl Versus {
+    fn of(module: &[f64], other: Vec<f64>) -> Versus {
+        let ratios: Vec<f64> = module
+            .iter()
+            .zip(&other)
+            .map(|(module, other)| module / other)
+            .collect();
+        let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let highest = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Versus {
+            cost: median(other),
             ratio: median(ratios),
             ratio_range: (lowest, highest),
         }
+    }
+
+    fn format_ratio(&self) -> String {
+        format!(
+            "{:.2} ({:.2}–{:.2})",
+            self.ratio, self.ratio_range.0, self.ratio_range.1
+        )
     }
 }
 
@@ -1103,19 +1249,25 @@ struct Row {
     label: String,
     unit: Unit,
     module: f64,
-    native: f64,
-    ratio: f64,
-    ratio_range: (f64, f64),
+    native: Versus,
+    /// Against the module floor, for the rows of O(1) commands.
+    floor: Option<Versus>,
 }
 
+/// How far above its floor an O(1) command may cost.
+const FLOOR_TARGET: f64 = 1.10;
+
 impl Row {
+    /// A row with a floor is held to it; the others to native.
     fn target_met(&self) -> String {
-        if self.unit.higher_is_better() {
-            let met = if self.ratio >= 1.0 { "yes" } else { "no" };
-            format!("{met} (target ≥ 1.0)")
+        let yes_no = |met: bool| if met { "yes" } else { "no" };
+        if let Some(floor) = &self.floor {
+            let met = floor.ratio <= FLOOR_TARGET;
+            format!("{} (target ≤ {FLOOR_TARGET:.2}× floor)", yes_no(met))
+        } else if self.unit.higher_is_better() {
+            format!("{} (target ≥ 1.0)", yes_no(self.native.ratio >= 1.0))
         } else {
-            let met = if self.ratio <= 1.0 { "yes" } else { "no" };
-            format!("{met} (target ≤ 1.0)")
+            format!("{} (target ≤ 1.0)", yes_no(self.native.ratio <= 1.0))
         }
     }
 }
@@ -1151,19 +1303,16 @@ fn expand(
 /// excluded).
 fn server_cpu_per_call(
     con: &mut Connection,
-    operation: &CpuOperation,
     data: &Dataset,
-    side: Side,
+    reload: Option<Side>,
+    call: &Call,
+    calls: usize,
     seed: u64,
 ) -> f64 {
-    if operation.reload {
+    if let Some(side) = reload {
         data.clear(con, side);
         data.load(con, side);
     }
-    let call = match side {
-        Side::Module => &operation.module,
-        Side::Native => &operation.native,
-    };
     let all_values: Vec<String> = (0..data.values_per_field).map(value_name).collect();
     let many_fields = call
         .prepare
@@ -1177,7 +1326,7 @@ fn server_cpu_per_call(
         .exec(con)
         .expect("CONFIG RESETSTAT");
     let mut batch = Batch::default();
-    for _ in 0..operation.calls {
+    for _ in 0..calls {
         let field = field_name(rng.below(data.fields as u64) as usize);
         let value = value_name(rng.below(data.values_per_field as u64) as usize);
         // Drawn only where a template uses them, so that the other rows draw
@@ -1202,15 +1351,15 @@ fn server_cpu_per_call(
         .timed
         .iter()
         .map(|(stat, _)| {
-            let (calls, micros) = command_stats(con, stat);
+            let (calls_counted, micros) = command_stats(con, stat);
             assert_eq!(
-                calls, operation.calls as u64,
+                calls_counted, calls as u64,
                 "cmdstat_{stat} counted other calls than the timed ones"
             );
             micros
         })
         .sum();
-    micros as f64 / operation.calls as f64
+    micros as f64 / calls as f64
 }
 
 /// (calls, total µs) of a command since the last CONFIG RESETSTAT. The total
@@ -1301,8 +1450,27 @@ fn cpu_rows(
         .iter()
         .map(|operation| {
             let data = operation.data.scaled(scale);
-            let samples =
-                alternate(|side, seed| server_cpu_per_call(con, operation, &data, side, seed));
+            let mut samples = Samples::default();
+            for round in 0..ROUNDS {
+                // Every side of a round draws the same random fields.
+                let seed = round as u64 + 1;
+                let reload = |side| operation.reload.then_some(side);
+                let calls = operation.calls;
+                let module = &operation.module;
+                let cost =
+                    server_cpu_per_call(con, &data, reload(Side::Module), module, calls, seed);
+                samples.push(Side::Module, cost);
+                if let Some(floor) = &operation.floor {
+                    // On the module's data, as the module's calls left it.
+                    samples
+                        .floor
+                        .push(server_cpu_per_call(con, &data, None, floor, calls, seed));
+                }
+                let native = &operation.native;
+                let cost =
+                    server_cpu_per_call(con, &data, reload(Side::Native), native, calls, seed);
+                samples.push(Side::Native, cost);
+            }
             let label = format!(
                 "CPU per call, {} fields: {}",
                 count(data.fields),
@@ -1672,6 +1840,8 @@ fn flush_all(con: &mut Connection) {
 /// used_memory without the client buffers, which grow and shrink with the
 /// pipelines that load the data rather than with the data.
 fn data_memory(con: &mut Connection) -> i64 {
+    // Valkey frees deleted data in the background by default.
+    common::client::wait_for_lazy_frees(con);
     let info: String = redis::cmd("INFO")
         .arg("memory")
         .query(con)
@@ -1706,12 +1876,16 @@ fn print_header(con: &mut Connection, title: &str, notes: &[String]) {
         .arg("server")
         .query(con)
         .expect("INFO server");
-    let version = info
-        .lines()
-        .find_map(|line| line.strip_prefix("redis_version:"))
-        .unwrap_or("?")
-        .trim()
-        .to_owned();
+    // Valkey reports the Redis version it is compatible with as well.
+    let version_of = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(|version| version.trim().to_owned())
+    };
+    let server = version_of("valkey_version").map_or_else(
+        || format!("Redis {}", version_of("redis_version").unwrap_or_default()),
+        |version| format!("Valkey {version}"),
+    );
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1726,7 +1900,7 @@ fn print_header(con: &mut Connection, title: &str, notes: &[String]) {
     println!("# {title}");
     println!();
     println!("- date: {date}");
-    println!("- Redis: {version}");
+    println!("- server: {server}");
     println!("- machine: {cpus} CPUs, {model}");
     println!("- module: {}", common::module_path().display());
     println!(
@@ -1740,20 +1914,48 @@ fn print_header(con: &mut Connection, title: &str, notes: &[String]) {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("| row | module | native | ratio (module/native) | target met? |");
-    println!("|---|---:|---:|---:|---|");
+    println!("| row | module | floor | native | module/floor | module/native | target met? |");
+    println!("|---|---:|---:|---:|---:|---:|---|");
     for row in rows {
+        let (floor, floor_ratio) = row.floor.as_ref().map_or_else(
+            || ("".to_owned(), "".to_owned()),
+            |floor| (row.unit.format(floor.cost), floor.format_ratio()),
+        );
         println!(
-            "| {} | {} | {} | {:.2} ({:.2}–{:.2}) | {} |",
+            "| {} | {} | {floor} | {} | {floor_ratio} | {} | {} |",
             row.label,
             row.unit.format(row.module),
-            row.unit.format(row.native),
-            row.ratio,
-            row.ratio_range.0,
-            row.ratio_range.1,
+            row.unit.format(row.native.cost),
+            row.native.format_ratio(),
             row.target_met()
         );
     }
+}
+
+/// Compiles benches/floor.c, the module floor, against our c/redismodule.h
+/// into the target directory, and returns the path of the shared library.
+fn floor_module() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let out_dir = target.join("floor");
+    std::fs::create_dir_all(&out_dir).expect("a directory for the floor module");
+    let library = out_dir.join("libmultimap_floor.so");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let status = Command::new(&compiler)
+        .args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror"])
+        .arg("-I")
+        .arg(root.join("c"))
+        .arg(root.join("benches/floor.c"))
+        .arg("-o")
+        .arg(&library)
+        .status()
+        .unwrap_or_else(|error| panic!("{compiler} could not be started: {error}"));
+    assert!(
+        status.success(),
+        "{compiler} failed to build benches/floor.c"
+    );
+    library
 }
 
 /// The argument that makes this run the field-expiry rows rather than the
@@ -1766,7 +1968,11 @@ fn main() {
     let started = Instant::now();
     let progress = |label: &str| eprintln!("[{:>4.0} s] {label}", started.elapsed().as_secs_f64());
 
-    let server = Server::builder().config("appendonly", "no").start();
+    let floor = floor_module();
+    let server = Server::builder()
+        .config("appendonly", "no")
+        .config("loadmodule", &floor.to_string_lossy())
+        .start();
     let mut con = server.connect();
     // Redis 7 allocates a latency histogram the first time each command runs,
     // which would show up in the memory deltas; Redis 6.2 has no such setting.
@@ -1816,6 +2022,13 @@ fn other_rows(
                  round, one of each side in turn",
                 count(WAKEUPS)
             ),
+            format!(
+                "floor: the CPU per call of a command of benches/floor.c (a module of its own, \
+                 built by the bench) on the same key and arguments, that only opens the key, \
+                 takes its value and replies with the same shape (for a write also signals the \
+                 key, notifies and replicates): what any module command costs; the O(1) rows' \
+                 target is at most {FLOOR_TARGET:.2}× their floor"
+            ),
             "not measured by throughput: deleting a field (redis-benchmark sends one command \
              shape, so it cannot recreate what it deletes)"
                 .to_owned(),
@@ -1842,7 +2055,12 @@ fn other_rows(
             progress(&data.describe());
         }
     }
-    (rows, "rows at 10× the fields skipped".to_owned())
+    let (big_key_rows, big_keys_scaled) = big_keys::rows(server, con, at_scale, progress);
+    rows.extend(big_key_rows);
+    (
+        rows,
+        format!("rows at 10× the fields skipped, {big_keys_scaled}"),
+    )
 }
 
 /// Fields of the memory rows with expiry (as the one-value rows of STORED).

@@ -311,7 +311,6 @@ typedef struct {
     X(const char *, StringPtrLen, (const RedisModuleString *str, size_t *len))                     \
     X(RedisModuleString *, CreateString, (RedisModuleCtx * ctx, const char *ptr, size_t len))      \
     X(void, FreeString, (RedisModuleCtx * ctx, RedisModuleString *str))                            \
-    X(int, StringToLongLong, (const RedisModuleString *str, long long *ll))                        \
     X(int, StringToDouble, (const RedisModuleString *str, double *d))                              \
     X(RedisModuleKey *, OpenKey, (RedisModuleCtx * ctx, RedisModuleString *keyname, int mode))     \
     X(void, CloseKey, (RedisModuleKey * key))                                                      \

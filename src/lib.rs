@@ -55,6 +55,9 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
             unknown.as_bytes().escape_ascii()
         ));
     }
+    if let Some(usable) = ffi::usable_size(multimap::allocator_probe_request()) {
+        multimap::learn_allocator_rounding(usable);
+    }
     datatype::MULTIMAP.register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
     ffi::register_commands::<commands::MultiMapCommands>(ctx)?;
     ffi::register_info::<info::Totals>(ctx)?;

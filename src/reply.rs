@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::ffi::{ReplyOut, WriteReply};
-use crate::multimap::{Values, ValuesIter, View};
+use crate::multimap::{TakenValue, Values, ValuesIter, View};
 
 pub enum Reply<'a> {
     Integer(i64),
@@ -15,7 +15,7 @@ pub enum Reply<'a> {
     NullArray,
     Value(&'a [u8]),
     /// A value taken out of the map.
-    Taken(Vec<u8>),
+    Taken(TakenValue),
     /// Values taken out of the map, in the order they were taken.
     TakenValues(Vec<Vec<u8>>),
     Integers(Vec<usize>),
@@ -55,7 +55,7 @@ impl WriteReply for Reply<'_> {
             Reply::Null => out.null(),
             Reply::NullArray => out.null_array(),
             Reply::Value(value) => out.bulk(value),
-            Reply::Taken(value) => out.bulk(&value),
+            Reply::Taken(value) => out.bulk(value.as_bytes()),
             Reply::TakenValues(values) => out.array(values.iter(), |out, value| out.bulk(value)),
             Reply::Integers(integers) => out.array(integers.into_iter(), |out, integer| {
                 out.integer(i64::try_from(integer).unwrap_or(i64::MAX))
@@ -73,7 +73,7 @@ impl WriteReply for Reply<'_> {
             }
             Reply::ScanPage { cursor, found } => {
                 out.pairs(std::iter::once(found), |cursor_out, page_out, found| {
-                    cursor_out.bulk(cursor.to_string().as_bytes());
+                    cursor_out.bulk(decimal(cursor, &mut [0; U64_DIGITS]));
                     page_out.pairs(
                         found.into_iter(),
                         |field_out, values_out, (field, values)| {
@@ -87,6 +87,36 @@ impl WriteReply for Reply<'_> {
     }
 }
 
+/// The most decimal digits a u64 takes.
+const U64_DIGITS: usize = 20;
+
+/// `number` in decimal, written at the end of `digits`: a SCAN page's cursor
+/// without allocating a string on every call.
+fn decimal(mut number: u64, digits: &mut [u8; U64_DIGITS]) -> &[u8] {
+    let mut start = U64_DIGITS;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (number % 10) as u8;
+        number /= 10;
+        if number == 0 {
+            return &digits[start..];
+        }
+    }
+}
+
 fn write_values<'v>(out: ReplyOut<'_>, values: impl ExactSizeIterator<Item = &'v [u8]>) {
     out.array(values, |out, value| out.bulk(value));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_writes_every_digit_of_any_u64() {
+        for number in [0, 7, 10, 4_611_686_018_427_387_904, u64::MAX] {
+            let mut digits = [0; U64_DIGITS];
+            assert_eq!(decimal(number, &mut digits), number.to_string().as_bytes());
+        }
+    }
 }

@@ -114,7 +114,10 @@ fn run(
         1 => {
             let values = input.list()?;
             let got = map.replace(&field, values.iter().map(Vec::as_slice));
-            assert_eq!(got, values.len());
+            assert_eq!(got.len, values.len());
+            let had_expiry = expiries.remove(&field).is_some();
+            let same = model.get(&field).map_or(values.is_empty(), |held| *held == values);
+            assert_eq!(got.changed, !same || (had_expiry && !values.is_empty()));
             if values.is_empty() {
                 model.remove(&field);
             } else {

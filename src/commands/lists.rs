@@ -62,13 +62,15 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
     };
     let field = field(&args[2]);
     let expired = drop_expired(env, map, &args[1], field);
-    let Some(mut popped) = map.pop(field, end, count.unwrap_or(1)) else {
-        return Ok(Outcome::unchanged(missing).with_expired(expired));
-    };
-    let changed = !popped.is_empty();
-    let reply = match count {
-        Some(_) => Reply::TakenValues(popped),
-        None => Reply::Taken(popped.pop().expect("a field holds at least one value")),
+    let (changed, reply) = match count {
+        Some(count) => match map.pop(field, end, count) {
+            Some(popped) => (!popped.is_empty(), Reply::TakenValues(popped)),
+            None => return Ok(Outcome::unchanged(missing).with_expired(expired)),
+        },
+        None => match map.pop_one(field, end) {
+            Some(popped) => (true, Reply::Taken(popped)),
+            None => return Ok(Outcome::unchanged(missing).with_expired(expired)),
+        },
     };
     Ok(Outcome::changed_if(changed, c"multimap.pop", reply).with_expired(expired))
 }

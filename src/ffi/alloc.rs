@@ -32,6 +32,25 @@ fn redis_alloc_api() -> Option<(AllocFn, FreeFn)> {
     unsafe { raw::RedisModule_Alloc.zip(raw::RedisModule_Free) }
 }
 
+/// The bytes the server's allocator makes usable of a request of `bytes`,
+/// which tell how it rounds requests; `None` outside Redis.
+pub fn usable_size(bytes: usize) -> Option<usize> {
+    let (alloc, free) = redis_alloc_api()?;
+    // SAFETY: as in `redis_alloc_api`: written once before any Rust code runs.
+    let malloc_size = unsafe { raw::RedisModule_MallocSize }?;
+    // SAFETY: a live block from RedisModule_Alloc is asked its size, then
+    // freed once with the matching RedisModule_Free.
+    unsafe {
+        let block = alloc(bytes);
+        if block.is_null() {
+            return None;
+        }
+        let usable = malloc_size(block);
+        free(block);
+        Some(usable)
+    }
+}
+
 /// Places an over-aligned block inside a larger native one; the word just before
 /// the returned pointer remembers where the native block starts.
 ///

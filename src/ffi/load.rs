@@ -97,7 +97,6 @@ fn missing_required_api() -> Option<&'static str> {
         RedisModule_StringPtrLen,
         RedisModule_CreateString,
         RedisModule_FreeString,
-        RedisModule_StringToLongLong,
         RedisModule_StringToDouble,
         RedisModule_GetContextFlags,
         RedisModule_OpenKey,

@@ -36,6 +36,7 @@ mod raw;
 mod reply;
 mod string;
 
+pub use alloc::usable_size;
 pub use blocking::waiting_clients;
 pub(crate) use command::read_handler;
 pub use command::{

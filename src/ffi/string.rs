@@ -75,12 +75,11 @@ impl Arg {
         unsafe { bytes_of(self.raw) }
     }
 
-    /// The argument as a signed 64-bit integer, by Redis's own parsing rules.
+    /// The argument as a signed 64-bit integer, by the rules Redis parses
+    /// integer arguments with (its `string2ll`), read here rather than
+    /// through a call to the server.
     pub fn to_i64(&self) -> Option<i64> {
-        let mut value: std::ffi::c_longlong = 0;
-        // SAFETY: the string is live for this callback; `value` is a valid out-pointer.
-        let status = unsafe { api!(RedisModule_StringToLongLong)(self.raw.as_ptr(), &mut value) };
-        (status == raw::REDISMODULE_OK).then_some(value)
+        parse_i64(self.as_bytes())
     }
 
     /// The argument as a double, by Redis's own parsing rules (which take
@@ -118,6 +117,39 @@ impl<'a> RedisStr<'a> {
     }
 }
 
+/// Redis's integer syntax: an optional `-`, then decimal digits with no
+/// leading zero (`0` alone aside, and `-0` refused), within i64, in fewer
+/// than 21 bytes, and nothing else: no `+`, no spaces.
+fn parse_i64(text: &[u8]) -> Option<i64> {
+    const LONGEST: usize = 20;
+    if text.len() > LONGEST {
+        return None;
+    }
+    let (negative, digits) = match text {
+        [b'-', digits @ ..] => (true, digits),
+        digits => (false, digits),
+    };
+    match digits {
+        [b'0'] if !negative => return Some(0),
+        [b'1'..=b'9', ..] => {}
+        _ => return None,
+    }
+    let mut magnitude: u64 = 0;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        magnitude = magnitude
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    if negative {
+        i64::try_from(-i128::from(magnitude)).ok()
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
 /// # Safety
 /// `string` must stay live and unmodified for `'a`.
 unsafe fn bytes_of<'a>(string: NonNull<raw::RedisModuleString>) -> &'a [u8] {
@@ -130,6 +162,47 @@ unsafe fn bytes_of<'a>(string: NonNull<raw::RedisModuleString>) -> &'a [u8] {
             &[]
         } else {
             std::slice::from_raw_parts(ptr.cast(), len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_i64;
+
+    #[test]
+    fn integers_parse_by_redis_rules() {
+        let accepted: &[(&[u8], i64)] = &[
+            (b"0", 0),
+            (b"7", 7),
+            (b"-1", -1),
+            (b"10", 10),
+            (b"9223372036854775807", i64::MAX),
+            (b"-9223372036854775808", i64::MIN),
+        ];
+        for &(text, value) in accepted {
+            assert_eq!(parse_i64(text), Some(value), "{text:?}");
+        }
+        let refused: &[&[u8]] = &[
+            b"",
+            b"-",
+            b"-0",
+            b"00",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"1.0",
+            b"1e3",
+            b"0x10",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"18446744073709551616",
+            b"-00000000000000000001",
+            b"\xff1",
+        ];
+        for &text in refused {
+            assert_eq!(parse_i64(text), None, "{text:?}");
         }
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use super::checkpoints::{Checkpoints, INDEX_BELOW, INDEX_FROM};
 use super::leb128::{put_varint, read_varint, write_varint};
-use super::packed::{count_packed_values, encode_value, encoded_value_len, value_at};
+use super::packed::{count_packed_values, encode_value, encoded_value_len, put_value, value_at};
 use super::size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
 use super::{InvalidEncoding, Values, NIL};
 
@@ -197,13 +197,20 @@ impl Entry {
     #[inline]
     pub(super) fn field(&self) -> &[u8] {
         let record = self.record();
-        let (len, header) = read_varint(record).expect("field header");
-        &record[header..header + len as usize]
+        &record[name_bounds(record)]
+    }
+
+    /// Whether the field is named `name`: what every lookup asks of each
+    /// entry in its bucket.
+    #[inline]
+    pub(super) fn is_named(&self, name: &[u8]) -> bool {
+        same_bytes(self.field(), name)
     }
 
     #[inline]
     pub(super) fn values(&self) -> Values<'_> {
-        let packed = packed_values(self.record());
+        let record = self.record();
+        let packed = &record[name_bounds(record).end..];
         Values {
             count: self.len(),
             packed,
@@ -294,23 +301,56 @@ impl Entry {
         head
     }
 
-    /// The field holds exactly `values` afterwards; returns how many. Rewrites
-    /// the values in the field's own buffer: no allocation when the new values
-    /// fit where the old ones were. A field left with none is about to be
-    /// dropped, so its buffer is not worth shrinking.
+    /// The field holds exactly `values` afterwards; returns how many, and
+    /// whether they differ from the values before. Rewrites the values in the
+    /// field's own buffer: no allocation when the new values fit where the
+    /// old ones were. A field left with none is about to be dropped, so its
+    /// buffer is not worth shrinking.
     #[inline]
-    pub(super) fn replace_values<'v>(
-        &mut self,
-        values: impl IntoIterator<Item = &'v [u8]>,
-    ) -> usize {
+    pub(super) fn replace_values<'v, I>(&mut self, values: I) -> (usize, bool)
+    where
+        I: IntoIterator<Item = &'v [u8]>,
+        I::IntoIter: Clone,
+    {
         let offset = self.values_offset();
+        let values = values.into_iter();
+        // New values that take exactly the bytes of the old ones (one value
+        // set to another of its length, the common case) are compared with
+        // them and written over them in one pass: no resizing, nothing to
+        // give back. Once one differs, the old boundaries no longer line up
+        // with the new ones, and the rest is only written.
+        let encoded: usize = values.clone().map(encoded_value_len).sum();
+        if offset + encoded == self.data.len() {
+            let mut at = offset;
+            let mut count = 0;
+            let mut changed = false;
+            for value in values {
+                if !changed {
+                    let (old, next) = value_at(&self.data, at);
+                    if old == value {
+                        at = next;
+                        count += 1;
+                        continue;
+                    }
+                    changed = true;
+                }
+                at += put_value(&mut self.data[at..], value);
+                count += 1;
+            }
+            self.check_room_for(count);
+            self.set_len(count);
+            if changed {
+                self.index_replaced();
+            }
+            return (count, changed);
+        }
         self.data.truncate(offset);
         self.set_len(0);
         let count = self.append(values);
         if count > 0 {
             self.shrink_if_mostly_unused();
         }
-        count
+        (count, true)
     }
 
     /// Removes every occurrence of each of `unwanted`; returns how many values went.
@@ -382,11 +422,38 @@ impl Entry {
     }
 }
 
-/// The packed values of a record: what follows its name.
-#[inline(always)]
-fn packed_values(record: &[u8]) -> &[u8] {
-    let (len, header) = read_varint(record).expect("field header");
-    &record[header + len as usize..]
+/// Where the name lies in a record. Names shorter than 128 bytes, nearly
+/// all of them, have a one-byte length, read without decoding.
+#[inline]
+fn name_bounds(record: &[u8]) -> std::ops::Range<usize> {
+    match record.first() {
+        Some(&len) if len < 0x80 => 1..1 + usize::from(len),
+        _ => {
+            let (len, header) = read_varint(record).expect("field header");
+            header..header + len as usize
+        }
+    }
+}
+
+/// `a == b`, with names of 4 to 16 bytes compared as two overlapping
+/// words rather than through a call to `bcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| {
+        u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+    };
+    let half = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+    };
+    match len {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
+        _ => a == b,
+    }
 }
 
 #[cfg(test)]
@@ -489,21 +556,70 @@ mod tests {
     }
 
     #[test]
+    fn replace_values_of_the_same_length_overwrite_the_old_ones() {
+        let values = numbered_values(3);
+        let mut entry = Entry::new(b"f", values.iter().map(Vec::as_slice));
+        let (buffer, capacity) = (entry.data.as_ptr(), entry.data.capacity());
+        // 12 + 3 + 21 encoded bytes, as the three 10-byte values take.
+        let same_length: Vec<&[u8]> = vec![b"0123456789", b"0", b"0123456789abcdefghi"];
+        assert_eq!(entry.replace_values(same_length.iter().copied()), (3, true));
+        assert_eq!(
+            (entry.data.as_ptr(), entry.data.capacity()),
+            (buffer, capacity)
+        );
+        assert_eq!(collect(entry.values()), same_length);
+        assert_eq!(
+            entry.data,
+            Entry::new(b"f", same_length.iter().copied()).data
+        );
+    }
+
+    #[test]
+    fn replace_values_tells_equal_values_from_equal_lengths() {
+        let old: Vec<&[u8]> = vec![b"ab", b"cde", b"f"];
+        let mut entry = Entry::new(b"f", old.iter().copied());
+        assert_eq!(entry.replace_values(old.iter().copied()), (3, false));
+        assert_eq!(collect(entry.values()), old);
+        // The same bytes in all, cut where the old values were not.
+        let shifted: Vec<&[u8]> = vec![b"ab", b"cd", b"ef"];
+        assert_eq!(entry.replace_values(shifted.iter().copied()), (3, true));
+        assert_eq!(collect(entry.values()), shifted);
+        assert_eq!(entry.data, Entry::new(b"f", shifted.iter().copied()).data);
+    }
+
+    #[test]
     fn replace_values_rewrites_in_place_when_the_new_values_fit() {
         let values = numbered_values(100);
         let mut entry = Entry::new(b"f", values.iter().map(Vec::as_slice));
         let (buffer, capacity) = (entry.data.as_ptr(), entry.data.capacity());
         let fewer = &values[..60];
-        assert_eq!(entry.replace_values(fewer.iter().map(Vec::as_slice)), 60);
+        assert_eq!(
+            entry.replace_values(fewer.iter().map(Vec::as_slice)),
+            (60, true)
+        );
         assert_eq!(
             (entry.data.as_ptr(), entry.data.capacity()),
             (buffer, capacity)
         );
         assert_eq!(collect(entry.values()), fewer);
-        assert_eq!(entry.replace_values([&b"tiny"[..]]), 1);
+        assert_eq!(entry.replace_values([&b"tiny"[..]]), (1, true));
         assert!(entry.data.capacity() <= heap_alloc(entry.data.len()));
         assert_eq!(entry.data, Entry::new(b"f", [&b"tiny"[..]]).data);
-        assert_eq!(entry.replace_values([]), 0);
+        assert_eq!(entry.replace_values([]), (0, true));
         assert_eq!((entry.len(), entry.field()), (0, &b"f"[..]));
+    }
+
+    #[test]
+    fn same_bytes_agrees_with_slice_equality() {
+        for len in 0..=20usize {
+            let a: Vec<u8> = (0..len).map(|byte| byte as u8).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            assert!(!same_bytes(&a, &a[..len.saturating_sub(1)]) || len == 0);
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x80;
+                assert!(!same_bytes(&a, &b), "{len} bytes differing at {at}");
+            }
+        }
     }
 }

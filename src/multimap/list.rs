@@ -16,6 +16,42 @@ use super::packed::{encoded_value_len, put_value, value_at, value_start_before};
 use super::values::{clamp_range, resolve_index, Values};
 use super::MultiMap;
 
+/// The longest value `TakenValue` holds in place: with its length and the
+/// enum's tag, the whole fits in 48 bytes.
+const SHORT_VALUE_BYTES: usize = 46;
+
+/// A value taken out of a map, to be replied after the key is closed. Short
+/// values, the common case, are copied in place rather than allocated.
+pub enum TakenValue {
+    Short {
+        len: u8,
+        bytes: [u8; SHORT_VALUE_BYTES],
+    },
+    Long(Vec<u8>),
+}
+
+impl TakenValue {
+    fn new(value: &[u8]) -> TakenValue {
+        if value.len() <= SHORT_VALUE_BYTES {
+            let mut bytes = [0; SHORT_VALUE_BYTES];
+            bytes[..value.len()].copy_from_slice(value);
+            TakenValue::Short {
+                len: value.len() as u8,
+                bytes,
+            }
+        } else {
+            TakenValue::Long(value.to_vec())
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            TakenValue::Short { len, bytes } => &bytes[..usize::from(*len)],
+            TakenValue::Long(value) => value,
+        }
+    }
+}
+
 /// One end of a field's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
@@ -96,6 +132,20 @@ impl MultiMap {
                 End::Right => entry.cut(0, count, keep),
             }
             popped
+        })
+    }
+
+    /// LPOP/RPOP without a count: the value taken from `end`, `None` if the
+    /// field is missing. A short value comes back without an allocation.
+    pub fn pop_one(&mut self, field: &[u8], end: End) -> Option<TakenValue> {
+        self.change_field(field, |entry| {
+            let mut taken = None;
+            let keep = |value: &[u8]| taken = Some(TakenValue::new(value));
+            match end {
+                End::Left => entry.cut(1, 0, keep),
+                End::Right => entry.cut(0, 1, keep),
+            }
+            taken.expect("a field holds at least one value")
         })
     }
 
@@ -856,5 +906,20 @@ mod tests {
             check_invariants(&m);
         }
         assert_eq!(m.field_count(), model.len());
+    }
+
+    #[test]
+    fn pop_one_takes_short_and_long_values_from_either_end() {
+        let long = vec![b'x'; SHORT_VALUE_BYTES + 1];
+        let short = vec![b'y'; SHORT_VALUE_BYTES];
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&long[..], b"", &short[..], b"z"]);
+        let bytes = |taken: Option<TakenValue>| taken.map(|value| value.as_bytes().to_vec());
+        assert_eq!(bytes(m.pop_one(b"f", End::Left)), Some(long));
+        assert_eq!(bytes(m.pop_one(b"f", End::Right)), Some(b"z".to_vec()));
+        assert_eq!(bytes(m.pop_one(b"f", End::Right)), Some(short));
+        assert_eq!(bytes(m.pop_one(b"f", End::Left)), Some(Vec::new()));
+        assert!(m.is_empty());
+        assert!(m.pop_one(b"f", End::Left).is_none());
     }
 }

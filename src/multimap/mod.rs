@@ -5,8 +5,9 @@
 //! The field table (this file) is a chained hash table kept in two vectors: a dense `Vec` of
 //! entries and a power-of-two `Vec` of bucket heads, chains linked through `u32` indices into the
 //! entry vector. Keeping entries dense makes full iteration a plain slice walk and keeps
-//! per-field overhead small; bucket-wise cursors (`scan`) follow the Redis `dictScan`
-//! reverse-binary scheme so that a cursor survives the table being resized between calls.
+//! per-field overhead small. A field's bucket is the top bits of its hash, so a bucket is a range
+//! of hashes: bucket-wise cursors (`scan`) are points in hash space, walk the buckets in memory
+//! order, and survive the table being resized between calls.
 //!
 //! Each field (`entry`) is one allocation holding its name and all its values in the `packed`
 //! encoding, the way Redis's listpack packs a small list, so a field costs one block plus a
@@ -19,9 +20,10 @@ pub use blocks::{MeasureBlocks, MoveBlocks};
 use entry::Entry;
 use expiry::Expiries;
 use hasher::FieldHasher;
-pub use list::{End, SetError};
+pub use list::{End, SetError, TakenValue};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
+pub use size_class::{allocator_probe_request, learn_allocator_rounding};
 pub use timed::{ExpiryChange, ExpiryChanged, FieldExpiry, View, MAX_EXPIRY_MS};
 pub use values::{Values, ValuesIter};
 
@@ -49,11 +51,27 @@ const NIL: u32 = u32::MAX;
 /// Smallest bucket table once one is allocated, so tiny maps don't resize on every change.
 const MIN_BUCKETS: usize = 4;
 
+/// The bucket of `hash` in a table of `buckets` buckets (a power of two, at
+/// least `MIN_BUCKETS`): the hash's top bits. A bucket is then a range of
+/// hashes, the buckets of a table twice as big split it in two neighbours, and
+/// SCAN can walk the buckets in memory order (see `scan`).
+#[inline]
+fn bucket_in(hash: u64, buckets: usize) -> usize {
+    (hash >> bucket_shift(buckets)) as usize
+}
+
+/// How far a hash shifts right to leave its bucket bits, for a table of
+/// `buckets` buckets (a power of two, at least `MIN_BUCKETS`, so less than 64).
+#[inline]
+fn bucket_shift(buckets: usize) -> u32 {
+    u64::BITS - buckets.trailing_zeros()
+}
+
 /// A map from fields to non-empty ordered lists of values.
 ///
 /// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
 /// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
-/// `hash(field) & mask`; `totals` sums every entry's share.
+/// `bucket_in(hash(field), buckets.len())`; `totals` sums every entry's share.
 #[derive(Clone, Default)]
 pub struct MultiMap {
     entries: Vec<Entry>,
@@ -63,6 +81,15 @@ pub struct MultiMap {
     hasher: FieldHasher,
     /// The fields' expiry times, once any field has one (see `expiry`).
     expiries: Option<Box<Expiries>>,
+}
+
+/// What `MultiMap::replace` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    /// Values the field holds now.
+    pub len: usize,
+    /// Whether the values changed, or an expiry went.
+    pub changed: bool,
 }
 
 /// Running sums over the entries, so that counting is O(1). Every change to
@@ -166,28 +193,35 @@ impl MultiMap {
         Ok(())
     }
 
-    /// The field holds exactly these values afterwards (an empty iterator removes the field);
-    /// returns the count.
-    pub fn replace<'v>(
-        &mut self,
-        field: &[u8],
-        values: impl IntoIterator<Item = &'v [u8]>,
-    ) -> usize {
+    /// The field holds exactly these values afterwards (an empty iterator
+    /// removes the field), and no expiry, as HSET leaves a field; in one
+    /// lookup. Values equal to the field's are left as they are.
+    pub fn replace<'v, I>(&mut self, field: &[u8], values: I) -> Replaced
+    where
+        I: IntoIterator<Item = &'v [u8]>,
+        I::IntoIter: Clone,
+    {
         let hash = self.hash(field);
-        match self.find(field, hash) {
-            Some(i) => {
-                let entry = &mut self.entries[i];
-                self.totals.remove(entry);
-                let count = entry.replace_values(values);
-                self.totals.add(entry);
-                if count == 0 {
-                    self.remove_entry(i);
-                } else {
-                    self.values_changed(i);
-                }
-                count
-            }
-            None => self.add_field(hash, field, values),
+        let Some(i) = self.find(field, hash) else {
+            let len = self.add_field(hash, field, values);
+            return Replaced {
+                len,
+                changed: len > 0,
+            };
+        };
+        let persisted = self.clear_expiry(i);
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        let (len, changed) = entry.replace_values(values);
+        self.totals.add(entry);
+        if len == 0 {
+            self.remove_entry(i);
+        } else if changed {
+            self.values_changed(i);
+        }
+        Replaced {
+            len,
+            changed: changed || persisted,
         }
     }
 
@@ -247,7 +281,7 @@ impl MultiMap {
     }
 
     fn bucket_of(&self, hash: u64) -> usize {
-        hash as usize & (self.buckets.len() - 1)
+        bucket_in(hash, self.buckets.len())
     }
 
     fn find(&self, field: &[u8], hash: u64) -> Option<usize> {
@@ -257,7 +291,7 @@ impl MultiMap {
         let mut idx = self.buckets[self.bucket_of(hash)];
         while idx != NIL {
             let entry = &self.entries[idx as usize];
-            if entry.field() == field {
+            if entry.is_named(field) {
                 return Some(idx as usize);
             }
             idx = entry.next;
@@ -362,9 +396,8 @@ impl MultiMap {
     fn resize(&mut self, new_len: usize) {
         debug_assert!(new_len.is_power_of_two() && new_len >= MIN_BUCKETS);
         let mut buckets = vec![NIL; new_len];
-        let mask = new_len - 1;
         for i in 0..self.entries.len() {
-            let bucket = self.hash(self.entries[i].field()) as usize & mask;
+            let bucket = bucket_in(self.hash(self.entries[i].field()), new_len);
             self.entries[i].next = buckets[bucket];
             // `i` fits in u32: `push_entry` refuses to index past NIL.
             buckets[bucket] = i as u32;
@@ -492,7 +525,7 @@ mod tests {
         assert_eq!(m.stored_bytes(), 10 + 4 + 3);
         assert_eq!(m.remove_values(b"new", &[b"z"]), 1);
         assert_eq!(m.stored_bytes(), 10);
-        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert_eq!(m.replace(b"f", std::iter::empty()).len, 0);
         assert_eq!(m.stored_bytes(), 4);
         assert!(m.remove_field(b""));
         assert_eq!(m.stored_bytes(), 0);
@@ -503,7 +536,14 @@ mod tests {
     fn replace_sets_exactly_the_given_values() {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"b", b"c"]);
-        assert_eq!(m.replace(b"f", [&b"x"[..], b"x"]), 2);
+        let replaced = m.replace(b"f", [&b"x"[..], b"x"]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 2,
+                changed: true
+            }
+        );
         assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"x", b"x"])));
         assert_eq!(m.value_count(), 2);
         check_invariants(&m);
@@ -512,9 +552,52 @@ mod tests {
     #[test]
     fn replace_creates_missing_field() {
         let mut m = MultiMap::new();
-        assert_eq!(m.replace(b"f", [&b"a"[..]]), 1);
+        let replaced = m.replace(b"f", [&b"a"[..]]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 1,
+                changed: true
+            }
+        );
         assert_eq!(field_values(&m, b"f"), Some(vecs(&[b"a"])));
         assert_eq!(m.value_count(), 1);
+    }
+
+    #[test]
+    fn replace_with_the_same_values_changes_nothing_but_an_expiry() {
+        let mut m = MultiMap::new();
+        m.insert(b"f", [&b"a"[..], b"b"]);
+        let record = m.entries[0].data.clone();
+        let replaced = m.replace(b"f", [&b"a"[..], b"b"]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 2,
+                changed: false
+            }
+        );
+        assert_eq!(m.entries[0].data, record);
+        assert!(m.set_expiry(b"f", 1_000));
+        let replaced = m.replace(b"f", [&b"a"[..], b"b"]);
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 2,
+                changed: true
+            }
+        );
+        assert_eq!(m.view(1).expiry(b"f"), FieldExpiry::Never);
+        assert!(m.set_expiry(b"f", 1_000));
+        assert_eq!(
+            m.replace(b"f", [&b"c"[..]]),
+            Replaced {
+                len: 1,
+                changed: true
+            }
+        );
+        assert_eq!(m.view(1).expiry(b"f"), FieldExpiry::Never);
+        check_invariants(&m);
     }
 
     #[test]
@@ -522,7 +605,7 @@ mod tests {
         let mut m = MultiMap::new();
         m.insert(b"f", [&b"a"[..], b"b"]);
         m.insert(b"g", [&b"c"[..]]);
-        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        assert_eq!(m.replace(b"f", std::iter::empty()).len, 0);
         assert!(m.get(b"f").is_none());
         assert_eq!(m.field_count(), 1);
         assert_eq!(m.value_count(), 1);
@@ -532,7 +615,14 @@ mod tests {
     #[test]
     fn replace_with_no_values_on_missing_field_creates_nothing() {
         let mut m = MultiMap::new();
-        assert_eq!(m.replace(b"f", std::iter::empty()), 0);
+        let replaced = m.replace(b"f", std::iter::empty());
+        assert_eq!(
+            replaced,
+            Replaced {
+                len: 0,
+                changed: false
+            }
+        );
         assert!(m.is_empty());
     }
 
@@ -895,7 +985,8 @@ mod tests {
                 Operation::Replace => {
                     let values = random_values(&mut rng, 3);
                     let got = m.replace(&field, values.iter().map(Vec::as_slice));
-                    assert_eq!(got, values.len());
+                    assert_eq!(got.len, values.len());
+                    assert_eq!(got.changed, *slot != values);
                     *slot = values;
                 }
                 Operation::RemoveValues => {

@@ -1,23 +1,70 @@
-//! jemalloc's size classes, and growing and shrinking buffers in the steps it
-//! would round them to anyway. (MEMORY USAGE asks the allocator itself: see
+//! The size classes of the server's allocator (jemalloc's, or glibc
+//! malloc's steps), and growing and shrinking buffers in the steps it would
+//! round them to anyway. (MEMORY USAGE asks the allocator itself: see
 //! `blocks`.)
 
 #![forbid(unsafe_code)]
 
 use std::mem::size_of;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Heap bytes one allocation of `bytes` takes under jemalloc (none when nothing is allocated).
-///
-/// jemalloc (Redis's default allocator) rounds a request up to its size class: 8, then steps
-/// of 16 up to 128, then four classes per doubling. Requests of exactly a class waste nothing
-/// there, and cost about their size under other allocators too.
+/// Whether the server allocates with glibc's malloc (Redis built with
+/// libc malloc, Valkey's builds that use it) rather than jemalloc: learnt
+/// once at load (see `learn_allocator_rounding`), jemalloc until then.
+static GLIBC_MALLOC: AtomicBool = AtomicBool::new(false);
+
+/// What the allocator makes usable of a 33-byte request tells the two
+/// apart: jemalloc rounds it to its 48-byte class, glibc to a 48-byte chunk
+/// of which its 8-byte header leaves 40.
+const PROBE_REQUEST: usize = 33;
+const GLIBC_USABLE_FOR_PROBE: usize = 40;
+
+/// The request `learn_allocator_rounding` wants the usable size of.
+pub const fn allocator_probe_request() -> usize {
+    PROBE_REQUEST
+}
+
+/// Adopts the allocator's rounding, given what it made usable of a request
+/// of `allocator_probe_request()` bytes.
+pub fn learn_allocator_rounding(usable: usize) {
+    GLIBC_MALLOC.store(usable == GLIBC_USABLE_FOR_PROBE, Ordering::Relaxed);
+}
+
+/// Heap bytes usable in one allocation of `bytes` (none when nothing is
+/// allocated): the request rounded up as the server's allocator rounds it,
+/// so a buffer of exactly that capacity wastes nothing.
 #[inline]
 pub(super) fn heap_alloc(bytes: usize) -> usize {
+    if GLIBC_MALLOC.load(Ordering::Relaxed) {
+        glibc_usable(bytes)
+    } else {
+        jemalloc_class(bytes)
+    }
+}
+
+/// jemalloc rounds a request up to its size class: 8, then steps of 16 up
+/// to 128, then four classes per doubling.
+#[inline]
+fn jemalloc_class(bytes: usize) -> usize {
     match bytes {
         0 => 0,
         1..=8 => 8,
         9..=128 => bytes.next_multiple_of(16),
         _ => bytes.next_multiple_of(bytes.next_power_of_two() / 8),
+    }
+}
+
+/// glibc hands out chunks of 16-byte steps (32 at least) whose first 8
+/// bytes are its header. Past small sizes, buffers still grow in
+/// jemalloc's geometric steps (a chunk of a class's size), so that appends
+/// stay amortised O(1) rather than reallocating every 16 bytes.
+#[inline]
+fn glibc_usable(bytes: usize) -> usize {
+    const HEADER: usize = 8;
+    match bytes {
+        0 => 0,
+        1..=120 => (bytes + HEADER).next_multiple_of(16).max(32) - HEADER,
+        _ => jemalloc_class(bytes + HEADER) - HEADER,
     }
 }
 
@@ -49,6 +96,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn glibc_steps_leave_its_header_room_in_whole_chunks() {
+        let usable = [
+            (1, 24),
+            (24, 24),
+            (25, 40),
+            (33, 40),
+            (40, 40),
+            (41, 56),
+            (120, 120),
+        ];
+        for (request, expected) in usable {
+            assert_eq!(glibc_usable(request), expected, "{request}");
+        }
+        // Past small sizes, a chunk of a jemalloc class's size.
+        assert_eq!(glibc_usable(121), 152);
+        assert_eq!(glibc_usable(1815), 2040);
+        assert_eq!(glibc_usable(2040), 2040);
+        for request in 1..5000 {
+            let chunk = glibc_usable(request) + 8;
+            assert!(
+                glibc_usable(request) >= request && chunk.is_multiple_of(16),
+                "{request}"
+            );
+        }
+    }
+
+    #[test]
     fn heap_alloc_rounds_to_jemalloc_size_classes() {
         let classes = [
             (0, 0),
@@ -60,11 +134,11 @@ mod tests {
             (129, 160),
         ];
         for (request, class) in classes {
-            assert_eq!(heap_alloc(request), class, "{request}");
+            assert_eq!(jemalloc_class(request), class, "{request}");
         }
-        assert_eq!(heap_alloc(200), 224);
-        assert_eq!(heap_alloc(4096), 4096);
-        assert_eq!(heap_alloc(4097), 5120);
+        assert_eq!(jemalloc_class(200), 224);
+        assert_eq!(jemalloc_class(4096), 4096);
+        assert_eq!(jemalloc_class(4097), 5120);
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl MultiMap {
         let Some(i) = self.find(field, self.hash(field)) else {
             return false;
         };
+        self.clear_expiry(i)
+    }
+
+    /// Entry `i` no longer expires; true if it had an expiry.
+    pub(super) fn clear_expiry(&mut self, i: usize) -> bool {
         let Some(expiries) = &mut self.expiries else {
             return false;
         };
