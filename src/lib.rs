@@ -55,8 +55,9 @@ fn on_load(ctx: &Context, args: &[Arg]) -> Result<(), String> {
             unknown.as_bytes().escape_ascii()
         ));
     }
-    if let Some(usable) = ffi::usable_size(multimap::allocator_probe_request()) {
-        multimap::learn_allocator_rounding(usable);
+    let [small, larger] = multimap::allocator_probe_requests();
+    if let (Some(small), Some(larger)) = (ffi::usable_size(small), ffi::usable_size(larger)) {
+        multimap::learn_allocator_rounding([small, larger]);
     }
     datatype::MULTIMAP.register(ctx, TYPE_NAME, rdb::ENCODING_VERSION)?;
     ffi::register_commands::<commands::MultiMapCommands>(ctx)?;

@@ -23,7 +23,7 @@ use hasher::FieldHasher;
 pub use list::{End, SetError, TakenValue};
 pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
-pub use size_class::{allocator_probe_request, learn_allocator_rounding};
+pub use size_class::{allocator_probe_requests, learn_allocator_rounding};
 pub use timed::{ExpiryChange, ExpiryChanged, FieldExpiry, View, MAX_EXPIRY_MS};
 pub use values::{Values, ValuesIter};
 

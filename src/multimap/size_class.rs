@@ -1,33 +1,49 @@
-//! The size classes of the server's allocator (jemalloc's, or glibc
-//! malloc's steps), and growing and shrinking buffers in the steps it would
-//! round them to anyway. (MEMORY USAGE asks the allocator itself: see
-//! `blocks`.)
+//! The size classes of the server's allocator (jemalloc's, with a 16- or an
+//! 8-byte quantum, or glibc malloc's steps), and growing and shrinking
+//! buffers in the steps it would round them to anyway. (MEMORY USAGE asks the
+//! allocator itself: see `blocks`.)
 
 #![forbid(unsafe_code)]
 
 use std::mem::size_of;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Whether the server allocates with glibc's malloc (Redis built with
-/// libc malloc, Valkey's builds that use it) rather than jemalloc: learnt
-/// once at load (see `learn_allocator_rounding`), jemalloc until then.
-static GLIBC_MALLOC: AtomicBool = AtomicBool::new(false);
-
-/// What the allocator makes usable of a 33-byte request tells the two
-/// apart: jemalloc rounds it to its 48-byte class, glibc to a 48-byte chunk
-/// of which its 8-byte header leaves 40.
-const PROBE_REQUEST: usize = 33;
-const GLIBC_USABLE_FOR_PROBE: usize = 40;
-
-/// The request `learn_allocator_rounding` wants the usable size of.
-pub const fn allocator_probe_request() -> usize {
-    PROBE_REQUEST
+/// How the server's allocator rounds requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rounding {
+    /// jemalloc as Redis 7.0 builds it.
+    Jemalloc = 0,
+    /// jemalloc with an 8-byte quantum (Redis 8's build): small classes 8
+    /// bytes apart up to 64.
+    JemallocFineQuantum = 1,
+    /// glibc malloc (Redis built with libc malloc, Valkey's wheels).
+    Glibc = 2,
 }
 
-/// Adopts the allocator's rounding, given what it made usable of a request
-/// of `allocator_probe_request()` bytes.
-pub fn learn_allocator_rounding(usable: usize) {
-    GLIBC_MALLOC.store(usable == GLIBC_USABLE_FOR_PROBE, Ordering::Relaxed);
+/// Learnt once at load (see `learn_allocator_rounding`), jemalloc until then.
+static ROUNDING: AtomicU8 = AtomicU8::new(Rounding::Jemalloc as u8);
+
+/// What the allocator makes usable of these requests tells the three apart:
+/// 33 and 41 bytes become 48 and 48 under jemalloc, 40 and 48 with its
+/// 8-byte quantum, 40 and 56 under glibc (48- and 64-byte chunks less its
+/// 8-byte header).
+const PROBE_REQUESTS: [usize; 2] = [33, 41];
+
+/// The requests `learn_allocator_rounding` wants the usable sizes of.
+pub const fn allocator_probe_requests() -> [usize; 2] {
+    PROBE_REQUESTS
+}
+
+/// Adopts the allocator's rounding, given what it made usable of the
+/// requests of `allocator_probe_requests()`; an answer it does not know
+/// keeps jemalloc's.
+pub fn learn_allocator_rounding(usable: [usize; 2]) {
+    let rounding = match usable {
+        [40, 48] => Rounding::JemallocFineQuantum,
+        [40, 56] => Rounding::Glibc,
+        _ => Rounding::Jemalloc,
+    };
+    ROUNDING.store(rounding as u8, Ordering::Relaxed);
 }
 
 /// Heap bytes usable in one allocation of `bytes` (none when nothing is
@@ -35,10 +51,20 @@ pub fn learn_allocator_rounding(usable: usize) {
 /// so a buffer of exactly that capacity wastes nothing.
 #[inline]
 pub(super) fn heap_alloc(bytes: usize) -> usize {
-    if GLIBC_MALLOC.load(Ordering::Relaxed) {
-        glibc_usable(bytes)
-    } else {
-        jemalloc_class(bytes)
+    match ROUNDING.load(Ordering::Relaxed) {
+        1 => jemalloc_fine_class(bytes),
+        2 => glibc_usable(bytes),
+        _ => jemalloc_class(bytes),
+    }
+}
+
+/// jemalloc with an 8-byte quantum: steps of 8 up to 64, then as with a
+/// 16-byte one.
+#[inline]
+fn jemalloc_fine_class(bytes: usize) -> usize {
+    match bytes {
+        0..=64 => bytes.next_multiple_of(8),
+        _ => jemalloc_class(bytes),
     }
 }
 
@@ -94,6 +120,22 @@ pub(super) fn fit_to_size_class(vec: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fine_quantum_splits_the_small_classes() {
+        let classes = [
+            (1, 8),
+            (9, 16),
+            (33, 40),
+            (41, 48),
+            (57, 64),
+            (65, 80),
+            (129, 160),
+        ];
+        for (request, class) in classes {
+            assert_eq!(jemalloc_fine_class(request), class, "{request}");
+        }
+    }
 
     #[test]
     fn glibc_steps_leave_its_header_room_in_whole_chunks() {
