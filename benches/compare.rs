@@ -1742,6 +1742,54 @@ struct Reclaim {
     longest_cycle_micros: f64,
 }
 
+/// Another client that PINGs the server about every millisecond until
+/// stopped, and keeps its longest round trip.
+struct Pinger {
+    pinged: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<Duration>,
+}
+
+impl Pinger {
+    fn start(server: &Server) -> Pinger {
+        let mut con = server.connect();
+        let pinged = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (pinged, stop) = (Arc::clone(&pinged), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut longest = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    redis::cmd("PING").exec(&mut con).expect("PING");
+                    longest = longest.max(start.elapsed());
+                    pinged.store(true, Ordering::Relaxed);
+                    // Enough pings to see any pause longer than this, without
+                    // competing with the server for the CPU.
+                    thread::sleep(Duration::from_millis(1));
+                }
+                longest
+            })
+        };
+        Pinger {
+            pinged,
+            stop,
+            thread,
+        }
+    }
+
+    /// Whether a PING has come back yet.
+    fn has_pinged(&self) -> bool {
+        self.pinged.load(Ordering::Relaxed)
+    }
+
+    /// Stops pinging; the longest round trip seen.
+    fn stop(self) -> Duration {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the pinging thread")
+    }
+}
+
 fn reclaim_at_once(server: &Server, con: &mut Connection, data: &Dataset, side: Side) -> Reclaim {
     let fields: Vec<String> = (0..data.fields).map(field_name).collect();
     let key = data.single_key(side);
@@ -1769,25 +1817,7 @@ fn reclaim_at_once(server: &Server, con: &mut Connection, data: &Dataset, side: 
         .exec(con)
         .expect("CONFIG RESETSTAT");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let pinger = {
-        let mut pinger = server.connect();
-        let stop = Arc::clone(&stop);
-        thread::spawn(move || {
-            let mut longest = Duration::ZERO;
-            while !stop.load(Ordering::Relaxed) {
-                let start = Instant::now();
-                redis::cmd("PING")
-                    .exec(&mut pinger)
-                    .expect("PING during active expiry");
-                longest = longest.max(start.elapsed());
-                // Enough pings to see any pause longer than this, without
-                // competing with the server for the CPU.
-                thread::sleep(Duration::from_millis(1));
-            }
-            longest
-        })
-    };
+    let pinger = Pinger::start(server);
     let deadline = Instant::now() + RECLAIM_TIMEOUT;
     let gone = loop {
         let exists: bool = redis::cmd("EXISTS").arg(&key).query(con).expect("EXISTS");
@@ -1801,8 +1831,7 @@ fn reclaim_at_once(server: &Server, con: &mut Connection, data: &Dataset, side: 
         );
         thread::sleep(Duration::from_millis(1));
     };
-    stop.store(true, Ordering::Relaxed);
-    let longest_ping = pinger.join().expect("the pinging thread");
+    let longest_ping = pinger.stop();
     assert!(
         gone >= at,
         "the key went {} ms before its fields expired",

@@ -5,8 +5,6 @@
 //! deleting it while another client waits.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,8 +13,8 @@ use tempfile::TempDir;
 
 use super::common::{base_aof_path, Server, Wire};
 use super::{
-    command_stats, count, flush_all, info_field, value_name, Batch, Dataset, NativeForm, Row,
-    Samples, Side, Unit, ROUNDS, SIDES,
+    command_stats, count, flush_all, info_field, value_name, Batch, Dataset, NativeForm, Pinger,
+    Row, Samples, Side, Unit, ROUNDS, SIDES,
 };
 
 /// How big the big keys are.
@@ -611,29 +609,8 @@ fn unlink(server: &Server, con: &mut Connection, key: &Dumped) -> Unlinked {
     reset_stats(con);
     let lazyfreed_before = lazy_frees(con).1;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Arc::new(AtomicBool::new(false));
-    let pinger = {
-        let mut pinger = server.connect();
-        let stop = Arc::clone(&stop);
-        let started = Arc::clone(&started);
-        thread::spawn(move || {
-            let mut longest = Duration::ZERO;
-            while !stop.load(Ordering::Relaxed) {
-                let start = Instant::now();
-                redis::cmd("PING")
-                    .exec(&mut pinger)
-                    .expect("PING during UNLINK");
-                longest = longest.max(start.elapsed());
-                started.store(true, Ordering::Relaxed);
-                // Enough pings to see any pause longer than this, without
-                // competing with the server for the CPU.
-                thread::sleep(POLL);
-            }
-            longest
-        })
-    };
-    while !started.load(Ordering::Relaxed) {
+    let pinger = Pinger::start(server);
+    while !pinger.has_pinged() {
         thread::sleep(POLL);
     }
     let start = Instant::now();
@@ -653,8 +630,7 @@ fn unlink(server: &Server, con: &mut Connection, key: &Dumped) -> Unlinked {
         assert!(Instant::now() < deadline, "the lazy free took too long");
         thread::sleep(POLL);
     };
-    stop.store(true, Ordering::Relaxed);
-    let longest = pinger.join().expect("the pinging thread");
+    let longest = pinger.stop();
     Unlinked {
         longest_ping_micros: longest.as_secs_f64() * 1e6,
         unlink_micros: unlink_micros as f64,
