@@ -242,14 +242,14 @@ fn parse_non_negative(arg: &Arg, error: Error) -> Result<usize, Error> {
         .ok_or(error)
 }
 
+/// LEFT or RIGHT, in any case: spelt out letter by letter, which the
+/// compiler turns into a few comparisons, where `eq_ignore_ascii_case`
+/// lowers every byte of both words first.
 fn parse_end(arg: &Arg) -> Result<End, Error> {
-    let word = arg.as_bytes();
-    if word.eq_ignore_ascii_case(b"LEFT") {
-        Ok(End::Left)
-    } else if word.eq_ignore_ascii_case(b"RIGHT") {
-        Ok(End::Right)
-    } else {
-        Err(Error::Syntax)
+    match arg.as_bytes() {
+        [b'L' | b'l', b'E' | b'e', b'F' | b'f', b'T' | b't'] => Ok(End::Left),
+        [b'R' | b'r', b'I' | b'i', b'G' | b'g', b'H' | b'h', b'T' | b't'] => Ok(End::Right),
+        _ => Err(Error::Syntax),
     }
 }
 

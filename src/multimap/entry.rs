@@ -138,9 +138,22 @@ impl Entry {
         word >> 1
     }
 
+    /// Offsets from 8 KiB on: those of fields of over 65,536 values (whose
+    /// checkpoints take 8 KiB), or popped from the front for long. Such a field's
+    /// buffer holds at least the offset's 3 bytes and 8 KiB more, so the
+    /// first four bytes are read as one word: 3 bytes of LEB128 reach 1 MiB,
+    /// 4 bytes 128 MiB.
     #[inline(never)]
     fn long_record_offset(&self) -> usize {
-        read_varint(&self.data).expect("record offset").0 as usize
+        let word = u32::from_le_bytes(self.data[..4].try_into().expect("four bytes"));
+        let low = (word & 0x7f) | (word >> 1 & 0x3f80) | (word >> 2 & 0x1f_c000);
+        if word & 0x80_0000 == 0 {
+            low as usize
+        } else if word & 0x8000_0000 == 0 {
+            (low | (word >> 3 & 0xfe0_0000)) as usize
+        } else {
+            read_varint(&self.data).expect("record offset").0 as usize
+        }
     }
 
     /// Moves where the record starts, keeping the checkpoints if there are
@@ -189,9 +202,13 @@ impl Entry {
     /// Where the values start in `data`, after the record's name.
     #[inline]
     pub(super) fn values_offset(&self) -> usize {
-        let start = self.record_start();
-        let (len, header) = read_varint(&self.data[start..]).expect("field header");
-        start + header + len as usize
+        self.values_offset_from(self.record_start())
+    }
+
+    /// `values_offset` of a record known to start at `start`.
+    #[inline]
+    pub(super) fn values_offset_from(&self, start: usize) -> usize {
+        start + name_bounds(&self.data[start..]).end
     }
 
     #[inline]
@@ -397,12 +414,21 @@ impl Entry {
     /// `INDEX_BELOW` values gives up its checkpoints.
     #[inline]
     pub(super) fn shrink_if_mostly_unused(&mut self) {
+        self.shrink_if_mostly_unused_from(self.record_start());
+    }
+
+    /// `shrink_if_mostly_unused` for a record known to start at `start`.
+    #[inline]
+    pub(super) fn shrink_if_mostly_unused_from(&mut self, start: usize) {
         if !self.keeps_index() && self.is_indexed() {
             self.drop_index();
         }
-        let start = self.record_start();
         let record_len = self.data.len() - start;
-        if self.data.capacity() <= 2 * heap_alloc(record_len) {
+        // A size class is never below the bytes asked for: most calls (a pop
+        // among thousands) end here without working one out.
+        if self.data.capacity() <= 2 * record_len
+            || self.data.capacity() <= 2 * heap_alloc(record_len)
+        {
             return;
         }
         let checkpoints = self.checkpoints_len_for(self.len());
@@ -511,6 +537,23 @@ mod tests {
         assert_eq!(entry.len(), MAX_VALUES as usize - 1);
         entry.add_to_count(1);
         assert_eq!(entry.len(), MAX_VALUES as usize);
+    }
+
+    #[test]
+    fn a_record_is_found_at_any_offset_its_buffer_writes() {
+        let fresh = Entry::new(b"name", [&b"a"[..], b"bc"]);
+        // Each side of where the offset takes one more LEB128 byte.
+        for start in [1, 63, 64, 8_191, 8_192, (1 << 20) - 1, 1 << 20, 3 << 20] {
+            let mut entry = fresh.clone();
+            let mut data = vec![0xff; start];
+            data.extend_from_slice(&fresh.data);
+            entry.data = data;
+            entry.set_layout(start, false);
+            assert_eq!(entry.record_start(), start);
+            assert_eq!(entry.record(), &fresh.data[..], "{start}");
+            assert_eq!(entry.values_offset(), start + 5);
+            assert_eq!(collect(entry.values()), vecs(&[b"a", b"bc"]));
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use super::checkpoints::Checkpoints;
 use super::entry::{Entry, ARGUMENT_SET_THRESHOLD};
@@ -248,13 +249,15 @@ impl Entry {
             taken(value_at(&self.data, start).0);
             end = start;
         }
-        let mut values_start = self.values_offset();
+        let start = self.record_start();
+        let name_end = self.values_offset_from(start);
+        let mut values_start = name_end;
         for _ in 0..front {
             let (value, next) = value_at(&self.data, values_start);
             taken(value);
             values_start = next;
         }
-        self.cut_at(front, back, values_start, end);
+        self.cut_at(front, back, start..name_end, values_start, end);
     }
 
     /// `cut` without handing the values out: where the values kept start
@@ -265,7 +268,8 @@ impl Entry {
             return;
         }
         let len = self.len();
-        let values_offset = self.values_offset();
+        let start = self.record_start();
+        let name_end = self.values_offset_from(start);
         let values = self.values();
         let offset = |index: usize| match index {
             index if index == len => values.packed.len(),
@@ -275,31 +279,39 @@ impl Entry {
         self.cut_at(
             front,
             back,
-            values_offset + values_start,
-            values_offset + end,
+            start..name_end,
+            name_end + values_start,
+            name_end + end,
         );
     }
 
     /// Removes the `front` values before offset `values_start` of the
-    /// buffer and the `back` ones from `end` on. Cutting the front moves
-    /// only the name forward, leaving free bytes before the record.
-    fn cut_at(&mut self, front: usize, back: usize, values_start: usize, end: usize) {
+    /// buffer and the `back` ones from `end` on, the record's name lying at
+    /// `name` (its length included). Cutting the front moves only the name
+    /// forward, leaving free bytes before the record.
+    fn cut_at(
+        &mut self,
+        front: usize,
+        back: usize,
+        name: Range<usize>,
+        values_start: usize,
+        end: usize,
+    ) {
         self.data.truncate(end);
-        let start = self.record_start();
-        let name_end = self.values_offset();
         self.set_len(self.len() - front - back);
         if self.len() == 0 {
             // The field is about to be dropped: nothing is worth moving.
-            self.data.truncate(name_end);
+            self.data.truncate(name.end);
             return;
         }
+        let mut start = name.start;
         if front > 0 {
-            let new_start = start + (values_start - name_end);
-            self.data.copy_within(start..name_end, new_start);
-            self.set_record_start(new_start);
+            start += values_start - name.end;
+            self.data.copy_within(name, start);
+            self.set_record_start(start);
             self.index_popped_front(front);
         }
-        self.shrink_if_mostly_unused();
+        self.shrink_if_mostly_unused_from(start);
     }
 
     /// Puts `value` at `index` (below `len`); returns whether the bytes
