@@ -53,6 +53,13 @@ impl TakenValue {
     }
 }
 
+/// What a cut took off a field: values, and the bytes of the record they
+/// were.
+struct Cut {
+    values: usize,
+    bytes: usize,
+}
+
 /// One end of a field's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
@@ -124,30 +131,38 @@ impl MultiMap {
     /// in the order popped (from the right: last value first). Drops a field
     /// left without values. O(values popped) at either end, amortised.
     pub fn pop(&mut self, field: &[u8], end: End, count: usize) -> Option<Vec<Vec<u8>>> {
-        self.change_field(field, |entry| {
+        self.cut_field(field, |entry| {
             let count = count.min(entry.len());
             let mut popped = Vec::with_capacity(count);
-            let keep = |value: &[u8]| popped.push(value.to_vec());
-            match end {
-                End::Left => entry.cut(count, 0, keep),
-                End::Right => entry.cut(0, count, keep),
-            }
-            popped
+            let cut = entry.cut_end(end, count, |value| popped.push(value.to_vec()));
+            (popped, cut)
         })
     }
 
     /// LPOP/RPOP without a count: the value taken from `end`, `None` if the
     /// field is missing. A short value comes back without an allocation.
     pub fn pop_one(&mut self, field: &[u8], end: End) -> Option<TakenValue> {
-        self.change_field(field, |entry| {
+        self.cut_field(field, |entry| {
             let mut taken = None;
-            let keep = |value: &[u8]| taken = Some(TakenValue::new(value));
-            match end {
-                End::Left => entry.cut(1, 0, keep),
-                End::Right => entry.cut(0, 1, keep),
-            }
-            taken.expect("a field holds at least one value")
+            let cut = entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)));
+            (taken.expect("a field holds at least one value"), cut)
         })
+    }
+
+    /// `change_field` for a change that only cuts values off the field's
+    /// ends: the totals lose what the cut measured, so that a pop reads
+    /// where the record starts once rather than three times.
+    #[inline]
+    fn cut_field<R>(
+        &mut self,
+        field: &[u8],
+        cut: impl FnOnce(&mut Entry) -> (R, Cut),
+    ) -> Option<R> {
+        let i = self.find(field, self.hash(field))?;
+        let (result, cut) = cut(&mut self.entries[i]);
+        self.totals.cut(cut.values, cut.bytes);
+        self.entry_changed(i);
+        Some(result)
     }
 
     /// LSET: `Ok(true)` if the value at `index` (negative from the end) is
@@ -236,12 +251,26 @@ impl Entry {
         added
     }
 
+    /// Removes `count` values (at most all) from `end`, handing each to
+    /// `taken` in the order popped.
+    #[inline]
+    fn cut_end(&mut self, end: End, count: usize, taken: impl FnMut(&[u8])) -> Cut {
+        match end {
+            End::Left => self.cut(count, 0, taken),
+            End::Right => self.cut(0, count, taken),
+        }
+    }
+
     /// Removes `front` values from the front and `back` from the back (at
     /// most all together), handing each to `taken`: the back ones last first,
     /// then the front ones first first.
-    fn cut(&mut self, front: usize, back: usize, mut taken: impl FnMut(&[u8])) {
-        if front + back == 0 {
-            return;
+    fn cut(&mut self, front: usize, back: usize, mut taken: impl FnMut(&[u8])) -> Cut {
+        let mut cut = Cut {
+            values: front + back,
+            bytes: 0,
+        };
+        if cut.values == 0 {
+            return cut;
         }
         let mut end = self.data.len();
         for _ in 0..back {
@@ -257,7 +286,9 @@ impl Entry {
             taken(value);
             values_start = next;
         }
+        cut.bytes = (values_start - name_end) + (self.data.len() - end);
         self.cut_at(front, back, start..name_end, values_start, end);
+        cut
     }
 
     /// `cut` without handing the values out: where the values kept start
