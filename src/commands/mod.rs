@@ -536,6 +536,21 @@ fn read_clock(env: KeyEnv, map: &MultiMap) -> u64 {
 /// RENAME and MOVE bring, also puts `key` on the expiry schedule.
 #[inline]
 fn drop_expired(env: KeyEnv, map: &mut MultiMap, key: &Arg, field: &[u8]) -> Vec<Vec<u8>> {
+    // Most maps have no expiries: every write asks, so that answer is
+    // inlined in it, and only the rest is a call.
+    if !map.has_expiries() {
+        return Vec::new();
+    }
+    drop_expired_with_expiries(env, map, key, field)
+}
+
+#[inline(never)]
+fn drop_expired_with_expiries(
+    env: KeyEnv,
+    map: &mut MultiMap,
+    key: &Arg,
+    field: &[u8],
+) -> Vec<Vec<u8>> {
     let Some(first) = map.earliest_expiry() else {
         return Vec::new();
     };

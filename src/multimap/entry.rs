@@ -123,37 +123,28 @@ impl Entry {
     }
 
     /// Long fields have free bytes before their record (for their
-    /// checkpoints), so every lookup of one reads this: offsets under 8 KiB
-    /// take one or two bytes, decoded in line; longer ones out of line.
+    /// checkpoints), so every lookup of one reads this: offsets under 1 MiB
+    /// take one to three bytes, decoded in line; longer ones out of line.
+    /// Three bytes are those of fields of over 65,536 values (whose
+    /// checkpoints take 8 KiB), and of queues, popped from the front.
     #[inline(always)]
     fn written_record_start(&self) -> usize {
-        let first = usize::from(self.data[0]);
-        let word = if first < 0x80 {
-            first
+        let low = |at: usize| usize::from(self.data[at] & 0x7f) << (7 * at);
+        let word = if self.data[0] < 0x80 {
+            usize::from(self.data[0])
         } else if self.data[1] < 0x80 {
-            (first & 0x7f) | usize::from(self.data[1]) << 7
+            low(0) | usize::from(self.data[1]) << 7
+        } else if self.data[2] < 0x80 {
+            low(0) | low(1) | usize::from(self.data[2]) << 14
         } else {
             self.long_record_offset()
         };
         word >> 1
     }
 
-    /// Offsets from 8 KiB on: those of fields of over 65,536 values (whose
-    /// checkpoints take 8 KiB), or popped from the front for long. Such a field's
-    /// buffer holds at least the offset's 3 bytes and 8 KiB more, so the
-    /// first four bytes are read as one word: 3 bytes of LEB128 reach 1 MiB,
-    /// 4 bytes 128 MiB.
     #[inline(never)]
     fn long_record_offset(&self) -> usize {
-        let word = u32::from_le_bytes(self.data[..4].try_into().expect("four bytes"));
-        let low = (word & 0x7f) | (word >> 1 & 0x3f80) | (word >> 2 & 0x1f_c000);
-        if word & 0x80_0000 == 0 {
-            low as usize
-        } else if word & 0x8000_0000 == 0 {
-            (low | (word >> 3 & 0xfe0_0000)) as usize
-        } else {
-            read_varint(&self.data).expect("record offset").0 as usize
-        }
+        read_varint(&self.data).expect("record offset").0 as usize
     }
 
     /// Moves where the record starts, keeping the checkpoints if there are
@@ -418,17 +409,26 @@ impl Entry {
     }
 
     /// `shrink_if_mostly_unused` for a record known to start at `start`.
-    #[inline]
+    /// Most calls (a pop among thousands) change nothing, which this tells
+    /// in line: a size class is never below the bytes asked for, so a
+    /// buffer at most twice the record is at most twice its size class.
+    #[inline(always)]
     pub(super) fn shrink_if_mostly_unused_from(&mut self, start: usize) {
+        let keeps_layout = self.keeps_index() || !self.is_indexed();
+        if keeps_layout && self.data.capacity() <= 2 * (self.data.len() - start) {
+            return;
+        }
+        self.give_memory_back_from(start);
+    }
+
+    /// The rest of `shrink_if_mostly_unused_from`, out of line.
+    #[inline(never)]
+    fn give_memory_back_from(&mut self, start: usize) {
         if !self.keeps_index() && self.is_indexed() {
             self.drop_index();
         }
         let record_len = self.data.len() - start;
-        // A size class is never below the bytes asked for: most calls (a pop
-        // among thousands) end here without working one out.
-        if self.data.capacity() <= 2 * record_len
-            || self.data.capacity() <= 2 * heap_alloc(record_len)
-        {
+        if self.data.capacity() <= 2 * heap_alloc(record_len) {
             return;
         }
         let checkpoints = self.checkpoints_len_for(self.len());

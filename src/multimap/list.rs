@@ -264,6 +264,7 @@ impl Entry {
     /// Removes `front` values from the front and `back` from the back (at
     /// most all together), handing each to `taken`: the back ones last first,
     /// then the front ones first first.
+    #[inline(always)]
     fn cut(&mut self, front: usize, back: usize, mut taken: impl FnMut(&[u8])) -> Cut {
         let mut cut = Cut {
             values: front + back,
@@ -320,6 +321,7 @@ impl Entry {
     /// buffer and the `back` ones from `end` on, the record's name lying at
     /// `name` (its length included). Cutting the front moves only the name
     /// forward, leaving free bytes before the record.
+    #[inline(always)]
     fn cut_at(
         &mut self,
         front: usize,
