@@ -131,38 +131,36 @@ impl MultiMap {
     /// in the order popped (from the right: last value first). Drops a field
     /// left without values. O(values popped) at either end, amortised.
     pub fn pop(&mut self, field: &[u8], end: End, count: usize) -> Option<Vec<Vec<u8>>> {
+        let mut popped = Vec::new();
         self.cut_field(field, |entry| {
             let count = count.min(entry.len());
-            let mut popped = Vec::with_capacity(count);
-            let cut = entry.cut_end(end, count, |value| popped.push(value.to_vec()));
-            (popped, cut)
-        })
+            popped.reserve_exact(count);
+            entry.cut_end(end, count, |value| popped.push(value.to_vec()))
+        })?;
+        Some(popped)
     }
 
     /// LPOP/RPOP without a count: the value taken from `end`, `None` if the
     /// field is missing. A short value comes back without an allocation.
     pub fn pop_one(&mut self, field: &[u8], end: End) -> Option<TakenValue> {
+        let mut taken = None;
         self.cut_field(field, |entry| {
-            let mut taken = None;
-            let cut = entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)));
-            (taken.expect("a field holds at least one value"), cut)
-        })
+            entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)))
+        })?;
+        taken
     }
 
     /// `change_field` for a change that only cuts values off the field's
     /// ends: the totals lose what the cut measured, so that a pop reads
-    /// where the record starts once rather than three times.
+    /// where the record starts once rather than three times. `None` if the
+    /// field is missing.
     #[inline]
-    fn cut_field<R>(
-        &mut self,
-        field: &[u8],
-        cut: impl FnOnce(&mut Entry) -> (R, Cut),
-    ) -> Option<R> {
+    fn cut_field(&mut self, field: &[u8], cut: impl FnOnce(&mut Entry) -> Cut) -> Option<()> {
         let i = self.find(field, self.hash(field))?;
-        let (result, cut) = cut(&mut self.entries[i]);
+        let cut = cut(&mut self.entries[i]);
         self.totals.cut(cut.values, cut.bytes);
         self.entry_changed(i);
-        Some(result)
+        Some(())
     }
 
     /// LSET: `Ok(true)` if the value at `index` (negative from the end) is
