@@ -355,6 +355,9 @@ impl MultiMap {
     }
 
     /// Removes entry `i`, moving the last entry into its slot so `entries` stays dense.
+    /// Out of line: the changes that may remove a field (pops, removals)
+    /// mostly do not, and stay small enough to inline what they do instead.
+    #[inline(never)]
     fn remove_entry(&mut self, i: usize) {
         self.unlink_entry(i);
         self.shrink_if_sparse();
