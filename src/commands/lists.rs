@@ -51,25 +51,25 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         }
         _ => return Err(Error::Syntax),
     };
-    let missing = if count.is_some() {
-        Reply::NullArray
-    } else {
-        Reply::Null
+    // Made only when replied: a reply not sent would still be dropped.
+    let missing = || match count {
+        Some(_) => Reply::NullArray,
+        None => Reply::Null,
     };
     let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
-        return Ok(Outcome::unchanged(missing));
+        return Ok(Outcome::unchanged(missing()));
     };
     let field = field(&args[2]);
     let expired = drop_expired(env, map, &args[1], field);
     let (changed, reply) = match count {
         Some(count) => match map.pop(field, end, count) {
             Some(popped) => (!popped.is_empty(), Reply::TakenValues(popped)),
-            None => return Ok(Outcome::unchanged(missing).with_expired(expired)),
+            None => return Ok(Outcome::unchanged(missing()).with_expired(expired)),
         },
         None => match map.pop_one(field, end) {
             Some(popped) => (true, Reply::Taken(popped)),
-            None => return Ok(Outcome::unchanged(missing).with_expired(expired)),
+            None => return Ok(Outcome::unchanged(missing()).with_expired(expired)),
         },
     };
     Ok(Outcome::changed_if(changed, c"multimap.pop", reply).with_expired(expired))
