@@ -130,7 +130,12 @@ pub(super) fn index<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
         return Ok(Reply::Null);
     };
     let index = parse_integer(&args[3])?;
-    Ok(values.get(index).map_or(Reply::Null, Reply::Value))
+    // A match, not `map_or`: a default built up front would be dropped
+    // through the enum's drop glue on every hit.
+    Ok(match values.get(index) {
+        Some(value) => Reply::Value(value),
+        None => Reply::Null,
+    })
 }
 
 /// MULTIMAP.SET key field index value

@@ -298,13 +298,20 @@ fn insert(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 /// MULTIMAP.GET key field (also MULTIMAP.VALUES)
 fn get<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     let values = field_values(key, args)?;
-    Ok(values.map_or(Reply::EmptyArray, |values| Reply::Values(values.iter())))
+    // A match, not `map_or`: a default built up front would be dropped
+    // through the enum's drop glue on every hit.
+    Ok(match values {
+        Some(values) => Reply::Values(values.iter()),
+        None => Reply::EmptyArray,
+    })
 }
 
 /// MULTIMAP.LEN key field
 fn len<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = field_values(key, args)?;
-    Ok(Reply::count(values.map_or(0, |values| values.len())))
+    let map = key.value(&MULTIMAP)?;
+    Ok(Reply::count(
+        map.map_or(0, |map| view(key, map).len_of(field(&args[2]))),
+    ))
 }
 
 /// MULTIMAP.RANGE key field start stop
@@ -328,8 +335,10 @@ fn contains<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 
 /// MULTIMAP.EXISTS key field
 fn exists<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
-    let values = field_values(key, args)?;
-    Ok(Reply::boolean(values.is_some()))
+    let map = key.value(&MULTIMAP)?;
+    Ok(Reply::boolean(map.is_some_and(|map| {
+        view(key, map).contains_field(field(&args[2]))
+    })))
 }
 
 /// MULTIMAP.REMOVE key field value [value ...]

@@ -276,6 +276,16 @@ impl<'a> View<'a> {
         self.find(field).map(|i| self.map.entries[i].values())
     }
 
+    /// How many values `field` holds, 0 if it is missing: read from the
+    /// entry alone, without finding where its values start.
+    pub fn len_of(&self, field: &[u8]) -> usize {
+        self.find(field).map_or(0, |i| self.map.entries[i].len())
+    }
+
+    pub fn contains_field(&self, field: &[u8]) -> bool {
+        self.find(field).is_some()
+    }
+
     pub fn expiry(&self, field: &[u8]) -> FieldExpiry {
         let Some(i) = self.find(field) else {
             return FieldExpiry::Missing;
