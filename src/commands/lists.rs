@@ -123,6 +123,7 @@ pub(super) fn bpop(key: &mut WriteKey, args: &[Arg]) -> BlockingResult {
 }
 
 /// MULTIMAP.INDEX key field index
+#[inline(always)]
 pub(super) fn index<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     let values = field_values(key, args)?;
     // As LINDEX: a missing list answers nil before the index is looked at.

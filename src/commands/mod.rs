@@ -296,6 +296,7 @@ fn insert(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 }
 
 /// MULTIMAP.GET key field (also MULTIMAP.VALUES)
+#[inline(always)]
 fn get<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     let values = field_values(key, args)?;
     // A match, not `map_or`: a default built up front would be dropped
@@ -307,6 +308,7 @@ fn get<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 }
 
 /// MULTIMAP.LEN key field
+#[inline(always)]
 fn len<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
     Ok(Reply::count(
@@ -334,6 +336,7 @@ fn contains<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
 }
 
 /// MULTIMAP.EXISTS key field
+#[inline(always)]
 fn exists<'k>(key: &'k ReadKey, args: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
     Ok(Reply::boolean(map.is_some_and(|map| {
@@ -392,6 +395,7 @@ fn del(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 }
 
 /// MULTIMAP.CARD key
+#[inline(always)]
 fn card<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
     Ok(Reply::count(
@@ -400,6 +404,7 @@ fn card<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
 }
 
 /// MULTIMAP.SIZE key
+#[inline(always)]
 fn size<'k>(key: &'k ReadKey, _: &[Arg]) -> ReadResult<'k> {
     let map = key.value(&MULTIMAP)?;
     Ok(Reply::count(
