@@ -520,7 +520,7 @@ fn parse_cursor(arg: &Arg) -> Result<u64, Error> {
 
 /// The values of the field argument 2 names, `None` when the key or the
 /// field is missing.
-#[inline]
+#[inline(always)]
 fn field_values<'k>(key: &'k ReadKey, args: &[Arg]) -> Result<Option<Values<'k>>, Error> {
     Ok(key
         .value(&MULTIMAP)?
