@@ -202,7 +202,7 @@ impl Entry {
         start + name_bounds(&self.data[start..]).end
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn field(&self) -> &[u8] {
         let record = self.record();
         &record[name_bounds(record)]
@@ -210,7 +210,7 @@ impl Entry {
 
     /// Whether the field is named `name`: what every lookup asks of each
     /// entry in its bucket.
-    #[inline]
+    #[inline(always)]
     pub(super) fn is_named(&self, name: &[u8]) -> bool {
         same_bytes(self.field(), name)
     }
