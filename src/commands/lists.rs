@@ -42,7 +42,7 @@ pub(super) fn add(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 
 /// MULTIMAP.POP key field LEFT|RIGHT [COUNT count]
 pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
-    let end = parse_end(&args[3])?;
+    let end = parse_end(&args[3]).ok_or(Error::Syntax)?;
     // LPOP's rule: a count of 0 is allowed (and pops nothing).
     let count = match &args[4..] {
         [] => None,
@@ -77,7 +77,7 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 
 /// MULTIMAP.BPOP key field LEFT|RIGHT timeout [COUNT count]
 pub(super) fn bpop(key: &mut WriteKey, args: &[Arg]) -> BlockingResult {
-    let end = parse_end(&args[3])?;
+    let end = parse_end(&args[3]).ok_or(Error::Syntax)?;
     // BLMPOP's rule: one COUNT, at least 1.
     let count = match &args[5..] {
         [] => 1,
@@ -250,12 +250,13 @@ fn parse_non_negative(arg: &Arg, error: Error) -> Result<usize, Error> {
 
 /// LEFT or RIGHT, in any case: spelt out letter by letter, which the
 /// compiler turns into a few comparisons, where `eq_ignore_ascii_case`
-/// lowers every byte of both words first.
-fn parse_end(arg: &Arg) -> Result<End, Error> {
+/// lowers every byte of both words first. An `Option`, which comes back in
+/// a register, where a `Result` with an `Error` comes back through memory.
+fn parse_end(arg: &Arg) -> Option<End> {
     match arg.as_bytes() {
-        [b'L' | b'l', b'E' | b'e', b'F' | b'f', b'T' | b't'] => Ok(End::Left),
-        [b'R' | b'r', b'I' | b'i', b'G' | b'g', b'H' | b'h', b'T' | b't'] => Ok(End::Right),
-        _ => Err(Error::Syntax),
+        [b'L' | b'l', b'E' | b'e', b'F' | b'f', b'T' | b't'] => Some(End::Left),
+        [b'R' | b'r', b'I' | b'i', b'G' | b'g', b'H' | b'h', b'T' | b't'] => Some(End::Right),
+        _ => None,
     }
 }
 
