@@ -304,17 +304,20 @@ fn retry<C: CommandSet>(
     let Some(key_name) = args.get(1) else {
         return Ok(false);
     };
-    let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
-    let Ok(Attempt::Done(outcome)) = ran? else {
-        return Ok(false);
-    };
-    let deleted = deleted?;
-    catch_unwind(AssertUnwindSafe(|| {
-        // The server wakes waiters key by key on its own; a served client
-        // signals nothing.
-        finish::<C>(ctx, key_name, outcome, deleted, started, false);
-    }))?;
-    Ok(true)
+    write_key(
+        ctx,
+        key_name,
+        |key| handler(key, args),
+        |attempt, deleted| match attempt {
+            // The server wakes waiters key by key on its own; a served
+            // client signals nothing.
+            Ok(Attempt::Done(outcome)) => {
+                finish::<C>(ctx, key_name, outcome, deleted, started, false);
+                true
+            }
+            _ => false,
+        },
+    )
 }
 
 macro_rules! entry_points {
@@ -405,43 +408,68 @@ fn run<C: CommandSet>(
             let key = ReadKey::open(ctx, key_name);
             caught(|| handler(&key, args, ReplyOut::top(ctx, started)))?.map_err(Failure::Refused)
         }
-        Handler::Write(handler) => {
-            let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
-            let outcome = ran.map_err(Failure::Panicked)?.map_err(refused)?;
-            let deleted = deleted.map_err(Failure::Panicked)?;
-            caught(|| finish::<C>(ctx, key_name, outcome, deleted, started, true))
-        }
-        Handler::Blocking(handler) => {
-            let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
-            let attempt = ran.map_err(Failure::Panicked)?.map_err(refused)?;
-            let deleted = deleted.map_err(Failure::Panicked)?;
-            caught(|| match attempt {
-                Attempt::Done(outcome) => {
-                    finish::<C>(ctx, key_name, outcome, deleted, started, true)
+        Handler::Write(handler) => write_key(
+            ctx,
+            key_name,
+            |key| handler(key, args),
+            |ran, deleted| {
+                let outcome = ran.map_err(refused)?;
+                finish::<C>(ctx, key_name, outcome, deleted, started, true);
+                Ok(())
+            },
+        )
+        .map_err(Failure::Panicked)?,
+        Handler::Blocking(handler) => write_key(
+            ctx,
+            key_name,
+            |key| handler(key, args),
+            |ran, deleted| {
+                match ran.map_err(refused)? {
+                    Attempt::Done(outcome) => {
+                        finish::<C>(ctx, key_name, outcome, deleted, started, true)
+                    }
+                    Attempt::Wait { timeout_ms } if ctx.may_block() => {
+                        ctx.block_on_key(key_name, timeout_ms, ready);
+                    }
+                    Attempt::Wait { .. } => ReplyOut::top(ctx, started).null_array(),
                 }
-                Attempt::Wait { timeout_ms } if ctx.may_block() => {
-                    ctx.block_on_key(key_name, timeout_ms, ready);
-                }
-                Attempt::Wait { .. } => ReplyOut::top(ctx, started).null_array(),
-            })
-        }
+                Ok(())
+            },
+        )
+        .map_err(Failure::Panicked)?,
     }
 }
 
 /// Runs `handler` on the key opened for writing, then, whatever happened (a
-/// panic included), settles the key: its value is counted again and no empty
-/// value stays behind. The key is closed before anything is replied. Returns
-/// what the handler returned and whether settling deleted the key, each
-/// with its panic caught.
-fn write_key<T>(
+/// panic included), settles the key: its value is counted again and no
+/// empty value stays behind. The key is closed before `then` runs on what the
+/// handler returned and whether settling deleted the key, so before anything
+/// is replied. Returns what `then` returned, or the first panic raised.
+///
+/// Two catches, whatever the outcome: settling a key whose handler panicked
+/// needs a catch of its own, and otherwise shares one with `then`. Each
+/// closure caught captures only references, so nothing the handler returned
+/// is copied in and out of the catch.
+#[inline(always)]
+fn write_key<T, R>(
     ctx: &Context,
     key_name: &Arg,
     handler: impl FnOnce(&mut WriteKey<'_>) -> T,
-) -> (std::thread::Result<T>, std::thread::Result<bool>) {
+    then: impl FnOnce(T, bool) -> R,
+) -> std::thread::Result<R> {
     let mut key = WriteKey::open(ctx, key_name);
-    let ran = catch_unwind(AssertUnwindSafe(|| handler(&mut key)));
-    let deleted = catch_unwind(AssertUnwindSafe(|| key.settle()));
-    (ran, deleted)
+    let mut ran = None;
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| ran = Some(handler(&mut key)))) {
+        // The handler's panic is the one reported; settling only has to
+        // leave the key sound.
+        let _ = catch_unwind(AssertUnwindSafe(|| key.settle()));
+        return Err(panic);
+    }
+    catch_unwind(AssertUnwindSafe(|| {
+        let deleted = key.settle();
+        drop(key);
+        then(ran.take().expect("the handler returned"), deleted)
+    }))
 }
 
 /// Writes a write's reply, then what its change owes the rest of Redis
@@ -462,6 +490,16 @@ fn finish<C: CommandSet>(
         expired,
     } = outcome;
     reply.write(ReplyOut::top(ctx, started));
+    if expired.is_empty() && replicated_as.is_none() && !deleted {
+        // Most writes: nothing, or one change propagated as received.
+        if let Some(event) = event {
+            ctx.announce_plain_change(key_name, event);
+            if signal {
+                ctx.signal_ready(key_name);
+            }
+        }
+        return;
+    }
     if event.is_none() && expired.is_empty() {
         return;
     }

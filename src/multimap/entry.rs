@@ -327,7 +327,7 @@ impl Entry {
             for value in values {
                 if !changed {
                     let (old, next) = value_at(&self.data, at);
-                    if old == value {
+                    if same_bytes(old, value) {
                         at = next;
                         count += 1;
                         continue;
@@ -435,8 +435,8 @@ fn name_bounds(record: &[u8]) -> std::ops::Range<usize> {
     }
 }
 
-/// `a == b`, with names of 4 to 16 bytes compared as two overlapping
-/// words rather than through a call to `bcmp`.
+/// `a == b`, with names and values of 4 to 16 bytes compared as two
+/// overlapping words rather than through a call to `bcmp`.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let len = a.len();
