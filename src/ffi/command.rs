@@ -446,10 +446,9 @@ fn run<C: CommandSet>(
 /// handler returned and whether settling deleted the key, so before anything
 /// is replied. Returns what `then` returned, or the first panic raised.
 ///
-/// Two catches, whatever the outcome: settling a key whose handler panicked
-/// needs a catch of its own, and otherwise shares one with `then`. Each
-/// closure caught captures only references, so nothing the handler returned
-/// is copied in and out of the catch.
+/// One catch holds the whole write, so that what the handler returns goes
+/// straight to `then`; only after a panic does settling need a catch of its
+/// own, and a key settled or closed already is left as it is.
 #[inline(always)]
 fn write_key<T, R>(
     ctx: &Context,
@@ -458,18 +457,15 @@ fn write_key<T, R>(
     then: impl FnOnce(T, bool) -> R,
 ) -> std::thread::Result<R> {
     let mut key = WriteKey::open(ctx, key_name);
-    let mut ran = None;
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| ran = Some(handler(&mut key)))) {
-        // The handler's panic is the one reported; settling only has to
-        // leave the key sound.
-        let _ = catch_unwind(AssertUnwindSafe(|| key.settle()));
-        return Err(panic);
-    }
     catch_unwind(AssertUnwindSafe(|| {
+        let ran = handler(&mut key);
         let deleted = key.settle();
-        drop(key);
-        then(ran.take().expect("the handler returned"), deleted)
+        key.close();
+        then(ran, deleted)
     }))
+    .inspect_err(|_| {
+        let _ = catch_unwind(AssertUnwindSafe(|| key.settle()));
+    })
 }
 
 /// Writes a write's reply, then what its change owes the rest of Redis

@@ -291,9 +291,17 @@ impl Drop for ReadKey<'_> {
     }
 }
 
+impl WriteKey<'_> {
+    /// Closes the key before the handle goes: nothing is replied while the
+    /// key is open.
+    pub(super) fn close(&mut self) {
+        close(std::mem::replace(&mut self.raw, std::ptr::null_mut()));
+    }
+}
+
 impl Drop for WriteKey<'_> {
     fn drop(&mut self) {
-        close(self.raw);
+        self.close();
     }
 }
 
