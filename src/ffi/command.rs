@@ -304,11 +304,10 @@ fn retry<C: CommandSet>(
     let Some(key_name) = args.get(1) else {
         return Ok(false);
     };
-    write_key(
-        ctx,
-        key_name,
-        |key| handler(key, args),
-        |attempt, deleted| match attempt {
+    write_key(ctx, key_name, |key| {
+        let attempt = handler(key, args);
+        let deleted = key.end();
+        match attempt {
             // The server wakes waiters key by key on its own; a served
             // client signals nothing.
             Ok(Attempt::Done(outcome)) => {
@@ -316,8 +315,8 @@ fn retry<C: CommandSet>(
                 true
             }
             _ => false,
-        },
-    )
+        }
+    })
 }
 
 macro_rules! entry_points {
@@ -408,62 +407,50 @@ fn run<C: CommandSet>(
             let key = ReadKey::open(ctx, key_name);
             caught(|| handler(&key, args, ReplyOut::top(ctx, started)))?.map_err(Failure::Refused)
         }
-        Handler::Write(handler) => write_key(
-            ctx,
-            key_name,
-            |key| handler(key, args),
-            |ran, deleted| {
-                let outcome = ran.map_err(refused)?;
-                finish::<C>(ctx, key_name, outcome, deleted, started, true);
-                Ok(())
-            },
-        )
-        .map_err(Failure::Panicked)?,
-        Handler::Blocking(handler) => write_key(
-            ctx,
-            key_name,
-            |key| handler(key, args),
-            |ran, deleted| {
-                match ran.map_err(refused)? {
-                    Attempt::Done(outcome) => {
-                        finish::<C>(ctx, key_name, outcome, deleted, started, true)
-                    }
-                    Attempt::Wait { timeout_ms } if ctx.may_block() => {
-                        ctx.block_on_key(key_name, timeout_ms, ready);
-                    }
-                    Attempt::Wait { .. } => ReplyOut::top(ctx, started).null_array(),
+        Handler::Write(handler) => write_key(ctx, key_name, |key| {
+            let ran = handler(key, args);
+            let deleted = key.end();
+            match ran {
+                Ok(outcome) => {
+                    finish::<C>(ctx, key_name, outcome, deleted, started, true);
+                    Ok(())
                 }
-                Ok(())
-            },
-        )
+                Err(error) => Err(refused(error)),
+            }
+        })
+        .map_err(Failure::Panicked)?,
+        Handler::Blocking(handler) => write_key(ctx, key_name, |key| {
+            let ran = handler(key, args);
+            let deleted = key.end();
+            match ran.map_err(refused)? {
+                Attempt::Done(outcome) => {
+                    finish::<C>(ctx, key_name, outcome, deleted, started, true)
+                }
+                Attempt::Wait { timeout_ms } if ctx.may_block() => {
+                    ctx.block_on_key(key_name, timeout_ms, ready);
+                }
+                Attempt::Wait { .. } => ReplyOut::top(ctx, started).null_array(),
+            }
+            Ok(())
+        })
         .map_err(Failure::Panicked)?,
     }
 }
 
-/// Runs `handler` on the key opened for writing, then, whatever happened (a
-/// panic included), settles the key: its value is counted again and no
-/// empty value stays behind. The key is closed before `then` runs on what the
-/// handler returned and whether settling deleted the key, so before anything
-/// is replied. Returns what `then` returned, or the first panic raised.
-///
-/// One catch holds the whole write, so that what the handler returns goes
-/// straight to `then`; only after a panic does settling need a catch of its
-/// own, and a key settled or closed already is left as it is.
+/// Runs `write` on the key opened for writing, in one catch. `write` runs
+/// the handler, then ends the key (`WriteKey::end`: its value counted again,
+/// no empty value left behind, the key closed) before it replies anything.
+/// After a panic the key is settled all the same, in a catch of its own (a
+/// key ended already is left as it is). Returns what `write` returned, or
+/// the first panic raised.
 #[inline(always)]
-fn write_key<T, R>(
+fn write_key<R>(
     ctx: &Context,
     key_name: &Arg,
-    handler: impl FnOnce(&mut WriteKey<'_>) -> T,
-    then: impl FnOnce(T, bool) -> R,
+    write: impl FnOnce(&mut WriteKey<'_>) -> R,
 ) -> std::thread::Result<R> {
     let mut key = WriteKey::open(ctx, key_name);
-    catch_unwind(AssertUnwindSafe(|| {
-        let ran = handler(&mut key);
-        let deleted = key.settle();
-        key.close();
-        then(ran, deleted)
-    }))
-    .inspect_err(|_| {
+    catch_unwind(AssertUnwindSafe(|| write(&mut key))).inspect_err(|_| {
         let _ = catch_unwind(AssertUnwindSafe(|| key.settle()));
     })
 }

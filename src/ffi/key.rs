@@ -292,9 +292,15 @@ impl Drop for ReadKey<'_> {
 }
 
 impl WriteKey<'_> {
-    /// Closes the key before the handle goes: nothing is replied while the
-    /// key is open.
-    pub(super) fn close(&mut self) {
+    /// Ends the write before anything is replied: settles the key (true if
+    /// that deleted it), then closes it.
+    pub(super) fn end(&mut self) -> bool {
+        let deleted = self.settle();
+        self.close();
+        deleted
+    }
+
+    fn close(&mut self) {
         close(std::mem::replace(&mut self.raw, std::ptr::null_mut()));
     }
 }
