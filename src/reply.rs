@@ -47,7 +47,9 @@ impl Reply<'_> {
 }
 
 impl WriteReply for Reply<'_> {
-    #[inline]
+    // Inlined into each handler's reply, where the variant is known, so the
+    // match folds away.
+    #[inline(always)]
     fn write(self, out: ReplyOut<'_>) {
         match self {
             Reply::Integer(value) => out.integer(value),

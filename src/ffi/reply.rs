@@ -98,6 +98,7 @@ impl<'r> ReplyOut<'r> {
     }
 
     /// An array of one element per item, each written by `each` into its slot.
+    #[inline]
     pub fn array<I: ExactSizeIterator>(
         mut self,
         items: I,

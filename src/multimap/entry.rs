@@ -194,7 +194,7 @@ impl Entry {
         start + header + len as usize
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn field(&self) -> &[u8] {
         let record = self.record();
         &record[name_bounds(record)]
@@ -202,7 +202,7 @@ impl Entry {
 
     /// Whether the field is named `name`: what every lookup asks of each
     /// entry in its bucket.
-    #[inline]
+    #[inline(always)]
     pub(super) fn is_named(&self, name: &[u8]) -> bool {
         same_bytes(self.field(), name)
     }

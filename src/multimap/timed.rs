@@ -272,8 +272,21 @@ impl<'a> View<'a> {
             .filter(|&i| self.live(i))
     }
 
+    #[inline]
     pub fn get(&self, field: &[u8]) -> Option<Values<'a>> {
         self.find(field).map(|i| self.map.entries[i].values())
+    }
+
+    /// How many values `field` holds, 0 if it is missing: read from the
+    /// entry alone, without finding where its values start.
+    #[inline]
+    pub fn len_of(&self, field: &[u8]) -> usize {
+        self.find(field).map_or(0, |i| self.map.entries[i].len())
+    }
+
+    #[inline]
+    pub fn contains_field(&self, field: &[u8]) -> bool {
+        self.find(field).is_some()
     }
 
     pub fn expiry(&self, field: &[u8]) -> FieldExpiry {
