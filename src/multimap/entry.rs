@@ -7,8 +7,10 @@
 use std::collections::HashSet;
 
 use super::checkpoints::{Checkpoints, INDEX_BELOW, INDEX_FROM};
-use super::leb128::{put_varint, read_varint, varint_len, write_varint};
-use super::packed::{count_packed_values, encode_value, encoded_value_len, put_value, value_at};
+use super::leb128::{put_varint, read_varint, write_varint};
+use super::packed::{
+    count_packed_values, encode_value, encoded_value_len, put_value, value_at, value_of_len_at,
+};
 use super::size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
 use super::{InvalidEncoding, Values, NIL};
 
@@ -330,12 +332,9 @@ impl Entry {
             for value in values {
                 count += 1;
                 if aligned {
-                    let (old, next) = value_at(&self.data, at);
-                    if old.len() == value.len() {
-                        if !same_bytes(old, value) {
-                            // The same length has the same header.
-                            let start = at + varint_len(value.len() as u64);
-                            self.data[start..start + value.len()].copy_from_slice(value);
+                    if let Some((old, next)) = value_of_len_at(&self.data, at, value.len()) {
+                        if !same_bytes(&self.data[old.clone()], value) {
+                            self.data[old].copy_from_slice(value);
                             changed = true;
                         }
                         at = next;
