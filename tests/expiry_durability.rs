@@ -38,6 +38,12 @@ const RECLAIM_TIMEOUT: Duration = Duration::from_secs(300);
 /// The longest a client's PING may wait while active expiry reclaims.
 const PING_BOUND: Duration = Duration::from_millis(10);
 
+/// The one PING over `PING_BOUND` a shared machine may stall on its own
+/// (the hypervisor's steal shows in no run-queue wait) must still be under
+/// this: reclaiming the million in one go, or in slices far too long, stalls
+/// much longer, and slices merely too long stall more than one PING.
+const OUTLIER_BOUND: Duration = Duration::from_millis(50);
+
 // ---------------------------------------------------------------- MIGRATE
 
 #[test]
@@ -310,6 +316,18 @@ struct Pings {
     slow: Vec<(i64, Duration, Duration)>,
 }
 
+/// Every PING answered within `PING_BOUND`, but for at most one that is
+/// still within `OUTLIER_BOUND`.
+fn assert_never_stalled(pings: &Pings, while_what: &str) {
+    assert!(
+        pings.slow.len() <= 1 && pings.longest < OUTLIER_BOUND,
+        "PINGs waited up to {:?} while {while_what}, {} of them {PING_BOUND:?} or more: \
+         {pings:?}",
+        pings.longest,
+        pings.slow.len()
+    );
+}
+
 fn unix_ms() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -463,11 +481,7 @@ fn a_million_fields_of_one_key_expiring_at_once_never_stall_a_ping() {
         "{FIELDS} fields reclaimed by {} ms after their time; {pings:?}",
         server_time_ms(&mut poll) - at
     );
-    assert!(
-        pings.longest < PING_BOUND,
-        "a PING waited {:?} while the fields were reclaimed: {pings:?}",
-        pings.longest
-    );
+    assert_never_stalled(&pings, "the fields were reclaimed");
     assert_eq!(integer(&mut con, ("MULTIMAP.CARD", "big")), 1);
     assert_eq!(fields_with_expiry(&mut con), 0);
     assert_eq!(stored_fields(&mut con), 1);
@@ -528,9 +542,5 @@ fn a_million_keys_expiring_at_once_never_stall_a_ping() {
     ) {
         return;
     }
-    assert!(
-        pings.longest < PING_BOUND,
-        "a PING waited {:?} while the keys were reclaimed: {pings:?}",
-        pings.longest
-    );
+    assert_never_stalled(&pings, "the keys were reclaimed");
 }

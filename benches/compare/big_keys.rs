@@ -440,20 +440,14 @@ fn rewrite_aof(server: &Server, con: &mut Connection) -> (f64, u64) {
 }
 
 fn wait_for_rewrite(con: &mut Connection) {
-    let deadline = Instant::now() + WAIT_TIMEOUT;
-    loop {
+    super::common::client::wait_until("the AOF rewrite to finish", WAIT_TIMEOUT, || {
         let info: String = redis::cmd("INFO")
             .arg("persistence")
             .query(con)
             .expect("INFO persistence");
-        if info_field(&info, "aof_rewrite_in_progress") == 0
+        info_field(&info, "aof_rewrite_in_progress") == 0
             && info_field(&info, "aof_rewrite_scheduled") == 0
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "the AOF rewrite took too long");
-        thread::sleep(POLL);
-    }
+    });
 }
 
 /// A key's content as DUMP serialised it, put back with RESTORE before each

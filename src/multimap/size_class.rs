@@ -20,6 +20,23 @@ enum Rounding {
     Glibc = 2,
 }
 
+impl Rounding {
+    const ALL: [Rounding; 3] = [
+        Rounding::Jemalloc,
+        Rounding::JemallocFineQuantum,
+        Rounding::Glibc,
+    ];
+
+    /// The rounding `ROUNDING` holds (stored `as u8`).
+    #[inline]
+    fn from_stored(stored: u8) -> Rounding {
+        Rounding::ALL
+            .into_iter()
+            .find(|rounding| *rounding as u8 == stored)
+            .unwrap_or(Rounding::Jemalloc)
+    }
+}
+
 /// Learnt once at load (see `learn_allocator_rounding`), jemalloc until then.
 static ROUNDING: AtomicU8 = AtomicU8::new(Rounding::Jemalloc as u8);
 
@@ -51,10 +68,10 @@ pub fn learn_allocator_rounding(usable: [usize; 2]) {
 /// so a buffer of exactly that capacity wastes nothing.
 #[inline]
 pub(super) fn heap_alloc(bytes: usize) -> usize {
-    match ROUNDING.load(Ordering::Relaxed) {
-        1 => jemalloc_fine_class(bytes),
-        2 => glibc_usable(bytes),
-        _ => jemalloc_class(bytes),
+    match Rounding::from_stored(ROUNDING.load(Ordering::Relaxed)) {
+        Rounding::JemallocFineQuantum => jemalloc_fine_class(bytes),
+        Rounding::Glibc => glibc_usable(bytes),
+        Rounding::Jemalloc => jemalloc_class(bytes),
     }
 }
 
@@ -120,6 +137,13 @@ pub(super) fn fit_to_size_class(vec: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rounding_reads_back_as_stored() {
+        for rounding in Rounding::ALL {
+            assert_eq!(Rounding::from_stored(rounding as u8), rounding);
+        }
+    }
 
     #[test]
     fn a_fine_quantum_splits_the_small_classes() {
