@@ -248,7 +248,7 @@ extern "C" fn entry<C: CommandSet, const I: usize>(
     };
     // SAFETY: as above.
     let args = unsafe { Arg::slice(argv, argc) };
-    dispatch(command, &ctx, args, Some(ready::<C, I>));
+    dispatch::<C, I>(command, &ctx, args, Some(ready::<C, I>));
     raw::REDISMODULE_OK
 }
 
@@ -357,14 +357,14 @@ enum Failure {
 /// Inlined into each entry point, so that the row, hence the handler, is a
 /// constant there: the handler is called directly, and small ones inline.
 #[inline(always)]
-fn dispatch<C: CommandSet>(
+fn dispatch<C: CommandSet, const I: usize>(
     command: &Command<C>,
     ctx: &Context,
     args: &[Arg],
     ready: raw::RedisModuleCmdFunc,
 ) {
     let started = Cell::new(false);
-    let outcome = run(command, ctx, args, &started, ready);
+    let outcome = run::<C, I>(command, ctx, args, &started, ready);
     match outcome {
         Ok(()) => {}
         Err(Failure::Refused(error)) => reply_error(ctx, error),
@@ -388,7 +388,7 @@ fn log_panic(ctx: &Context, command: &CStr, panic: &(dyn Any + Send)) {
 }
 
 #[inline(always)]
-fn run<C: CommandSet>(
+fn run<C: CommandSet, const I: usize>(
     command: &Command<C>,
     ctx: &Context,
     args: &[Arg],
@@ -407,8 +407,8 @@ fn run<C: CommandSet>(
             let key = ReadKey::open(ctx, key_name);
             caught(|| handler(&key, args, ReplyOut::top(ctx, started)))?.map_err(Failure::Refused)
         }
-        Handler::Write(handler) => write_key(ctx, key_name, |key| {
-            let ran = handler(key, args);
+        Handler::Write(_) => write_key(ctx, key_name, |key| {
+            let ran = write_handler::<C, I>()(key, args);
             let deleted = key.end();
             match ran {
                 Ok(outcome) => {
@@ -434,6 +434,19 @@ fn run<C: CommandSet>(
             Ok(())
         })
         .map_err(Failure::Panicked)?,
+    }
+}
+
+/// Row `I`'s write handler, read from the table inside the catch: there a
+/// captured handler would be a pointer loaded at run time, while a row of
+/// the constant table is known, so the handler is called directly, small
+/// ones inline, and the variant of their reply is known where it is written.
+#[inline(always)]
+fn write_handler<C: CommandSet, const I: usize>() -> fn(&mut WriteKey<'_>, &[Arg]) -> WriteResult<C>
+{
+    match C::COMMANDS[I].handler {
+        Handler::Write(handler) => handler,
+        _ => unreachable!("row {I} is a write"),
     }
 }
 
