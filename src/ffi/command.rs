@@ -248,7 +248,7 @@ extern "C" fn entry<C: CommandSet, const I: usize>(
     };
     // SAFETY: as above.
     let args = unsafe { Arg::slice(argv, argc) };
-    dispatch(command, &ctx, args, Some(ready::<C, I>));
+    dispatch::<C, I>(command, &ctx, args, Some(ready::<C, I>));
     raw::REDISMODULE_OK
 }
 
@@ -304,17 +304,19 @@ fn retry<C: CommandSet>(
     let Some(key_name) = args.get(1) else {
         return Ok(false);
     };
-    let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
-    let Ok(Attempt::Done(outcome)) = ran? else {
-        return Ok(false);
-    };
-    let deleted = deleted?;
-    catch_unwind(AssertUnwindSafe(|| {
-        // The server wakes waiters key by key on its own; a served client
-        // signals nothing.
-        finish::<C>(ctx, key_name, outcome, deleted, started, false);
-    }))?;
-    Ok(true)
+    write_key(ctx, key_name, |key| {
+        let attempt = handler(key, args);
+        let deleted = key.end();
+        match attempt {
+            // The server wakes waiters key by key on its own; a served
+            // client signals nothing.
+            Ok(Attempt::Done(outcome)) => {
+                finish::<C>(ctx, key_name, outcome, deleted, started, false);
+                true
+            }
+            _ => false,
+        }
+    })
 }
 
 macro_rules! entry_points {
@@ -355,14 +357,14 @@ enum Failure {
 /// Inlined into each entry point, so that the row, hence the handler, is a
 /// constant there: the handler is called directly, and small ones inline.
 #[inline(always)]
-fn dispatch<C: CommandSet>(
+fn dispatch<C: CommandSet, const I: usize>(
     command: &Command<C>,
     ctx: &Context,
     args: &[Arg],
     ready: raw::RedisModuleCmdFunc,
 ) {
     let started = Cell::new(false);
-    let outcome = run(command, ctx, args, &started, ready);
+    let outcome = run::<C, I>(command, ctx, args, &started, ready);
     match outcome {
         Ok(()) => {}
         Err(Failure::Refused(error)) => reply_error(ctx, error),
@@ -386,7 +388,7 @@ fn log_panic(ctx: &Context, command: &CStr, panic: &(dyn Any + Send)) {
 }
 
 #[inline(always)]
-fn run<C: CommandSet>(
+fn run<C: CommandSet, const I: usize>(
     command: &Command<C>,
     ctx: &Context,
     args: &[Arg],
@@ -405,17 +407,22 @@ fn run<C: CommandSet>(
             let key = ReadKey::open(ctx, key_name);
             caught(|| handler(&key, args, ReplyOut::top(ctx, started)))?.map_err(Failure::Refused)
         }
-        Handler::Write(handler) => {
-            let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
-            let outcome = ran.map_err(Failure::Panicked)?.map_err(refused)?;
-            let deleted = deleted.map_err(Failure::Panicked)?;
-            caught(|| finish::<C>(ctx, key_name, outcome, deleted, started, true))
-        }
-        Handler::Blocking(handler) => {
-            let (ran, deleted) = write_key(ctx, key_name, |key| handler(key, args));
-            let attempt = ran.map_err(Failure::Panicked)?.map_err(refused)?;
-            let deleted = deleted.map_err(Failure::Panicked)?;
-            caught(|| match attempt {
+        Handler::Write(_) => write_key(ctx, key_name, |key| {
+            let ran = write_handler::<C, I>()(key, args);
+            let deleted = key.end();
+            match ran {
+                Ok(outcome) => {
+                    finish::<C>(ctx, key_name, outcome, deleted, started, true);
+                    Ok(())
+                }
+                Err(error) => Err(refused(error)),
+            }
+        })
+        .map_err(Failure::Panicked)?,
+        Handler::Blocking(handler) => write_key(ctx, key_name, |key| {
+            let ran = handler(key, args);
+            let deleted = key.end();
+            match ran.map_err(refused)? {
                 Attempt::Done(outcome) => {
                     finish::<C>(ctx, key_name, outcome, deleted, started, true)
                 }
@@ -423,25 +430,42 @@ fn run<C: CommandSet>(
                     ctx.block_on_key(key_name, timeout_ms, ready);
                 }
                 Attempt::Wait { .. } => ReplyOut::top(ctx, started).null_array(),
-            })
-        }
+            }
+            Ok(())
+        })
+        .map_err(Failure::Panicked)?,
     }
 }
 
-/// Runs `handler` on the key opened for writing, then, whatever happened (a
-/// panic included), settles the key: its value is counted again and no empty
-/// value stays behind. The key is closed before anything is replied. Returns
-/// what the handler returned and whether settling deleted the key, each
-/// with its panic caught.
-fn write_key<T>(
+/// Row `I`'s write handler, read from the table inside the catch: there a
+/// captured handler would be a pointer loaded at run time, while a row of
+/// the constant table is known, so the handler is called directly, small
+/// ones inline, and the variant of their reply is known where it is written.
+#[inline(always)]
+fn write_handler<C: CommandSet, const I: usize>() -> fn(&mut WriteKey<'_>, &[Arg]) -> WriteResult<C>
+{
+    match C::COMMANDS[I].handler {
+        Handler::Write(handler) => handler,
+        _ => unreachable!("row {I} is a write"),
+    }
+}
+
+/// Runs `write` on the key opened for writing, in one catch. `write` runs
+/// the handler, then ends the key (`WriteKey::end`: its value counted again,
+/// no empty value left behind, the key closed) before it replies anything.
+/// After a panic the key is settled all the same, in a catch of its own (a
+/// key ended already is left as it is). Returns what `write` returned, or
+/// the first panic raised.
+#[inline(always)]
+fn write_key<R>(
     ctx: &Context,
     key_name: &Arg,
-    handler: impl FnOnce(&mut WriteKey<'_>) -> T,
-) -> (std::thread::Result<T>, std::thread::Result<bool>) {
+    write: impl FnOnce(&mut WriteKey<'_>) -> R,
+) -> std::thread::Result<R> {
     let mut key = WriteKey::open(ctx, key_name);
-    let ran = catch_unwind(AssertUnwindSafe(|| handler(&mut key)));
-    let deleted = catch_unwind(AssertUnwindSafe(|| key.settle()));
-    (ran, deleted)
+    catch_unwind(AssertUnwindSafe(|| write(&mut key))).inspect_err(|_| {
+        let _ = catch_unwind(AssertUnwindSafe(|| key.settle()));
+    })
 }
 
 /// Writes a write's reply, then what its change owes the rest of Redis
@@ -462,6 +486,16 @@ fn finish<C: CommandSet>(
         expired,
     } = outcome;
     reply.write(ReplyOut::top(ctx, started));
+    if expired.is_empty() && replicated_as.is_none() && !deleted {
+        // Most writes: nothing, or one change propagated as received.
+        if let Some(event) = event {
+            ctx.announce_plain_change(key_name, event);
+            if signal {
+                ctx.signal_ready(key_name);
+            }
+        }
+        return;
+    }
     if event.is_none() && expired.is_empty() {
         return;
     }

@@ -64,6 +64,17 @@ impl Context {
         }
     }
 
+    /// `announce_change` of a change propagated as received, that neither
+    /// removed expired parts first nor deleted the key: what most writes owe.
+    #[inline]
+    pub(super) fn announce_plain_change(&self, key: &Arg, event: &CStr) {
+        // SAFETY: the context and key name are live for this callback.
+        unsafe { api!(RedisModule_SignalModifiedKey)(self.as_ptr(), key.as_ptr()) };
+        self.notify(raw::REDISMODULE_NOTIFY_MODULE, event, key);
+        // SAFETY: the context is live for this command call.
+        unsafe { api!(RedisModule_ReplicateVerbatim)(self.as_ptr()) };
+    }
+
     /// What removing `removals.parts` from `key` outside of a client's
     /// command owes the rest of Redis: WATCH invalidated, each removal
     /// propagated as its own command, the event once, and `del` if the key
@@ -83,6 +94,7 @@ impl Context {
         self.notify(raw::REDISMODULE_NOTIFY_MODULE, removals.event, key);
     }
 
+    #[inline]
     fn notify(&self, class: c_int, event: &CStr, key: &Arg) {
         // SAFETY: the context and key name are live for this callback; the
         // event name is NUL-terminated and copied by Redis.

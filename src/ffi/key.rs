@@ -186,36 +186,48 @@ impl<'c> WriteKey<'c> {
 
     /// The key's value, first storing `make()` if the key is empty. A value
     /// left empty when the command ends deletes the key.
+    #[inline]
     pub fn value_or_insert_with<T: TypeMethods>(
         &mut self,
         data_type: &DataType<T>,
         make: impl FnOnce() -> T,
     ) -> Result<&mut T, WrongType> {
         // SAFETY: `self.raw` is an open handle.
-        let mut value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
-        let created = value.is_null();
-        if created {
-            assert!(
-                !data_type.as_ptr().is_null(),
-                "a data type used before it was registered"
-            );
-            let created = into_raw(make());
-            // SAFETY: the key is open for writing and empty; on success Redis
-            // owns `created` and frees it through the type's `free` callback.
-            let status = unsafe {
-                api!(RedisModule_ModuleTypeSetValue)(self.raw, data_type.as_ptr(), created)
-            };
-            if status != raw::REDISMODULE_OK {
-                // SAFETY: Redis did not take it, so it is still ours alone.
-                drop(unsafe { Box::from_raw(created.cast::<T>()) });
-                panic!("Redis refused to store a new value in a key open for writing");
-            }
-            value = created;
+        let value = unsafe { stored_value(self.raw, data_type.as_ptr())? };
+        if value.is_null() {
+            return Ok(self.insert(data_type, make()));
         }
         // SAFETY: as in value_mut; `value` is the key's value, of `data_type`.
         unsafe {
-            self.reach::<T>(value, created);
+            self.reach::<T>(value, false);
             Ok(&mut *value.cast::<T>())
+        }
+    }
+
+    /// Stores `value` in the key, empty and open for writing, as the value
+    /// the handler reached.
+    #[cold]
+    #[inline(never)]
+    fn insert<T: TypeMethods>(&mut self, data_type: &DataType<T>, value: T) -> &mut T {
+        assert!(
+            !data_type.as_ptr().is_null(),
+            "a data type used before it was registered"
+        );
+        let created = into_raw(value);
+        // SAFETY: the key is open for writing and empty; on success Redis
+        // owns `created` and frees it through the type's `free` callback.
+        let status =
+            unsafe { api!(RedisModule_ModuleTypeSetValue)(self.raw, data_type.as_ptr(), created) };
+        if status != raw::REDISMODULE_OK {
+            // SAFETY: Redis did not take it, so it is still ours alone.
+            drop(unsafe { Box::from_raw(created.cast::<T>()) });
+            panic!("Redis refused to store a new value in a key open for writing");
+        }
+        // SAFETY: `created` is now the key's value, of `data_type`, never
+        // counted.
+        unsafe {
+            self.reach::<T>(created, true);
+            &mut *created.cast::<T>()
         }
     }
 
@@ -279,9 +291,23 @@ impl Drop for ReadKey<'_> {
     }
 }
 
+impl WriteKey<'_> {
+    /// Ends the write before anything is replied: settles the key (true if
+    /// that deleted it), then closes it.
+    pub(super) fn end(&mut self) -> bool {
+        let deleted = self.settle();
+        self.close();
+        deleted
+    }
+
+    fn close(&mut self) {
+        close(std::mem::replace(&mut self.raw, std::ptr::null_mut()));
+    }
+}
+
 impl Drop for WriteKey<'_> {
     fn drop(&mut self) {
-        close(self.raw);
+        self.close();
     }
 }
 

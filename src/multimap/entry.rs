@@ -8,7 +8,9 @@ use std::collections::HashSet;
 
 use super::checkpoints::{Checkpoints, INDEX_BELOW, INDEX_FROM};
 use super::leb128::{put_varint, read_varint, write_varint};
-use super::packed::{count_packed_values, encode_value, encoded_value_len, put_value, value_at};
+use super::packed::{
+    count_packed_values, encode_value, encoded_value_len, put_value, value_at, value_of_len_at,
+};
 use super::size_class::{fit_to_size_class, heap_alloc, reserve_in_size_classes};
 use super::{InvalidEncoding, Values, NIL};
 
@@ -325,29 +327,35 @@ impl Entry {
         // New values that take exactly the bytes of the old ones (one value
         // set to another of its length, the common case) are compared with
         // them and written over them in one pass: no resizing, nothing to
-        // give back. Once one differs, the old boundaries no longer line up
-        // with the new ones, and the rest is only written.
+        // give back. While each new value has the length of the old one in
+        // its place, only its bytes change and every boundary (so every
+        // checkpoint) stays; once one does not, the old boundaries no longer
+        // line up with the new ones, and the rest is only written.
         let encoded: usize = values.clone().map(encoded_value_len).sum();
         if offset + encoded == self.data.len() {
             let mut at = offset;
             let mut count = 0;
             let mut changed = false;
+            let mut aligned = true;
             for value in values {
-                if !changed {
-                    let (old, next) = value_at(&self.data, at);
-                    if old == value {
+                count += 1;
+                if aligned {
+                    if let Some((old, next)) = value_of_len_at(&self.data, at, value.len()) {
+                        if !same_bytes(&self.data[old.clone()], value) {
+                            self.data[old].copy_from_slice(value);
+                            changed = true;
+                        }
                         at = next;
-                        count += 1;
                         continue;
                     }
+                    aligned = false;
                     changed = true;
                 }
                 at += put_value(&mut self.data[at..], value);
-                count += 1;
             }
             self.check_room_for(count);
             self.set_len(count);
-            if changed {
+            if !aligned {
                 self.index_replaced();
             }
             return (count, changed);
@@ -461,8 +469,8 @@ fn name_bounds(record: &[u8]) -> std::ops::Range<usize> {
     }
 }
 
-/// `a == b`, with names of 4 to 16 bytes compared as two overlapping
-/// words rather than through a call to `bcmp`.
+/// `a == b`, with names and values of 4 to 16 bytes compared as two
+/// overlapping words rather than through a call to `bcmp`.
 #[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let len = a.len();
@@ -628,6 +636,40 @@ mod tests {
         assert_eq!(entry.replace_values(shifted.iter().copied()), (3, true));
         assert_eq!(collect(entry.values()), shifted);
         assert_eq!(entry.data, Entry::new(b"f", shifted.iter().copied()).data);
+    }
+
+    #[test]
+    fn replace_values_of_the_same_lengths_keep_every_boundary_and_checkpoint() {
+        let values = numbered_values(4 * INDEX_FROM);
+        let mut entry = Entry::new(b"f", values.iter().map(Vec::as_slice));
+        assert!(entry.is_indexed());
+        // Every third value changes its bytes, none its length.
+        let mut changed = values.clone();
+        for value in changed.iter_mut().step_by(3) {
+            value.reverse();
+        }
+        assert_eq!(
+            entry.replace_values(changed.iter().map(Vec::as_slice)),
+            (changed.len(), true)
+        );
+        assert_eq!(collect(entry.values()), changed);
+        entry.check_checkpoints();
+        // The last value one byte longer and the one before one shorter:
+        // boundaries move, checkpoints are written again.
+        let mut shifted = changed.clone();
+        let last = shifted.len() - 1;
+        shifted[last - 1].pop();
+        shifted[last].push(b'!');
+        assert_eq!(
+            entry.replace_values(shifted.iter().map(Vec::as_slice)),
+            (shifted.len(), true)
+        );
+        assert_eq!(collect(entry.values()), shifted);
+        entry.check_checkpoints();
+        assert_eq!(
+            entry.replace_values(shifted.iter().map(Vec::as_slice)),
+            (shifted.len(), false)
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+use std::ops::Range;
+
 use super::leb128::{
     put_back_varint, put_varint, read_back_varint, read_varint, varint_len, write_back_varint,
     write_varint,
@@ -67,6 +69,29 @@ fn long_value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
         &bytes[start..end],
         end + varint_len((header + len as usize) as u64),
     )
+}
+
+/// Where the bytes of the value at `offset` are if it has `len` of them, and
+/// the offset after it; `None` for a value of another length. A value of the
+/// same length has the same header, so a new one can be written over these
+/// bytes alone.
+#[inline(always)]
+pub(super) fn value_of_len_at(
+    bytes: &[u8],
+    offset: usize,
+    len: usize,
+) -> Option<(Range<usize>, usize)> {
+    // Under 127 bytes, the first byte is the whole length.
+    if len < 0x7f {
+        let start = offset + 1;
+        return (usize::from(bytes[offset]) == len)
+            .then_some((start..start + len, start + len + 1));
+    }
+    let (old, next) = value_at(bytes, offset);
+    (old.len() == len).then(|| {
+        let start = offset + varint_len(len as u64);
+        (start..start + len, next)
+    })
 }
 
 /// The offset where the value ending at `end` starts.
@@ -136,6 +161,20 @@ mod tests {
         .into_iter()
         .map(|len| vec![b'v'; len])
         .collect()
+    }
+
+    #[test]
+    fn value_of_len_at_finds_the_bytes_of_a_value_of_that_length_only() {
+        for value in sized_values() {
+            let mut bytes = vec![0xee];
+            encode_value(&mut bytes, &value);
+            let len = value.len();
+            let (range, next) = value_of_len_at(&bytes, 1, len).expect("its own length");
+            assert_eq!((&bytes[range], next), value_at(&bytes, 1), "{len}");
+            for other in [Some(len + 1), len.checked_sub(1)].into_iter().flatten() {
+                assert_eq!(value_of_len_at(&bytes, 1, other), None, "{len} as {other}");
+            }
+        }
     }
 
     #[test]
