@@ -42,7 +42,7 @@ pub(super) fn add(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 
 /// MULTIMAP.POP key field LEFT|RIGHT [COUNT count]
 pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
-    let end = parse_end(&args[3])?;
+    let end = parse_end(&args[3]).ok_or(Error::Syntax)?;
     // LPOP's rule: a count of 0 is allowed (and pops nothing).
     let count = match &args[4..] {
         [] => None,
@@ -51,25 +51,25 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
         }
         _ => return Err(Error::Syntax),
     };
-    let missing = if count.is_some() {
-        Reply::NullArray
-    } else {
-        Reply::Null
+    // Made only when replied: a reply not sent would still be dropped.
+    let missing = || match count {
+        Some(_) => Reply::NullArray,
+        None => Reply::Null,
     };
     let env = key.env();
     let Some(map) = key.value_mut(&MULTIMAP)? else {
-        return Ok(Outcome::unchanged(missing));
+        return Ok(Outcome::unchanged(missing()));
     };
     let field = field(&args[2]);
     let expired = drop_expired(env, map, &args[1], field);
     let (changed, reply) = match count {
         Some(count) => match map.pop(field, end, count) {
             Some(popped) => (!popped.is_empty(), Reply::TakenValues(popped)),
-            None => return Ok(Outcome::unchanged(missing).with_expired(expired)),
+            None => return Ok(Outcome::unchanged(missing()).with_expired(expired)),
         },
         None => match map.pop_one(field, end) {
             Some(popped) => (true, Reply::Taken(popped)),
-            None => return Ok(Outcome::unchanged(missing).with_expired(expired)),
+            None => return Ok(Outcome::unchanged(missing()).with_expired(expired)),
         },
     };
     Ok(Outcome::changed_if(changed, c"multimap.pop", reply).with_expired(expired))
@@ -77,7 +77,7 @@ pub(super) fn pop(key: &mut WriteKey, args: &[Arg]) -> WriteResult {
 
 /// MULTIMAP.BPOP key field LEFT|RIGHT timeout [COUNT count]
 pub(super) fn bpop(key: &mut WriteKey, args: &[Arg]) -> BlockingResult {
-    let end = parse_end(&args[3])?;
+    let end = parse_end(&args[3]).ok_or(Error::Syntax)?;
     // BLMPOP's rule: one COUNT, at least 1.
     let count = match &args[5..] {
         [] => 1,
@@ -248,14 +248,15 @@ fn parse_non_negative(arg: &Arg, error: Error) -> Result<usize, Error> {
         .ok_or(error)
 }
 
-fn parse_end(arg: &Arg) -> Result<End, Error> {
-    let word = arg.as_bytes();
-    if word.eq_ignore_ascii_case(b"LEFT") {
-        Ok(End::Left)
-    } else if word.eq_ignore_ascii_case(b"RIGHT") {
-        Ok(End::Right)
-    } else {
-        Err(Error::Syntax)
+/// LEFT or RIGHT, in any case: spelt out letter by letter, which the
+/// compiler turns into a few comparisons, where `eq_ignore_ascii_case`
+/// lowers every byte of both words first. An `Option`, which comes back in
+/// a register, where a `Result` with an `Error` comes back through memory.
+fn parse_end(arg: &Arg) -> Option<End> {
+    match arg.as_bytes() {
+        [b'L' | b'l', b'E' | b'e', b'F' | b'f', b'T' | b't'] => Some(End::Left),
+        [b'R' | b'r', b'I' | b'i', b'G' | b'g', b'H' | b'h', b'T' | b't'] => Some(End::Right),
+        _ => None,
     }
 }
 

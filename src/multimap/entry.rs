@@ -125,15 +125,19 @@ impl Entry {
     }
 
     /// Long fields have free bytes before their record (for their
-    /// checkpoints), so every lookup of one reads this: offsets under 8 KiB
-    /// take one or two bytes, decoded in line; longer ones out of line.
+    /// checkpoints), so every lookup of one reads this: offsets under 1 MiB
+    /// take one to three bytes, decoded in line; longer ones out of line.
+    /// Three bytes are those of fields of over 65,536 values (whose
+    /// checkpoints take 8 KiB), and of queues, popped from the front.
     #[inline(always)]
     fn written_record_start(&self) -> usize {
-        let first = usize::from(self.data[0]);
-        let word = if first < 0x80 {
-            first
+        let low = |at: usize| usize::from(self.data[at] & 0x7f) << (7 * at);
+        let word = if self.data[0] < 0x80 {
+            usize::from(self.data[0])
         } else if self.data[1] < 0x80 {
-            (first & 0x7f) | usize::from(self.data[1]) << 7
+            low(0) | usize::from(self.data[1]) << 7
+        } else if self.data[2] < 0x80 {
+            low(0) | low(1) | usize::from(self.data[2]) << 14
         } else {
             self.long_record_offset()
         };
@@ -191,9 +195,13 @@ impl Entry {
     /// Where the values start in `data`, after the record's name.
     #[inline]
     pub(super) fn values_offset(&self) -> usize {
-        let start = self.record_start();
-        let (len, header) = read_varint(&self.data[start..]).expect("field header");
-        start + header + len as usize
+        self.values_offset_from(self.record_start())
+    }
+
+    /// `values_offset` of a record known to start at `start`.
+    #[inline]
+    pub(super) fn values_offset_from(&self, start: usize) -> usize {
+        start + name_bounds(&self.data[start..]).end
     }
 
     #[inline(always)]
@@ -405,10 +413,28 @@ impl Entry {
     /// `INDEX_BELOW` values gives up its checkpoints.
     #[inline]
     pub(super) fn shrink_if_mostly_unused(&mut self) {
+        self.shrink_if_mostly_unused_from(self.record_start());
+    }
+
+    /// `shrink_if_mostly_unused` for a record known to start at `start`.
+    /// Most calls (a pop among thousands) change nothing, which this tells
+    /// in line: a size class is never below the bytes asked for, so a
+    /// buffer at most twice the record is at most twice its size class.
+    #[inline(always)]
+    pub(super) fn shrink_if_mostly_unused_from(&mut self, start: usize) {
+        let keeps_layout = self.keeps_index() || !self.is_indexed();
+        if keeps_layout && self.data.capacity() <= 2 * (self.data.len() - start) {
+            return;
+        }
+        self.give_memory_back_from(start);
+    }
+
+    /// The rest of `shrink_if_mostly_unused_from`, out of line.
+    #[inline(never)]
+    fn give_memory_back_from(&mut self, start: usize) {
         if !self.keeps_index() && self.is_indexed() {
             self.drop_index();
         }
-        let start = self.record_start();
         let record_len = self.data.len() - start;
         if self.data.capacity() <= 2 * heap_alloc(record_len) {
             return;
@@ -519,6 +545,23 @@ mod tests {
         assert_eq!(entry.len(), MAX_VALUES as usize - 1);
         entry.add_to_count(1);
         assert_eq!(entry.len(), MAX_VALUES as usize);
+    }
+
+    #[test]
+    fn a_record_is_found_at_any_offset_its_buffer_writes() {
+        let fresh = Entry::new(b"name", [&b"a"[..], b"bc"]);
+        // Each side of where the offset takes one more LEB128 byte.
+        for start in [1, 63, 64, 8_191, 8_192, (1 << 20) - 1, 1 << 20, 3 << 20] {
+            let mut entry = fresh.clone();
+            let mut data = vec![0xff; start];
+            data.extend_from_slice(&fresh.data);
+            entry.data = data;
+            entry.set_layout(start, false);
+            assert_eq!(entry.record_start(), start);
+            assert_eq!(entry.record(), &fresh.data[..], "{start}");
+            assert_eq!(entry.values_offset(), start + 5);
+            assert_eq!(collect(entry.values()), vecs(&[b"a", b"bc"]));
+        }
     }
 
     #[test]

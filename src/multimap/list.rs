@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use super::checkpoints::Checkpoints;
 use super::entry::{Entry, ARGUMENT_SET_THRESHOLD};
@@ -50,6 +51,13 @@ impl TakenValue {
             TakenValue::Long(value) => value,
         }
     }
+}
+
+/// What a cut took off a field: values, and the bytes of the record they
+/// were.
+struct Cut {
+    values: usize,
+    bytes: usize,
 }
 
 /// One end of a field's values.
@@ -123,30 +131,36 @@ impl MultiMap {
     /// in the order popped (from the right: last value first). Drops a field
     /// left without values. O(values popped) at either end, amortised.
     pub fn pop(&mut self, field: &[u8], end: End, count: usize) -> Option<Vec<Vec<u8>>> {
-        self.change_field(field, |entry| {
+        let mut popped = Vec::new();
+        self.cut_field(field, |entry| {
             let count = count.min(entry.len());
-            let mut popped = Vec::with_capacity(count);
-            let keep = |value: &[u8]| popped.push(value.to_vec());
-            match end {
-                End::Left => entry.cut(count, 0, keep),
-                End::Right => entry.cut(0, count, keep),
-            }
-            popped
-        })
+            popped.reserve_exact(count);
+            entry.cut_end(end, count, |value| popped.push(value.to_vec()))
+        })?;
+        Some(popped)
     }
 
     /// LPOP/RPOP without a count: the value taken from `end`, `None` if the
     /// field is missing. A short value comes back without an allocation.
     pub fn pop_one(&mut self, field: &[u8], end: End) -> Option<TakenValue> {
-        self.change_field(field, |entry| {
-            let mut taken = None;
-            let keep = |value: &[u8]| taken = Some(TakenValue::new(value));
-            match end {
-                End::Left => entry.cut(1, 0, keep),
-                End::Right => entry.cut(0, 1, keep),
-            }
-            taken.expect("a field holds at least one value")
-        })
+        let mut taken = None;
+        self.cut_field(field, |entry| {
+            entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)))
+        })?;
+        taken
+    }
+
+    /// `change_field` for a change that only cuts values off the field's
+    /// ends: the totals lose what the cut measured, so that a pop reads
+    /// where the record starts once rather than three times. `None` if the
+    /// field is missing.
+    #[inline]
+    fn cut_field(&mut self, field: &[u8], cut: impl FnOnce(&mut Entry) -> Cut) -> Option<()> {
+        let i = self.find(field, self.hash(field))?;
+        let cut = cut(&mut self.entries[i]);
+        self.totals.cut(cut.values, cut.bytes);
+        self.entry_changed(i);
+        Some(())
     }
 
     /// LSET: `Ok(true)` if the value at `index` (negative from the end) is
@@ -235,12 +249,28 @@ impl Entry {
         added
     }
 
+    /// Removes `count` values (at most all) from `end`, handing each to
+    /// `taken` in the order popped.
+    #[inline]
+    fn cut_end(&mut self, end: End, count: usize, taken: impl FnMut(&[u8])) -> Cut {
+        match end {
+            End::Left => self.cut(count, 0, taken),
+            End::Right => self.cut(0, count, taken),
+        }
+    }
+
     /// Removes `front` values from the front and `back` from the back (at
     /// most all together), handing each to `taken`: the back ones last first,
-    /// then the front ones first first.
-    fn cut(&mut self, front: usize, back: usize, mut taken: impl FnMut(&[u8])) {
-        if front + back == 0 {
-            return;
+    /// then the front ones first first. Always inlined: most pops take one
+    /// value, and with the counts known its loops of one step fold away.
+    #[inline(always)]
+    fn cut(&mut self, front: usize, back: usize, mut taken: impl FnMut(&[u8])) -> Cut {
+        let mut cut = Cut {
+            values: front + back,
+            bytes: 0,
+        };
+        if cut.values == 0 {
+            return cut;
         }
         let mut end = self.data.len();
         for _ in 0..back {
@@ -248,13 +278,17 @@ impl Entry {
             taken(value_at(&self.data, start).0);
             end = start;
         }
-        let mut values_start = self.values_offset();
+        let start = self.record_start();
+        let name_end = self.values_offset_from(start);
+        let mut values_start = name_end;
         for _ in 0..front {
             let (value, next) = value_at(&self.data, values_start);
             taken(value);
             values_start = next;
         }
-        self.cut_at(front, back, values_start, end);
+        cut.bytes = (values_start - name_end) + (self.data.len() - end);
+        self.cut_at(front, back, start..name_end, values_start, end);
+        cut
     }
 
     /// `cut` without handing the values out: where the values kept start
@@ -265,7 +299,8 @@ impl Entry {
             return;
         }
         let len = self.len();
-        let values_offset = self.values_offset();
+        let start = self.record_start();
+        let name_end = self.values_offset_from(start);
         let values = self.values();
         let offset = |index: usize| match index {
             index if index == len => values.packed.len(),
@@ -275,31 +310,41 @@ impl Entry {
         self.cut_at(
             front,
             back,
-            values_offset + values_start,
-            values_offset + end,
+            start..name_end,
+            name_end + values_start,
+            name_end + end,
         );
     }
 
     /// Removes the `front` values before offset `values_start` of the
-    /// buffer and the `back` ones from `end` on. Cutting the front moves
-    /// only the name forward, leaving free bytes before the record.
-    fn cut_at(&mut self, front: usize, back: usize, values_start: usize, end: usize) {
+    /// buffer and the `back` ones from `end` on, the record's name lying at
+    /// `name` (its length included). Cutting the front moves only the name
+    /// forward, leaving free bytes before the record. Inlined in `cut`, as
+    /// it is.
+    #[inline(always)]
+    fn cut_at(
+        &mut self,
+        front: usize,
+        back: usize,
+        name: Range<usize>,
+        values_start: usize,
+        end: usize,
+    ) {
         self.data.truncate(end);
-        let start = self.record_start();
-        let name_end = self.values_offset();
         self.set_len(self.len() - front - back);
         if self.len() == 0 {
             // The field is about to be dropped: nothing is worth moving.
-            self.data.truncate(name_end);
+            self.data.truncate(name.end);
             return;
         }
+        let mut start = name.start;
         if front > 0 {
-            let new_start = start + (values_start - name_end);
-            self.data.copy_within(start..name_end, new_start);
-            self.set_record_start(new_start);
+            start += values_start - name.end;
+            self.data.copy_within(name, start);
+            self.set_record_start(start);
             self.index_popped_front(front);
         }
-        self.shrink_if_mostly_unused();
+        self.shrink_if_mostly_unused_from(start);
     }
 
     /// Puts `value` at `index` (below `len`); returns whether the bytes

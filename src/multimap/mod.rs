@@ -114,6 +114,15 @@ impl Totals {
         self.values -= entry.len();
         self.bytes -= entry.record().len();
     }
+
+    /// After `values` values taking `bytes` of a record were cut from it:
+    /// what `remove` and `add` around the cut would do, without measuring
+    /// the record twice.
+    #[inline]
+    fn cut(&mut self, values: usize, bytes: usize) {
+        self.values -= values;
+        self.bytes -= bytes;
+    }
 }
 
 impl MultiMap {
@@ -257,12 +266,19 @@ impl MultiMap {
         self.totals.remove(entry);
         let result = change(entry);
         self.totals.add(entry);
-        if entry.len() == 0 {
+        self.entry_changed(i);
+        Some(result)
+    }
+
+    /// After entry `i` changed, the totals already right: drops it if it
+    /// is left without values, else tells the expiry order.
+    #[inline]
+    fn entry_changed(&mut self, i: usize) {
+        if self.entries[i].len() == 0 {
             self.remove_entry(i);
         } else {
             self.values_changed(i);
         }
-        Some(result)
     }
 
     /// Tells the expiry order of entry `i`'s new number of values, which it
@@ -339,6 +355,9 @@ impl MultiMap {
     }
 
     /// Removes entry `i`, moving the last entry into its slot so `entries` stays dense.
+    /// Out of line: the changes that may remove a field (pops, removals)
+    /// mostly do not, and stay small enough to inline what they do instead.
+    #[inline(never)]
     fn remove_entry(&mut self, i: usize) {
         self.unlink_entry(i);
         self.shrink_if_sparse();

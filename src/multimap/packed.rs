@@ -45,16 +45,23 @@ pub(super) fn encoded_value_len(value: &[u8]) -> usize {
 
 /// The value starting at `offset` of packed values, and the offset after it.
 /// Only called on validated encodings, so it cannot run off the end.
-#[inline]
+#[inline(always)]
 pub(super) fn value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
     // A value under 127 bytes (most of them) has a one-byte length and a
-    // one-byte back-length: no decoding needed.
+    // one-byte back-length: no decoding needed, and read in line wherever
+    // values are read. Longer ones are decoded out of line, which costs
+    // little beside copying them.
     let first = bytes[offset];
     if first < 0x7f {
         let start = offset + 1;
         let end = start + usize::from(first);
         return (&bytes[start..end], end + 1);
     }
+    long_value_at(bytes, offset)
+}
+
+#[inline(never)]
+fn long_value_at(bytes: &[u8], offset: usize) -> (&[u8], usize) {
     let (len, header) = read_varint(&bytes[offset..]).expect("validated encoding");
     let start = offset + header;
     let end = start + len as usize;
