@@ -487,9 +487,11 @@ fn finish<C: CommandSet>(
     } = outcome;
     reply.write(ReplyOut::top(ctx, started));
     if expired.is_empty() && replicated_as.is_none() && !deleted {
-        // Most writes: nothing, or one change propagated as received.
+        // Most writes: nothing, or one change propagated as received. With
+        // the other arguments constant here, `announce_change` (inlined)
+        // folds down to the three calls such a change owes.
         if let Some(event) = event {
-            ctx.announce_plain_change(key_name, event);
+            ctx.announce_change(key_name, Some((event, None)), None, false);
             if signal {
                 ctx.signal_ready(key_name);
             }

@@ -39,6 +39,7 @@ impl Context {
     /// found expired and removed (see `announce_removals`); then fire
     /// `event` and propagate the command to replicas and the AOF, as sent or
     /// as `rewrite`; and `del` if the key is gone.
+    #[inline]
     pub(super) fn announce_change(
         &self,
         key: &Arg,
@@ -62,17 +63,6 @@ impl Context {
         if key_deleted {
             self.notify(raw::REDISMODULE_NOTIFY_GENERIC, c"del", key);
         }
-    }
-
-    /// `announce_change` of a change propagated as received, that neither
-    /// removed expired parts first nor deleted the key: what most writes owe.
-    #[inline]
-    pub(super) fn announce_plain_change(&self, key: &Arg, event: &CStr) {
-        // SAFETY: the context and key name are live for this callback.
-        unsafe { api!(RedisModule_SignalModifiedKey)(self.as_ptr(), key.as_ptr()) };
-        self.notify(raw::REDISMODULE_NOTIFY_MODULE, event, key);
-        // SAFETY: the context is live for this command call.
-        unsafe { api!(RedisModule_ReplicateVerbatim)(self.as_ptr()) };
     }
 
     /// What removing `removals.parts` from `key` outside of a client's
