@@ -378,15 +378,9 @@ mod tests {
     use super::*;
     use crate::multimap::test_support::{
         assert_positions_match, check_invariants, field_values, model_add, model_pop, model_set,
-        model_trim, vecs, Rng,
+        model_trim, numbered_values, vecs, Rng,
     };
     use crate::multimap::{End, MultiMap, SetError};
-
-    fn numbered_values(count: usize) -> Vec<Vec<u8>> {
-        (0..count)
-            .map(|i| format!("value-{i:06}").into_bytes())
-            .collect()
-    }
 
     #[test]
     fn short_fields_have_no_checkpoints_and_long_ones_a_few_bytes_of_them() {

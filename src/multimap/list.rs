@@ -395,7 +395,7 @@ mod tests {
     use crate::multimap::size_class::heap_alloc;
     use crate::multimap::test_support::{
         assert_positions_match, check_entry, check_invariants, field_values, model_add,
-        model_index, model_pop, model_positions, model_set, model_trim, vecs, Rng,
+        model_index, model_pop, model_positions, model_set, model_trim, numbered_values, vecs, Rng,
     };
 
     fn slices(values: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> + Clone {
@@ -689,12 +689,6 @@ mod tests {
             }
             self.reallocations += usize::from(after.buffer != before.buffer);
         }
-    }
-
-    fn numbered_values(count: usize) -> Vec<Vec<u8>> {
-        (0..count)
-            .map(|i| format!("value-{i:06}").into_bytes())
-            .collect()
     }
 
     #[test]

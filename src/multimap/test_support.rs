@@ -48,6 +48,13 @@ pub(super) fn pack<'v>(values: impl IntoIterator<Item = &'v [u8]>) -> Vec<u8> {
     packed
 }
 
+/// `count` values of 12 bytes each, all different.
+pub(super) fn numbered_values(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| format!("value-{i:06}").into_bytes())
+        .collect()
+}
+
 pub(super) fn numbered(i: usize) -> Vec<u8> {
     format!("field-{i}").into_bytes()
 }
