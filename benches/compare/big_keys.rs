@@ -413,7 +413,7 @@ fn aof_server(rdb: &Path, data: &Dataset, side: Side) -> (Server, Connection) {
         .arg(&["SET", "appendonly", "yes"])
         .exec(&mut con)
         .expect("CONFIG SET appendonly yes");
-    wait_for_rewrite(&mut con);
+    super::common::client::wait_for_aof_rewrite(&mut con);
     (server, con)
 }
 
@@ -422,7 +422,7 @@ fn aof_server(rdb: &Path, data: &Dataset, side: Side) -> (Server, Connection) {
 fn rewrite_aof(server: &Server, con: &mut Connection) -> (f64, u64) {
     let start = Instant::now();
     redis::cmd("BGREWRITEAOF").exec(con).expect("BGREWRITEAOF");
-    wait_for_rewrite(con);
+    super::common::client::wait_for_aof_rewrite(con);
     let seconds = start.elapsed().as_secs_f64();
     let info: String = redis::cmd("INFO")
         .arg("persistence")
@@ -437,17 +437,6 @@ fn rewrite_aof(server: &Server, con: &mut Connection) -> (f64, u64) {
         .unwrap_or_else(|error| panic!("{}: {error}", base.display()))
         .len();
     (seconds, bytes)
-}
-
-fn wait_for_rewrite(con: &mut Connection) {
-    super::common::client::wait_until("the AOF rewrite to finish", WAIT_TIMEOUT, || {
-        let info: String = redis::cmd("INFO")
-            .arg("persistence")
-            .query(con)
-            .expect("INFO persistence");
-        info_field(&info, "aof_rewrite_in_progress") == 0
-            && info_field(&info, "aof_rewrite_scheduled") == 0
-    });
 }
 
 /// A key's content as DUMP serialised it, put back with RESTORE before each
