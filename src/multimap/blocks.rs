@@ -8,8 +8,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::expiry::Expiries;
-use super::MultiMap;
+use super::{MultiMap, Sides};
 
 /// Measures heap blocks as the allocator counts them.
 pub trait MeasureBlocks {
@@ -47,8 +46,13 @@ impl MultiMap {
                 .iter()
                 .map(|entry| blocks.vec_block(&entry.data))
                 .sum::<usize>()
-            + self.expiries.as_ref().map_or(0, |expiries| {
-                std::mem::size_of_val::<Expiries>(expiries) + expiries.mem_usage(blocks)
+            + self.sides.as_ref().map_or(0, |sides| {
+                std::mem::size_of_val::<Sides>(sides)
+                    + sides
+                        .expiries
+                        .as_ref()
+                        .map_or(0, |expiries| expiries.mem_usage(blocks))
+                    + sides.value_sets.mem_usage(blocks)
             })
     }
 
@@ -66,8 +70,11 @@ impl MultiMap {
             let mut buckets = std::mem::take(&mut self.buckets).into_vec();
             mover.move_vec(&mut buckets);
             self.buckets = buckets.into_boxed_slice();
-            if let Some(expiries) = &mut self.expiries {
-                expiries.defrag(mover);
+            if let Some(sides) = &mut self.sides {
+                if let Some(expiries) = &mut sides.expiries {
+                    expiries.defrag(mover);
+                }
+                sides.value_sets.defrag(mover);
             }
         }
         let mut work = 0;

@@ -11,9 +11,9 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::checkpoints::Checkpoints;
 use super::entry::{Entry, ARGUMENT_SET_THRESHOLD};
 use super::packed::{encoded_value_len, put_value, value_at, value_start_before};
+use super::value_index::{fingerprint, ValueSet, INDEX_THRESHOLD};
 use super::values::{clamp_range, resolve_index, Values};
 use super::MultiMap;
 
@@ -89,16 +89,18 @@ impl MultiMap {
             Some(i) => {
                 let entry = &mut self.entries[i];
                 self.totals.remove(entry);
-                entry.prepend(values.into_iter());
+                let added = entry.prepend(values.into_iter());
                 self.totals.add(entry);
-                self.values_changed(i)
+                self.values_added(i, End::Left, added)
             }
             None => self.add_field(hash, field, values),
         }
     }
 
     /// Appends each value the field does not hold yet, once even if given
-    /// twice, creating the field; returns how many were appended. O(N+M).
+    /// twice, creating the field; returns how many were appended. O(M)
+    /// expected when none of the M values is held by a field with a value
+    /// set (see `value_index`), else O(N+M).
     pub fn add_missing<'v>(
         &mut self,
         field: &[u8],
@@ -108,23 +110,43 @@ impl MultiMap {
         let hash = self.hash(field);
         match self.find(field, hash) {
             Some(i) => {
+                let missing = self.not_held_by(i, &candidates);
                 let entry = &mut self.entries[i];
-                let missing = not_yet_in(entry.values(), &candidates);
                 self.totals.remove(entry);
                 let appended = entry.append(missing);
                 self.totals.add(entry);
-                self.values_changed(i);
+                self.values_added(i, End::Right, appended);
                 appended
             }
-            None => {
-                let nothing = Values {
-                    count: 0,
-                    packed: &[],
-                    checkpoints: Checkpoints::NONE,
-                };
-                self.add_field(hash, field, not_yet_in(nothing, &candidates))
-            }
+            None => self.add_field(hash, field, not_yet_in(Values::NONE, &candidates)),
         }
+    }
+
+    /// `not_yet_in` entry `i`'s values, through its value set when it has
+    /// one or is long enough to be given one (built here, in one pass): the
+    /// values are read only when the set says some candidate may be held,
+    /// a fingerprint being no proof.
+    fn not_held_by<'v>(&mut self, i: usize, candidates: &[&'v [u8]]) -> Vec<&'v [u8]> {
+        let values = self.entries[i].values();
+        let hasher = &self.hasher;
+        let set = if values.len() >= INDEX_THRESHOLD {
+            let sets = &mut self.sides.get_or_insert_with(Box::default).value_sets;
+            Some(sets.get_or_build(i, || ValueSet::of(hasher, values.iter())))
+        } else {
+            // A set built when the field was longer is as good.
+            self.sides
+                .as_mut()
+                .and_then(|sides| sides.value_sets.get_mut(i))
+        };
+        let may_hold_some = set.is_none_or(|set| {
+            candidates
+                .iter()
+                .any(|candidate| set.may_hold(fingerprint(hasher, candidate)))
+        });
+        not_yet_in(
+            if may_hold_some { values } else { Values::NONE },
+            candidates,
+        )
     }
 
     /// LPOP/RPOP: `None` if the field is missing, else up to `count` values
@@ -132,11 +154,12 @@ impl MultiMap {
     /// left without values. O(values popped) at either end, amortised.
     pub fn pop(&mut self, field: &[u8], end: End, count: usize) -> Option<Vec<Vec<u8>>> {
         let mut popped = Vec::new();
-        self.cut_field(field, |entry| {
+        let i = self.cut_field(field, |entry| {
             let count = count.min(entry.len());
             popped.reserve_exact(count);
             entry.cut_end(end, count, |value| popped.push(value.to_vec()))
         })?;
+        self.values_taken(i, popped.iter().map(Vec::as_slice));
         Some(popped)
     }
 
@@ -144,23 +167,24 @@ impl MultiMap {
     /// field is missing. A short value comes back without an allocation.
     pub fn pop_one(&mut self, field: &[u8], end: End) -> Option<TakenValue> {
         let mut taken = None;
-        self.cut_field(field, |entry| {
+        let i = self.cut_field(field, |entry| {
             entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)))
         })?;
+        self.values_taken(i, taken.iter().map(TakenValue::as_bytes));
         taken
     }
 
-    /// `change_field` for a change that only cuts values off the field's
-    /// ends: the totals lose what the cut measured, so that a pop reads
-    /// where the record starts once rather than three times. `None` if the
-    /// field is missing.
+    /// The first half of `change_field` for a change that only cuts values
+    /// off the field's ends: the totals lose what the cut measured, so that
+    /// a pop reads where the record starts once rather than three times.
+    /// Returns the entry, for `values_taken` to finish with the values
+    /// taken; `None` if the field is missing.
     #[inline]
-    fn cut_field(&mut self, field: &[u8], cut: impl FnOnce(&mut Entry) -> Cut) -> Option<()> {
+    fn cut_field(&mut self, field: &[u8], cut: impl FnOnce(&mut Entry) -> Cut) -> Option<usize> {
         let i = self.find(field, self.hash(field))?;
         let cut = cut(&mut self.entries[i]);
         self.totals.cut(cut.values, cut.bytes);
-        self.entry_changed(i);
-        Some(())
+        Some(i)
     }
 
     /// LSET: `Ok(true)` if the value at `index` (negative from the end) is

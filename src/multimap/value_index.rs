@@ -1,0 +1,364 @@
+//! Fingerprints of the values of long fields that ADD was given, so that ADD
+//! of a value such a field lacks appends it without reading the field.
+//!
+//! A field's set (`ValueSet`) holds, for each 32-bit fingerprint of its
+//! values, how many of its values have it: 8 bytes per distinct value at
+//! between 3/8 and 3/4 load, nothing per entry. A fingerprint missing from
+//! the set proves the value missing from the field; one present may be a
+//! collision, so ADD confirms it against the values themselves (see
+//! `MultiMap::add_missing`). The map keeps sets by entry position, beside the
+//! entries as expiry times are, and only for the fields that have one.
+//!
+//! The paths that add or take values at a field's ends (append, prepend,
+//! pops) keep its set exact; every other change drops it (see
+//! `MultiMap::values_changed`), and the next ADD builds it again. Sets are
+//! never saved nor copied: a loaded or copied map has none.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::blocks::{MeasureBlocks, MoveBlocks};
+use super::hasher::FieldHasher;
+
+/// Fields shorter than this are scanned by ADD rather than given a set: a
+/// scan of 32 short values costs about what hashing one value and keeping
+/// the set up to date at every append and pop cost, while a set costs
+/// memory of its own (at least `MIN_SLOTS` slots).
+pub(super) const INDEX_THRESHOLD: usize = 32;
+
+/// Smallest table of a set: 128 bytes.
+const MIN_SLOTS: usize = 16;
+
+/// The fingerprint of a value: 32 bits of the map's keyed hash (so a client
+/// that cannot learn the map's secrets cannot choose values that collide),
+/// never 0, which marks a free slot.
+#[inline]
+pub(super) fn fingerprint(hasher: &FieldHasher, value: &[u8]) -> u32 {
+    ((hasher.hash(value) >> 32) as u32).max(1)
+}
+
+/// The fingerprints of one field's values, each with how many values have it.
+#[derive(Default)]
+pub(super) struct ValueSet {
+    /// Open addressing with linear probing, a power of two of slots, each
+    /// holding a fingerprint in its high half and its count in its low half;
+    /// 0 is a free slot. A fingerprint's first choice is its low bits: they
+    /// are already hashed.
+    slots: Vec<u64>,
+    /// Slots in use.
+    used: usize,
+}
+
+impl ValueSet {
+    /// The set of `values`, in one pass over them.
+    pub(super) fn of<'v>(
+        hasher: &FieldHasher,
+        values: impl ExactSizeIterator<Item = &'v [u8]>,
+    ) -> ValueSet {
+        let mut set = ValueSet {
+            slots: vec![0; slots_for(values.len())],
+            used: 0,
+        };
+        for value in values {
+            set.add(fingerprint(hasher, value));
+        }
+        // Sized for distinct values: many duplicates leave it sparse.
+        if set.slots.len() > MIN_SLOTS && set.used * 8 < set.slots.len() {
+            set.rebuild(slots_for(set.used));
+        }
+        set
+    }
+
+    /// Where `fingerprint` is, or the free slot where it would go, and
+    /// whether it is there.
+    #[inline]
+    fn find(&self, fingerprint: u32) -> (usize, bool) {
+        let mask = self.slots.len() - 1;
+        let mut at = fingerprint as usize & mask;
+        loop {
+            match self.slots[at] {
+                0 => return (at, false),
+                slot if (slot >> 32) as u32 == fingerprint => return (at, true),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Whether some value may have `fingerprint`; if not, none has.
+    #[inline]
+    pub(super) fn may_hold(&self, fingerprint: u32) -> bool {
+        self.find(fingerprint).1
+    }
+
+    /// One value more has `fingerprint`.
+    #[inline]
+    pub(super) fn add(&mut self, fingerprint: u32) {
+        let (at, found) = self.find(fingerprint);
+        if found {
+            self.slots[at] += 1;
+            return;
+        }
+        self.slots[at] = u64::from(fingerprint) << 32 | 1;
+        self.used += 1;
+        if self.used * 4 > self.slots.len() * 3 {
+            self.rebuild(self.slots.len() * 2);
+        }
+    }
+
+    /// One value fewer has `fingerprint`, which some value had.
+    #[inline]
+    pub(super) fn remove(&mut self, fingerprint: u32) {
+        let (mut hole, found) = self.find(fingerprint);
+        assert!(found, "a value its field's set did not count");
+        self.slots[hole] -= 1;
+        if self.slots[hole] & u64::from(u32::MAX) != 0 {
+            return;
+        }
+        // Backward-shift deletion: each slot of the run after the hole moves
+        // into it if that keeps it reachable from its first choice, so that
+        // a free slot still ends every probe.
+        self.slots[hole] = 0;
+        self.used -= 1;
+        let mask = self.slots.len() - 1;
+        let mut next = (hole + 1) & mask;
+        while self.slots[next] != 0 {
+            let home = (self.slots[next] >> 32) as usize & mask;
+            if next.wrapping_sub(home) & mask >= next.wrapping_sub(hole) & mask {
+                self.slots[hole] = std::mem::take(&mut self.slots[next]);
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        if self.slots.len() > MIN_SLOTS && self.used * 8 < self.slots.len() {
+            self.rebuild(self.slots.len() / 2);
+        }
+    }
+
+    fn rebuild(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
+        for slot in old.into_iter().filter(|&slot| slot != 0) {
+            let (at, _) = self.find((slot >> 32) as u32);
+            self.slots[at] = slot;
+        }
+    }
+}
+
+/// Slots for `values` distinct values, below 3/4 load.
+fn slots_for(values: usize) -> usize {
+    (values + values / 3 + 1).next_power_of_two().max(MIN_SLOTS)
+}
+
+/// The sets of a map's fields, by entry position.
+#[derive(Default)]
+pub(super) struct ValueSets {
+    sets: HashMap<u32, ValueSet, BuildHasherDefault<PositionHasher>>,
+}
+
+impl ValueSets {
+    pub(super) fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    #[inline]
+    pub(super) fn get_mut(&mut self, i: usize) -> Option<&mut ValueSet> {
+        if self.sets.is_empty() {
+            return None;
+        }
+        self.sets.get_mut(&(i as u32))
+    }
+
+    /// Entry `i`'s set, built with `build` if it has none.
+    pub(super) fn get_or_build(
+        &mut self,
+        i: usize,
+        build: impl FnOnce() -> ValueSet,
+    ) -> &mut ValueSet {
+        self.sets.entry(i as u32).or_insert_with(build)
+    }
+
+    /// Entry `i`'s values changed in a way its set did not follow: it has
+    /// none from now on. True if it had one.
+    #[inline]
+    pub(super) fn forget(&mut self, i: usize) -> bool {
+        !self.sets.is_empty() && self.sets.remove(&(i as u32)).is_some()
+    }
+
+    /// Entry `i` is going, and the last entry `last` takes its place.
+    pub(super) fn removed(&mut self, i: usize, last: usize) {
+        self.forget(i);
+        if i != last {
+            if let Some(set) = self.sets.remove(&(last as u32)) {
+                self.sets.insert(i as u32, set);
+            }
+        }
+    }
+
+    /// Bytes of heap the sets take: each set's slots as `blocks` measures
+    /// them, and the table of sets as the standard library lays it out (a
+    /// power of two of buckets, above 8/7 of its capacity, each a `(u32,
+    /// ValueSet)` and a control byte, plus a group of control bytes), which
+    /// `blocks` cannot see: it is no `Vec`.
+    pub(super) fn mem_usage(&self, blocks: &impl MeasureBlocks) -> usize {
+        let capacity = self.sets.capacity();
+        let table = match capacity {
+            0 => 0,
+            _ => {
+                let buckets = (capacity * 8 / 7).next_power_of_two();
+                buckets * (size_of::<(u32, ValueSet)>() + 1) + CONTROL_GROUP
+            }
+        };
+        table
+            + self
+                .sets
+                .values()
+                .map(|set| blocks.vec_block(&set.slots))
+                .sum::<usize>()
+    }
+
+    /// Offers each set's slots to `mover`, one block per long field. The
+    /// table of sets itself is not offered (`MoveBlocks` moves vectors): it
+    /// holds 40 bytes per field of at least `INDEX_THRESHOLD` values.
+    pub(super) fn defrag(&mut self, mover: &mut impl MoveBlocks) {
+        for set in self.sets.values_mut() {
+            mover.move_vec(&mut set.slots);
+        }
+    }
+
+    /// Checks that each set counts exactly its field's values (`values_of`
+    /// entry `i`, among `fields` fields) and keeps its load bounds.
+    #[cfg(test)]
+    pub(super) fn check<'v>(
+        &self,
+        fields: usize,
+        hasher: &FieldHasher,
+        values_of: impl Fn(usize) -> super::Values<'v>,
+    ) {
+        for (&i, set) in &self.sets {
+            let i = i as usize;
+            assert!(i < fields, "a set for entry {i} of {fields}");
+            let mut held: Vec<u64> = set.slots.iter().copied().filter(|&s| s != 0).collect();
+            assert_eq!(held.len(), set.used, "slots in use miscounted");
+            assert!(set.slots.len().is_power_of_two() && set.slots.len() >= MIN_SLOTS);
+            assert!(set.used * 4 <= set.slots.len() * 3, "set too full");
+            assert!(
+                set.slots.len() == MIN_SLOTS || set.used * 8 >= set.slots.len(),
+                "set too sparse"
+            );
+            for (at, &slot) in set.slots.iter().enumerate().filter(|(_, &s)| s != 0) {
+                assert_eq!(set.find((slot >> 32) as u32), (at, true), "unreachable");
+            }
+            let mut expected: Vec<u64> = ValueSet::of(hasher, values_of(i).iter())
+                .slots
+                .into_iter()
+                .filter(|&s| s != 0)
+                .collect();
+            held.sort_unstable();
+            expected.sort_unstable();
+            assert_eq!(held, expected, "the set of entry {i} is not its values'");
+        }
+    }
+
+    /// Entries that have a set.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.sets.len()
+    }
+}
+
+/// Control bytes the standard table keeps past its buckets.
+const CONTROL_GROUP: usize = 16;
+
+/// Hashes an entry position for the table of sets: positions are dense and
+/// chosen by the map, not by clients, so a multiply spreads them well enough
+/// (its high bits pick the control byte, its low bits the bucket).
+#[derive(Default)]
+struct PositionHasher(u64);
+
+impl Hasher for PositionHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(SPREAD);
+        }
+    }
+
+    #[inline]
+    fn write_u32(&mut self, position: u32) {
+        self.0 = u64::from(position).wrapping_mul(SPREAD);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// 2^64 over the golden ratio, odd: multiplying by it permutes the low bits
+/// and spreads every bit to the high ones.
+const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::multimap::test_support::Rng;
+
+    /// Checks `set` against `model` (fingerprint to count).
+    fn assert_matches(set: &ValueSet, model: &HashMap<u32, u32>) {
+        let mut held: Vec<(u32, u32)> = set
+            .slots
+            .iter()
+            .filter(|&&s| s != 0)
+            .map(|&s| ((s >> 32) as u32, s as u32))
+            .collect();
+        let mut expected: Vec<(u32, u32)> = model.iter().map(|(&f, &c)| (f, c)).collect();
+        held.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(held, expected);
+        assert_eq!(set.used, model.len());
+        for (at, &slot) in set.slots.iter().enumerate().filter(|(_, &s)| s != 0) {
+            assert_eq!(set.find((slot >> 32) as u32), (at, true));
+        }
+    }
+
+    #[test]
+    fn a_set_counts_fingerprints_through_collisions_growth_and_shrinking() {
+        let mut rng = Rng(0xF1F0);
+        let mut set = ValueSet::of(&FieldHasher::default(), std::iter::empty());
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        let mut grew_to = 0;
+        for round in 0..40_000u32 {
+            // Phases of growth then of draining; fingerprints that share
+            // their low bits, so that runs form and wrap past the end.
+            let growing = (round / 5_000) % 2 == 0;
+            let fingerprint = ((rng.below(300) as u32) << 24 | rng.below(4) as u32).max(1);
+            if growing || rng.below(4) == 0 {
+                set.add(fingerprint);
+                *model.entry(fingerprint).or_default() += 1;
+            } else if let Some(&held) = model.keys().next() {
+                set.remove(held);
+                let count = model.get_mut(&held).expect("held");
+                *count -= 1;
+                if *count == 0 {
+                    model.remove(&held);
+                }
+            }
+            assert_eq!(set.may_hold(fingerprint), model.contains_key(&fingerprint));
+            grew_to = grew_to.max(set.slots.len());
+            if round % 97 == 0 {
+                assert_matches(&set, &model);
+                assert!(set.slots.len() == MIN_SLOTS || set.used * 8 >= set.slots.len());
+            }
+        }
+        assert_matches(&set, &model);
+        assert!(grew_to >= 512, "grew to {grew_to} slots only");
+    }
+
+    #[test]
+    fn a_fingerprint_is_never_the_free_slot() {
+        let hasher = FieldHasher::default();
+        for i in 0..10_000u32 {
+            assert_ne!(fingerprint(&hasher, &i.to_le_bytes()), 0);
+        }
+    }
+}
