@@ -211,6 +211,38 @@ mod tests {
     }
 
     #[test]
+    fn value_sets_are_measured_and_moved_with_the_map() {
+        let mut m = sample_map(10, 1_000);
+        let without = m.mem_usage(&SizeClasses);
+        for i in 0..10 {
+            assert_eq!(m.add_missing(&numbered(i), [&b"new"[..]]), 1);
+        }
+        // 1,001 distinct values: 2,048 slots of 8 bytes per field.
+        let with = m.mem_usage(&SizeClasses);
+        assert!(with >= without + 10 * 2_048 * 8, "{without} -> {with}");
+        assert!(
+            with <= without + 10 * 2_048 * 8 + 4_096,
+            "{without} -> {with}"
+        );
+        let mut mover = Mover::new(usize::MAX);
+        assert_eq!(m.defrag(&mut mover, 0), None);
+        // Entry slots, bucket heads, each field's set, and each field.
+        assert_eq!(mover.moved.len(), 2 + 10 + 10);
+        check_invariants(&m);
+        assert_eq!(m.mem_usage(&SizeClasses), with);
+        for i in 0..10 {
+            assert_eq!(m.add_missing(&numbered(i), [&b"new"[..]]), 0);
+            assert_eq!(m.add_missing(&numbered(i), [&b"newer"[..]]), 1);
+        }
+        // Changes the sets do not follow drop them, and their memory.
+        for i in 0..10 {
+            assert_eq!(m.trim(&numbered(i), 0, 999), 2);
+        }
+        assert!(m.sides.is_none());
+        assert_eq!(m.mem_usage(&SizeClasses), without);
+    }
+
+    #[test]
     fn defrag_moves_every_block_and_keeps_the_content() {
         let mut m = sample_map(100, 5);
         let before = content(&m);

@@ -301,7 +301,150 @@ const SPREAD: u64 = 0x9e37_79b9_7f4a_7c15;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::multimap::test_support::Rng;
+    use crate::multimap::test_support::{
+        check_invariants, field_values, model_add, model_pop, model_set, model_trim,
+        numbered_values, Rng,
+    };
+    use crate::multimap::{End, MultiMap, SetError};
+
+    type Model = HashMap<Vec<u8>, Vec<Vec<u8>>>;
+
+    /// How many fields of `m` have a value set.
+    fn sets_of(m: &MultiMap) -> usize {
+        m.sides.as_ref().map_or(0, |sides| sides.value_sets.len())
+    }
+
+    #[test]
+    fn add_to_long_fields_matches_a_model_through_every_other_change() {
+        let mut rng = Rng(0xADD5);
+        // Enough distinct values that ADD mostly appends, few enough that it
+        // also meets values held, duplicates included.
+        let pool = numbered_values(400);
+        let names: [&[u8]; 4] = [b"a", b"b", b"c", b""];
+        let mut m = MultiMap::new();
+        let mut model = Model::new();
+        let (mut most_sets, mut clones_checked) = (0, 0);
+        let pick = |rng: &mut Rng, n: u64| -> Vec<Vec<u8>> {
+            (0..rng.below(n + 1))
+                .map(|_| pool[rng.below(pool.len() as u64) as usize].clone())
+                .collect()
+        };
+        for op in 0..20_000 {
+            let name = names[rng.below(names.len() as u64) as usize];
+            let field = model.entry(name.to_vec()).or_default();
+            let len = field.len();
+            let index = |rng: &mut Rng| rng.below(2 * len as u64 + 3) as i64 - len as i64 - 1;
+            match rng.below(16) {
+                0..=4 => {
+                    let most = if rng.below(8) == 0 { 20 } else { 2 };
+                    let values = pick(&mut rng, most);
+                    let added = model_add(field, &values);
+                    let got = m.add_missing(name, values.iter().map(Vec::as_slice));
+                    assert_eq!(got, added, "op {op}");
+                }
+                5 | 6 => {
+                    let values = pick(&mut rng, 6);
+                    field.extend_from_slice(&values);
+                    assert_eq!(
+                        m.insert(name, values.iter().map(Vec::as_slice)),
+                        field.len()
+                    );
+                }
+                7 => {
+                    let values = pick(&mut rng, 3);
+                    field.splice(0..0, values.iter().cloned());
+                    assert_eq!(
+                        m.prepend(name, values.iter().map(Vec::as_slice)),
+                        field.len()
+                    );
+                }
+                8 | 9 => {
+                    let end = [End::Left, End::Right][rng.below(2) as usize];
+                    if rng.below(2) == 0 {
+                        let count = rng.below(4) as usize;
+                        let popped = (len > 0).then(|| model_pop(field, end, count));
+                        assert_eq!(m.pop(name, end, count), popped);
+                    } else {
+                        let popped = (len > 0).then(|| model_pop(field, end, 1).remove(0));
+                        let taken = m.pop_one(name, end);
+                        assert_eq!(taken.map(|value| value.as_bytes().to_vec()), popped);
+                    }
+                }
+                10 => {
+                    let index = index(&mut rng);
+                    let value = pick(&mut rng, 1).pop().unwrap_or_default();
+                    let expected = match len {
+                        0 => Err(SetError::NoSuchField),
+                        _ => model_set(field, index, &value),
+                    };
+                    assert_eq!(m.set_value(name, index, &value), expected);
+                }
+                11 => {
+                    let (start, stop) = (index(&mut rng), index(&mut rng));
+                    let (start, stop) = if rng.below(3) == 0 {
+                        (start, stop)
+                    } else {
+                        (rng.below(3) as i64, -1 - rng.below(3) as i64)
+                    };
+                    let removed = model_trim(field, start, stop);
+                    assert_eq!(m.trim(name, start, stop), removed);
+                }
+                12 => {
+                    let values = pick(&mut rng, 3);
+                    let unwanted: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+                    field.retain(|value| !values.contains(value));
+                    assert_eq!(m.remove_values(name, &unwanted), len - field.len());
+                }
+                13 => {
+                    let values = match rng.below(4) {
+                        0 => Vec::new(),
+                        _ => pick(&mut rng, 60),
+                    };
+                    let replaced = m.replace(name, values.iter().map(Vec::as_slice));
+                    assert_eq!(replaced.len, values.len());
+                    *field = values;
+                }
+                14 => {
+                    // A field's expiry moves entries as removing it does;
+                    // RENAME and COPY move or clone the whole map.
+                    match rng.below(4) {
+                        0 => {
+                            assert_eq!(m.remove_field(name), len > 0);
+                            field.clear();
+                        }
+                        1 => {
+                            if len > 0 {
+                                assert!(m.set_expiry(name, 10));
+                                assert!(m.remove_if_expired(name, 20));
+                            }
+                            field.clear();
+                        }
+                        2 => {
+                            assert_eq!(m.set_expiry(name, 1_000), len > 0);
+                        }
+                        _ => {
+                            let copy = m.clone();
+                            assert_eq!(sets_of(&copy), 0, "a copy has no value sets");
+                            check_invariants(&copy);
+                            m = copy;
+                            clones_checked += 1;
+                        }
+                    }
+                }
+                _ => {
+                    let value = pick(&mut rng, 1).pop().unwrap_or_default();
+                    let held = m.get(name).is_some_and(|values| values.contains(&value));
+                    assert_eq!(held, field.contains(&value));
+                }
+            }
+            model.retain(|_, values| !values.is_empty());
+            assert_eq!(field_values(&m, name).as_ref(), model.get(name), "op {op}");
+            check_invariants(&m);
+            most_sets = most_sets.max(sets_of(&m));
+        }
+        assert_eq!(most_sets, names.len(), "every field had a set at once");
+        assert!(clones_checked > 100);
+    }
 
     /// Checks `set` against `model` (fingerprint to count).
     fn assert_matches(set: &ValueSet, model: &HashMap<u32, u32>) {
@@ -352,6 +495,34 @@ mod tests {
         }
         assert_matches(&set, &model);
         assert!(grew_to >= 512, "grew to {grew_to} slots only");
+    }
+
+    #[test]
+    fn add_confirms_a_fingerprint_against_the_values_and_builds_sets_only_for_long_fields() {
+        let values = numbered_values(INDEX_THRESHOLD);
+        let mut m = MultiMap::new();
+        m.insert(b"short", values[1..].iter().map(Vec::as_slice));
+        m.insert(b"long", values.iter().map(Vec::as_slice));
+        assert_eq!(m.add_missing(b"short", [&b"x"[..]]), 1);
+        assert_eq!(sets_of(&m), 0, "a field under the threshold is scanned");
+        assert_eq!(m.add_missing(b"long", [&b"x"[..]]), 1);
+        assert_eq!(sets_of(&m), 1);
+        check_invariants(&m);
+        // As if "y" collided with a value held: the set says "maybe", the
+        // values say no, and ADD appends it all the same.
+        let y = fingerprint(&m.hasher, b"y");
+        let long = m.find(b"long", m.hash(b"long")).expect("long");
+        let sides = m.sides.as_mut().expect("a set");
+        sides
+            .value_sets
+            .get_mut(long)
+            .expect("the set of long")
+            .add(y);
+        assert_eq!(m.add_missing(b"long", [&b"y"[..], b"x", b"y"]), 1);
+        assert_eq!(m.add_missing(b"long", [&b"y"[..]]), 0);
+        let long = field_values(&m, b"long").expect("long");
+        assert_eq!(long.len(), INDEX_THRESHOLD + 2);
+        assert_eq!(&long[INDEX_THRESHOLD..], [b"x".to_vec(), b"y".to_vec()]);
     }
 
     #[test]
