@@ -124,8 +124,9 @@ impl MultiMap {
 
     /// `not_yet_in` entry `i`'s values, through its value set when it has
     /// one or is long enough to be given one (built here, in one pass): the
-    /// values are read only when the set says some candidate may be held,
-    /// a fingerprint being no proof.
+    /// set tells each candidate missing, or held where it says, and only
+    /// when it cannot tell for some candidate (a fingerprint two values
+    /// have) are all the values read.
     fn not_held_by<'v>(&mut self, i: usize, candidates: &[&'v [u8]]) -> Vec<&'v [u8]> {
         let values = self.entries[i].values();
         let hasher = &self.hasher;
@@ -138,15 +139,18 @@ impl MultiMap {
                 .as_mut()
                 .and_then(|sides| sides.value_sets.get_mut(i))
         };
-        let may_hold_some = set.is_none_or(|set| {
-            candidates
-                .iter()
-                .any(|candidate| set.may_hold(fingerprint(hasher, candidate)))
-        });
-        not_yet_in(
-            if may_hold_some { values } else { Values::NONE },
-            candidates,
-        )
+        let Some(set) = set else {
+            return not_yet_in(values, candidates);
+        };
+        let mut absent = Vec::with_capacity(candidates.len());
+        for &candidate in candidates {
+            match set.holds(values, fingerprint(hasher, candidate), candidate) {
+                Some(true) => {}
+                Some(false) => absent.push(candidate),
+                None => return not_yet_in(values, candidates),
+            }
+        }
+        not_yet_in(Values::NONE, &absent)
     }
 
     /// LPOP/RPOP: `None` if the field is missing, else up to `count` values
@@ -159,7 +163,7 @@ impl MultiMap {
             popped.reserve_exact(count);
             entry.cut_end(end, count, |value| popped.push(value.to_vec()))
         })?;
-        self.values_taken(i, popped.iter().map(Vec::as_slice));
+        self.values_taken(i, end, popped.iter().map(Vec::as_slice));
         Some(popped)
     }
 
@@ -170,7 +174,7 @@ impl MultiMap {
         let i = self.cut_field(field, |entry| {
             entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)))
         })?;
-        self.values_taken(i, taken.iter().map(TakenValue::as_bytes));
+        self.values_taken(i, end, taken.iter().map(TakenValue::as_bytes));
         taken
     }
 

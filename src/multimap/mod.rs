@@ -25,7 +25,7 @@ pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
 pub use size_class::{allocator_probe_requests, learn_allocator_rounding};
 pub use timed::{ExpiryChange, ExpiryChanged, FieldExpiry, View, MAX_EXPIRY_MS};
-use value_index::ValueSets;
+use value_index::{fingerprint, ValueSets};
 pub use values::{Values, ValuesIter};
 
 // Each file compiles to its own codegen unit. The helpers that hot paths call
@@ -357,25 +357,39 @@ impl MultiMap {
     #[inline]
     fn values_added(&mut self, i: usize, end: End, added: usize) -> usize {
         if let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) {
-            let values = self.entries[i].values().iter();
+            let values = self.entries[i].values();
             let hasher = &self.hasher;
-            let mut count = |value| set.add(value_index::fingerprint(hasher, value));
             match end {
-                End::Left => values.take(added).for_each(&mut count),
-                End::Right => values.rev().take(added).for_each(&mut count),
+                End::Left => {
+                    set.prepended(added);
+                    for (index, value) in values.iter().take(added).enumerate() {
+                        set.add(fingerprint(hasher, value), set.position_of(index));
+                    }
+                }
+                End::Right => {
+                    let last = values.len() - 1;
+                    for (back, value) in values.iter().rev().take(added).enumerate() {
+                        set.add(fingerprint(hasher, value), set.position_of(last - back));
+                    }
+                }
             }
         }
         self.values_changed_keeping(i, true)
     }
 
-    /// After the values `taken` were cut off entry `i`'s ends (the totals
+    /// After the values `taken` were cut off entry `i`'s `end` (the totals
     /// already right): its value set, if any, no longer counts them, and
     /// the rest is as `entry_changed`.
     #[inline]
-    fn values_taken<'v>(&mut self, i: usize, taken: impl Iterator<Item = &'v [u8]>) {
+    fn values_taken<'v>(&mut self, i: usize, end: End, taken: impl Iterator<Item = &'v [u8]>) {
         if let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) {
+            let mut popped = 0;
             for value in taken {
-                set.remove(value_index::fingerprint(&self.hasher, value));
+                set.remove(fingerprint(&self.hasher, value));
+                popped += 1;
+            }
+            if end == End::Left {
+                set.popped_front(popped);
             }
         }
         self.entry_changed_keeping(i, true);

@@ -2,12 +2,14 @@
 //! of a value such a field lacks appends it without reading the field.
 //!
 //! A field's set (`ValueSet`) holds, for each 32-bit fingerprint of its
-//! values, how many of its values have it: 8 bytes per distinct value at
-//! between 3/8 and 3/4 load, nothing per entry. A fingerprint missing from
-//! the set proves the value missing from the field; one present may be a
-//! collision, so ADD confirms it against the values themselves (see
-//! `MultiMap::add_missing`). The map keeps sets by entry position, beside the
-//! entries as expiry times are, and only for the fields that have one.
+//! values, how many of its values have it, or where the one value that has
+//! it lies: 8 bytes per distinct value at between 3/8 and 3/4 load, nothing
+//! per entry. A fingerprint missing from the set proves the value missing
+//! from the field; one present may be a collision, so ADD confirms it
+//! against the value where the set says it lies, or failing that against
+//! every value (see `MultiMap::add_missing`). The map keeps sets by entry
+//! position, beside the entries as expiry times are, and only for the
+//! fields that have one.
 //!
 //! The paths that add or take values at a field's ends (append, prepend,
 //! pops) keep its set exact; every other change drops it (see
@@ -21,6 +23,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use super::blocks::{MeasureBlocks, MoveBlocks};
 use super::hasher::FieldHasher;
+use super::values::Values;
 
 /// Fields shorter than this are scanned by ADD rather than given a set: a
 /// scan of 32 short values costs about what hashing one value and keeping
@@ -39,16 +42,29 @@ pub(super) fn fingerprint(hasher: &FieldHasher, value: &[u8]) -> u32 {
     ((hasher.hash(value) >> 32) as u32).max(1)
 }
 
-/// The fingerprints of one field's values, each with how many values have it.
-#[derive(Default)]
+/// Set in a slot's low half when a single value has its fingerprint: the
+/// rest is that value's position, not a count.
+const ONE_AT: u32 = 1 << 31;
+/// Positions are kept modulo 2^31: a field holds fewer values than that.
+const POSITION_MASK: u32 = ONE_AT - 1;
+
+/// The fingerprints of one field's values, each with how many values have
+/// it, or where the one value that has it lies.
 pub(super) struct ValueSet {
     /// Open addressing with linear probing, a power of two of slots, each
-    /// holding a fingerprint in its high half and its count in its low half;
-    /// 0 is a free slot. A fingerprint's first choice is its low bits: they
-    /// are already hashed.
+    /// holding a fingerprint in its high half and in its low half `ONE_AT`
+    /// and a position, or a count (a count of 1 when two values that had it
+    /// were one, since the position of the one left is unknown); 0 is a
+    /// free slot. A fingerprint's first choice is its low bits: they are
+    /// already hashed.
     slots: Vec<u64>,
     /// Slots in use.
     used: usize,
+    /// The position of the field's first value. A value keeps its position
+    /// while values come and go at the field's ends, the ones a set
+    /// follows: prepending moves the base back, popping from the front
+    /// moves it on, and no slot changes.
+    base: u32,
 }
 
 impl ValueSet {
@@ -60,9 +76,10 @@ impl ValueSet {
         let mut set = ValueSet {
             slots: vec![0; slots_for(values.len())],
             used: 0,
+            base: 0,
         };
-        for value in values {
-            set.add(fingerprint(hasher, value));
+        for (index, value) in values.enumerate() {
+            set.add(fingerprint(hasher, value), set.position_of(index));
         }
         // Sized for distinct values: many duplicates leave it sparse.
         if set.slots.len() > MIN_SLOTS && set.used * 8 < set.slots.len() {
@@ -86,21 +103,51 @@ impl ValueSet {
         }
     }
 
-    /// Whether some value may have `fingerprint`; if not, none has.
+    /// Whether `values`, the field's, hold `value`, whose fingerprint is
+    /// `fingerprint`; `None` when only reading them all can tell.
     #[inline]
-    pub(super) fn may_hold(&self, fingerprint: u32) -> bool {
-        self.find(fingerprint).1
+    pub(super) fn holds(&self, values: Values<'_>, fingerprint: u32, value: &[u8]) -> Option<bool> {
+        let (at, found) = self.find(fingerprint);
+        if !found {
+            return Some(false);
+        }
+        let low = self.slots[at] as u32;
+        if low & ONE_AT == 0 {
+            return None;
+        }
+        let index = (low & POSITION_MASK).wrapping_sub(self.base) & POSITION_MASK;
+        values.get(i64::from(index)).map(|held| held == value)
     }
 
-    /// One value more has `fingerprint`.
+    /// The position of the value at `index` of the field.
     #[inline]
-    pub(super) fn add(&mut self, fingerprint: u32) {
+    pub(super) fn position_of(&self, index: usize) -> u32 {
+        self.base.wrapping_add(index as u32) & POSITION_MASK
+    }
+
+    /// `added` values were put before the first: positions go on backwards.
+    #[inline]
+    pub(super) fn prepended(&mut self, added: usize) {
+        self.base = self.base.wrapping_sub(added as u32) & POSITION_MASK;
+    }
+
+    /// `popped` values were cut from the front.
+    #[inline]
+    pub(super) fn popped_front(&mut self, popped: usize) {
+        self.base = self.position_of(popped);
+    }
+
+    /// One value more, at `position`, has `fingerprint`.
+    #[inline]
+    pub(super) fn add(&mut self, fingerprint: u32, position: u32) {
         let (at, found) = self.find(fingerprint);
         if found {
-            self.slots[at] += 1;
+            let low = self.slots[at] as u32;
+            let count = if low & ONE_AT == 0 { low + 1 } else { 2 };
+            self.slots[at] = u64::from(fingerprint) << 32 | u64::from(count);
             return;
         }
-        self.slots[at] = u64::from(fingerprint) << 32 | 1;
+        self.slots[at] = u64::from(fingerprint) << 32 | u64::from(ONE_AT | position);
         self.used += 1;
         if self.used * 4 > self.slots.len() * 3 {
             self.rebuild(self.slots.len() * 2);
@@ -112,8 +159,9 @@ impl ValueSet {
     pub(super) fn remove(&mut self, fingerprint: u32) {
         let (mut hole, found) = self.find(fingerprint);
         assert!(found, "a value its field's set did not count");
-        self.slots[hole] -= 1;
-        if self.slots[hole] & u64::from(u32::MAX) != 0 {
+        let low = self.slots[hole] as u32;
+        if low & ONE_AT == 0 && low > 1 {
+            self.slots[hole] -= 1;
             return;
         }
         // Backward-shift deletion: each slot of the run after the hole moves
@@ -142,6 +190,25 @@ impl ValueSet {
             let (at, _) = self.find((slot >> 32) as u32);
             self.slots[at] = slot;
         }
+    }
+}
+
+#[cfg(test)]
+impl ValueSet {
+    /// Each fingerprint held and how many values have it, in order.
+    fn counts(&self) -> Vec<(u32, u32)> {
+        let mut counts: Vec<(u32, u32)> = self
+            .slots
+            .iter()
+            .filter(|&&slot| slot != 0)
+            .map(|&slot| match slot as u32 {
+                low if low & ONE_AT != 0 => ((slot >> 32) as u32, 1),
+                count => ((slot >> 32) as u32, count),
+            })
+            .collect();
+        assert_eq!(counts.len(), self.used, "slots in use miscounted");
+        counts.sort_unstable();
+        counts
     }
 }
 
@@ -227,19 +294,19 @@ impl ValueSets {
     }
 
     /// Checks that each set counts exactly its field's values (`values_of`
-    /// entry `i`, among `fields` fields) and keeps its load bounds.
+    /// entry `i`, among `fields` fields), places each value it says it
+    /// places, and keeps its load bounds.
     #[cfg(test)]
     pub(super) fn check<'v>(
         &self,
         fields: usize,
         hasher: &FieldHasher,
-        values_of: impl Fn(usize) -> super::Values<'v>,
+        values_of: impl Fn(usize) -> Values<'v>,
     ) {
         for (&i, set) in &self.sets {
             let i = i as usize;
             assert!(i < fields, "a set for entry {i} of {fields}");
-            let mut held: Vec<u64> = set.slots.iter().copied().filter(|&s| s != 0).collect();
-            assert_eq!(held.len(), set.used, "slots in use miscounted");
+            let values = values_of(i);
             assert!(set.slots.len().is_power_of_two() && set.slots.len() >= MIN_SLOTS);
             assert!(set.used * 4 <= set.slots.len() * 3, "set too full");
             assert!(
@@ -247,16 +314,18 @@ impl ValueSets {
                 "set too sparse"
             );
             for (at, &slot) in set.slots.iter().enumerate().filter(|(_, &s)| s != 0) {
-                assert_eq!(set.find((slot >> 32) as u32), (at, true), "unreachable");
+                let held = (slot >> 32) as u32;
+                assert_eq!(set.find(held), (at, true), "unreachable");
+                if slot as u32 & ONE_AT != 0 {
+                    let index = (slot as u32).wrapping_sub(set.base) & POSITION_MASK;
+                    let value = values
+                        .get(i64::from(index))
+                        .expect("a position in the field");
+                    assert_eq!(fingerprint(hasher, value), held, "misplaced");
+                }
             }
-            let mut expected: Vec<u64> = ValueSet::of(hasher, values_of(i).iter())
-                .slots
-                .into_iter()
-                .filter(|&s| s != 0)
-                .collect();
-            held.sort_unstable();
-            expected.sort_unstable();
-            assert_eq!(held, expected, "the set of entry {i} is not its values'");
+            let expected = ValueSet::of(hasher, values.iter());
+            assert_eq!(set.counts(), expected.counts(), "the set of entry {i}");
         }
     }
 
@@ -448,17 +517,9 @@ mod tests {
 
     /// Checks `set` against `model` (fingerprint to count).
     fn assert_matches(set: &ValueSet, model: &HashMap<u32, u32>) {
-        let mut held: Vec<(u32, u32)> = set
-            .slots
-            .iter()
-            .filter(|&&s| s != 0)
-            .map(|&s| ((s >> 32) as u32, s as u32))
-            .collect();
         let mut expected: Vec<(u32, u32)> = model.iter().map(|(&f, &c)| (f, c)).collect();
-        held.sort_unstable();
         expected.sort_unstable();
-        assert_eq!(held, expected);
-        assert_eq!(set.used, model.len());
+        assert_eq!(set.counts(), expected);
         for (at, &slot) in set.slots.iter().enumerate().filter(|(_, &s)| s != 0) {
             assert_eq!(set.find((slot >> 32) as u32), (at, true));
         }
@@ -476,7 +537,7 @@ mod tests {
             let growing = (round / 5_000) % 2 == 0;
             let fingerprint = ((rng.below(300) as u32) << 24 | rng.below(4) as u32).max(1);
             if growing || rng.below(4) == 0 {
-                set.add(fingerprint);
+                set.add(fingerprint, 0);
                 *model.entry(fingerprint).or_default() += 1;
             } else if let Some(&held) = model.keys().next() {
                 set.remove(held);
@@ -486,7 +547,7 @@ mod tests {
                     model.remove(&held);
                 }
             }
-            assert_eq!(set.may_hold(fingerprint), model.contains_key(&fingerprint));
+            assert_eq!(set.find(fingerprint).1, model.contains_key(&fingerprint));
             grew_to = grew_to.max(set.slots.len());
             if round % 97 == 0 {
                 assert_matches(&set, &model);
@@ -508,16 +569,15 @@ mod tests {
         assert_eq!(m.add_missing(b"long", [&b"x"[..]]), 1);
         assert_eq!(sets_of(&m), 1);
         check_invariants(&m);
-        // As if "y" collided with a value held: the set says "maybe", the
-        // values say no, and ADD appends it all the same.
+        // As if "y" had the fingerprint of the first value: the set places
+        // it there, that value is not "y", and ADD appends "y". Its
+        // fingerprint then counts two values, which only reading the values
+        // tells apart.
         let y = fingerprint(&m.hasher, b"y");
         let long = m.find(b"long", m.hash(b"long")).expect("long");
         let sides = m.sides.as_mut().expect("a set");
-        sides
-            .value_sets
-            .get_mut(long)
-            .expect("the set of long")
-            .add(y);
+        let set = sides.value_sets.get_mut(long).expect("the set of long");
+        set.add(y, set.position_of(0));
         assert_eq!(m.add_missing(b"long", [&b"y"[..], b"x", b"y"]), 1);
         assert_eq!(m.add_missing(b"long", [&b"y"[..]]), 0);
         let long = field_values(&m, b"long").expect("long");
