@@ -12,10 +12,11 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::entry::{Entry, ARGUMENT_SET_THRESHOLD};
+use super::hasher::FieldHasher;
 use super::packed::{encoded_value_len, put_value, value_at, value_start_before};
 use super::value_index::{fingerprint, ValueSet, INDEX_THRESHOLD};
 use super::values::{clamp_range, resolve_index, Values};
-use super::MultiMap;
+use super::{MultiMap, Sides};
 
 /// The longest value `TakenValue` holds in place: with its length and the
 /// enum's tag, the whole fits in 48 bytes.
@@ -99,58 +100,40 @@ impl MultiMap {
 
     /// Appends each value the field does not hold yet, once even if given
     /// twice, creating the field; returns how many were appended. O(M)
-    /// expected when none of the M values is held by a field with a value
-    /// set (see `value_index`), else O(N+M).
-    pub fn add_missing<'v>(
-        &mut self,
-        field: &[u8],
-        values: impl IntoIterator<Item = &'v [u8]>,
-    ) -> usize {
-        let candidates: Vec<&[u8]> = values.into_iter().collect();
+    /// expected on a field with a value set (see `value_index`) unless some
+    /// value shares its fingerprint with another, else O(N+M).
+    pub fn add_missing<'v, I>(&mut self, field: &[u8], values: I) -> usize
+    where
+        I: IntoIterator<Item = &'v [u8]>,
+        I::IntoIter: Clone,
+    {
+        let candidates = values.into_iter();
         let hash = self.hash(field);
-        match self.find(field, hash) {
-            Some(i) => {
-                let missing = self.not_held_by(i, &candidates);
-                let entry = &mut self.entries[i];
-                self.totals.remove(entry);
-                let appended = entry.append(missing);
-                self.totals.add(entry);
-                self.values_added(i, End::Right, appended);
-                appended
-            }
-            None => self.add_field(hash, field, not_yet_in(Values::NONE, &candidates)),
-        }
-    }
-
-    /// `not_yet_in` entry `i`'s values, through its value set when it has
-    /// one or is long enough to be given one (built here, in one pass): the
-    /// set tells each candidate missing, or held where it says, and only
-    /// when it cannot tell for some candidate (a fingerprint two values
-    /// have) are all the values read.
-    fn not_held_by<'v>(&mut self, i: usize, candidates: &[&'v [u8]]) -> Vec<&'v [u8]> {
+        let Some(i) = self.find(field, hash) else {
+            let candidates: Vec<&[u8]> = candidates.collect();
+            return self.add_field(hash, field, not_yet_in(Values::NONE, &candidates));
+        };
         let values = self.entries[i].values();
-        let hasher = &self.hasher;
-        let set = if values.len() >= INDEX_THRESHOLD {
-            let sets = &mut self.sides.get_or_insert_with(Box::default).value_sets;
-            Some(sets.get_or_build(i, || ValueSet::of(hasher, values.iter())))
-        } else {
-            // A set built when the field was longer is as good.
-            self.sides
-                .as_mut()
-                .and_then(|sides| sides.value_sets.get_mut(i))
-        };
-        let Some(set) = set else {
-            return not_yet_in(values, candidates);
-        };
-        let mut absent = Vec::with_capacity(candidates.len());
-        for &candidate in candidates {
-            match set.holds(values, fingerprint(hasher, candidate), candidate) {
-                Some(true) => {}
-                Some(false) => absent.push(candidate),
-                None => return not_yet_in(values, candidates),
+        let mut set = value_set_of(&mut self.sides, i, values, &self.hasher);
+        let missing = set
+            .as_deref()
+            .and_then(|set| missing_by_set(set, values, &self.hasher, candidates.clone()))
+            .unwrap_or_else(|| not_yet_in(values, &candidates.collect::<Vec<_>>()));
+        let entry = &mut self.entries[i];
+        let first = entry.len();
+        self.totals.remove(entry);
+        let appended = entry.append(missing.iter().copied());
+        self.totals.add(entry);
+        if let Some(set) = &mut set {
+            for (offset, value) in missing.iter().enumerate() {
+                set.add(
+                    fingerprint(&self.hasher, value),
+                    set.position_of(first + offset),
+                );
             }
         }
-        not_yet_in(Values::NONE, &absent)
+        self.values_changed_keeping(i, true);
+        appended
     }
 
     /// LPOP/RPOP: `None` if the field is missing, else up to `count` values
@@ -218,6 +201,54 @@ impl MultiMap {
         })
         .unwrap_or(0)
     }
+}
+
+/// Entry `i`'s value set, built here in one pass over its `values` if it
+/// has none and is long enough to be given one.
+fn value_set_of<'s>(
+    sides: &'s mut Option<Box<Sides>>,
+    i: usize,
+    values: Values<'_>,
+    hasher: &FieldHasher,
+) -> Option<&'s mut ValueSet> {
+    if values.len() >= INDEX_THRESHOLD {
+        let sets = &mut sides.get_or_insert_with(Box::default).value_sets;
+        Some(sets.get_or_build(i, || ValueSet::of(hasher, values.iter())))
+    } else {
+        // A set built when the field was longer is as good.
+        sides.as_mut().and_then(|sides| sides.value_sets.get_mut(i))
+    }
+}
+
+/// `not_yet_in(values, candidates)` as `set`, the set of `values`, tells
+/// it: each candidate missing, or held where the set places it; `None`
+/// when the set cannot tell for some candidate (its fingerprint counts
+/// several values), and only reading all the values can.
+fn missing_by_set<'v>(
+    set: &ValueSet,
+    values: Values<'_>,
+    hasher: &FieldHasher,
+    candidates: impl Iterator<Item = &'v [u8]>,
+) -> Option<Vec<&'v [u8]>> {
+    let mut missing = Vec::with_capacity(candidates.size_hint().0);
+    for candidate in candidates {
+        if !set.holds(values, fingerprint(hasher, candidate), candidate)? {
+            missing.push(candidate);
+        }
+    }
+    if missing.len() > ARGUMENT_SET_THRESHOLD {
+        return Some(not_yet_in(Values::NONE, &missing));
+    }
+    // Each given once, in place: most calls give one value.
+    let mut kept = 0;
+    for next in 0..missing.len() {
+        if !missing[..kept].contains(&missing[next]) {
+            missing[kept] = missing[next];
+            kept += 1;
+        }
+    }
+    missing.truncate(kept);
+    Some(missing)
 }
 
 /// The distinct `candidates` (first occurrences, in order) that `existing`
