@@ -154,15 +154,18 @@ impl ValueSet {
         }
     }
 
-    /// One value fewer has `fingerprint`, which some value had.
+    /// One value fewer has `fingerprint`; false if none had it, which
+    /// leaves the set wrong.
     #[inline]
-    pub(super) fn remove(&mut self, fingerprint: u32) {
+    pub(super) fn remove(&mut self, fingerprint: u32) -> bool {
         let (mut hole, found) = self.find(fingerprint);
-        assert!(found, "a value its field's set did not count");
+        if !found {
+            return false;
+        }
         let low = self.slots[hole] as u32;
         if low & ONE_AT == 0 && low > 1 {
             self.slots[hole] -= 1;
-            return;
+            return true;
         }
         // Backward-shift deletion: each slot of the run after the hole moves
         // into it if that keeps it reachable from its first choice, so that
@@ -182,6 +185,7 @@ impl ValueSet {
         if self.slots.len() > MIN_SLOTS && self.used * 8 < self.slots.len() {
             self.rebuild(self.slots.len() / 2);
         }
+        true
     }
 
     fn rebuild(&mut self, slots: usize) {
@@ -540,7 +544,7 @@ mod tests {
                 set.add(fingerprint, 0);
                 *model.entry(fingerprint).or_default() += 1;
             } else if let Some(&held) = model.keys().next() {
-                set.remove(held);
+                assert!(set.remove(held));
                 let count = model.get_mut(&held).expect("held");
                 *count -= 1;
                 if *count == 0 {
@@ -556,6 +560,11 @@ mod tests {
         }
         assert_matches(&set, &model);
         assert!(grew_to >= 512, "grew to {grew_to} slots only");
+        let absent = (1..)
+            .find(|f| !model.contains_key(f))
+            .expect("a free fingerprint");
+        assert!(!set.remove(absent), "removed what it did not count");
+        assert_matches(&set, &model);
     }
 
     #[test]
