@@ -28,7 +28,7 @@ use super::values::Values;
 /// Fields shorter than this are scanned by ADD rather than given a set.
 /// Measured on 16-byte values: a scan costs 2 ns a value, 70 ns at 32
 /// values, while an ADD through a set costs 50 to 75 ns whatever the
-/// field's length, and keeping the set costs 20 ns more on each append and
+/// field's length, and keeping the set costs 10 ns more on each append and
 /// pop of the field, and memory (at least `MIN_SLOTS` slots).
 pub(super) const INDEX_THRESHOLD: usize = 32;
 
