@@ -115,6 +115,27 @@ impl MultiMap {
         };
         let values = self.entries[i].values();
         let mut set = value_set_of(&mut self.sides, i, values, &self.hasher);
+        // One value, as most calls give, through the set: no vector, and
+        // its fingerprint computed once.
+        let mut rest = candidates.clone();
+        let only = rest.next().filter(|_| rest.next().is_none());
+        if let (Some(value), Some(set)) = (only, set.as_deref_mut()) {
+            let print = fingerprint(&self.hasher, value);
+            match set.holds(values, print, value) {
+                Some(true) => return 0,
+                Some(false) => {
+                    let entry = &mut self.entries[i];
+                    let position = set.position_of(entry.len());
+                    self.totals.remove(entry);
+                    entry.append([value]);
+                    self.totals.add(entry);
+                    set.add(print, position);
+                    self.values_changed_keeping(i, true);
+                    return 1;
+                }
+                None => {}
+            }
+        }
         let missing = set
             .as_deref()
             .and_then(|set| missing_by_set(set, values, &self.hasher, candidates.clone()))
