@@ -291,7 +291,7 @@ impl ValueSets {
 
     /// Offers each set's slots to `mover`, one block per long field. The
     /// table of sets itself is not offered (`MoveBlocks` moves vectors): it
-    /// holds 40 bytes per field of at least `INDEX_THRESHOLD` values.
+    /// holds 48 bytes per field of at least `INDEX_THRESHOLD` values.
     pub(super) fn defrag(&mut self, mover: &mut impl MoveBlocks) {
         for set in self.sets.values_mut() {
             mover.move_vec(&mut set.slots);
