@@ -234,9 +234,15 @@ mod tests {
             assert_eq!(m.add_missing(&numbered(i), [&b"new"[..]]), 0);
             assert_eq!(m.add_missing(&numbered(i), [&b"newer"[..]]), 1);
         }
-        // Changes the sets do not follow drop them, and their memory.
+        // A trim of a few values keeps the sets; changes the sets do not
+        // follow drop them, and their memory.
         for i in 0..10 {
-            assert_eq!(m.trim(&numbered(i), 0, 999), 2);
+            assert_eq!(m.trim(&numbered(i), 0, 1_000), 1);
+        }
+        assert_eq!(m.mem_usage(&SizeClasses), with);
+        check_invariants(&m);
+        for i in 0..10 {
+            assert_eq!(m.remove_values(&numbered(i), &[&b"new"[..]]), 1);
         }
         assert!(m.sides.is_none());
         assert_eq!(m.mem_usage(&SizeClasses), without);

@@ -211,16 +211,24 @@ impl MultiMap {
     /// reads a value: O(values removed) at most, and amortised O(1) in a
     /// field with checkpoints.
     pub fn trim(&mut self, field: &[u8], start: i64, stop: i64) -> usize {
-        self.change_field(field, |entry| {
-            let len = entry.len();
-            let (front, back) = match clamp_range(len, start, stop) {
-                Some((first, last)) => (first, len - 1 - last),
-                None => (0, len),
-            };
-            entry.cut_unread(front, back);
-            front + back
-        })
-        .unwrap_or(0)
+        let Some(i) = self.find(field, self.hash(field)) else {
+            return 0;
+        };
+        let len = self.entries[i].len();
+        let (front, back) = match clamp_range(len, start, stop) {
+            Some((first, last)) => (first, len - 1 - last),
+            None => (0, len),
+        };
+        // A capped list (ADD, then TRIM to its cap) keeps its set: the set
+        // forgets the few values cut, where building it again at the next
+        // ADD would read them all.
+        let kept = self.values_cut(i, front, back);
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        entry.cut_unread(front, back);
+        self.totals.add(entry);
+        self.entry_changed_keeping(i, kept);
+        front + back
     }
 }
 

@@ -399,6 +399,31 @@ impl MultiMap {
         self.entry_changed_keeping(i, kept);
     }
 
+    /// Before `front` values are cut off entry `i`'s front and `back` off
+    /// its back: its value set, if any, forgets them, unless the cut takes
+    /// most of the field, after which reading what is left to build the set
+    /// again costs less. Whether the set follows the cut.
+    fn values_cut(&mut self, i: usize, front: usize, back: usize) -> bool {
+        let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) else {
+            return true;
+        };
+        let values = self.entries[i].values();
+        if (front + back) * 2 > values.len() {
+            return false;
+        }
+        let cut = values
+            .iter()
+            .take(front)
+            .chain(values.iter().rev().take(back));
+        let mut kept = true;
+        for value in cut {
+            kept &= set.remove(fingerprint(&self.hasher, value));
+        }
+        set.popped_front(front);
+        debug_assert!(kept, "a value its field's set did not count");
+        kept
+    }
+
     /// The expiry tables, if any field has an expiry.
     #[inline]
     fn expiries(&self) -> Option<&Expiries> {
@@ -578,6 +603,9 @@ mod tests {
         // Each key's value is one such block: growing it costs every key.
         // 80 bytes is a jemalloc size class of its own (72 took it too).
         assert_eq!(size_of::<MultiMap>(), 80);
+        // A key with field expiries adds one block of these, 64 bytes as
+        // when they held the expiries alone.
+        assert_eq!(size_of::<Sides>(), 64);
     }
 
     #[test]

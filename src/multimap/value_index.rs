@@ -12,7 +12,8 @@
 //! fields that have one.
 //!
 //! The paths that add or take values at a field's ends (append, prepend,
-//! pops) keep its set exact; every other change drops it (see
+//! pops, a trim of less than half the field) keep its set exact; every
+//! other change drops it (see
 //! `MultiMap::values_changed`), and the next ADD builds it again. Sets are
 //! never saved nor copied: a loaded or copied map has none.
 
@@ -223,22 +224,24 @@ fn slots_for(values: usize) -> usize {
 }
 
 /// The sets of a map's fields, by entry position.
+type Table = HashMap<u32, ValueSet, BuildHasherDefault<PositionHasher>>;
+
+/// The sets of a map's fields, by entry position: boxed, and `None` when
+/// there are none, so that the map's side tables of a key with field
+/// expiries and no sets stay one 64-byte block.
 #[derive(Default)]
 pub(super) struct ValueSets {
-    sets: HashMap<u32, ValueSet, BuildHasherDefault<PositionHasher>>,
+    sets: Option<Box<Table>>,
 }
 
 impl ValueSets {
     pub(super) fn is_empty(&self) -> bool {
-        self.sets.is_empty()
+        self.sets.is_none()
     }
 
     #[inline]
     pub(super) fn get_mut(&mut self, i: usize) -> Option<&mut ValueSet> {
-        if self.sets.is_empty() {
-            return None;
-        }
-        self.sets.get_mut(&(i as u32))
+        self.sets.as_mut()?.get_mut(&(i as u32))
     }
 
     /// Entry `i`'s set, built with `build` if it has none.
@@ -247,43 +250,54 @@ impl ValueSets {
         i: usize,
         build: impl FnOnce() -> ValueSet,
     ) -> &mut ValueSet {
-        self.sets.entry(i as u32).or_insert_with(build)
+        self.sets
+            .get_or_insert_with(Box::default)
+            .entry(i as u32)
+            .or_insert_with(build)
     }
 
     /// Entry `i`'s values changed in a way its set did not follow: it has
     /// none from now on. True if it had one.
     #[inline]
     pub(super) fn forget(&mut self, i: usize) -> bool {
-        !self.sets.is_empty() && self.sets.remove(&(i as u32)).is_some()
+        self.take(i).is_some()
     }
 
     /// Entry `i` is going, and the last entry `last` takes its place.
     pub(super) fn removed(&mut self, i: usize, last: usize) {
         self.forget(i);
         if i != last {
-            if let Some(set) = self.sets.remove(&(last as u32)) {
-                self.sets.insert(i as u32, set);
+            if let Some(set) = self.take(last) {
+                self.get_or_build(i, || set);
             }
         }
+    }
+
+    /// Entry `i`'s set, out of the table, which goes once empty.
+    #[inline]
+    fn take(&mut self, i: usize) -> Option<ValueSet> {
+        let table = self.sets.as_mut()?;
+        let set = table.remove(&(i as u32));
+        if table.is_empty() {
+            self.sets = None;
+        }
+        set
     }
 
     /// Bytes of heap the sets take: each set's slots as `blocks` measures
     /// them, and the table of sets as the standard library lays it out (a
     /// power of two of buckets, above 8/7 of its capacity, each a `(u32,
-    /// ValueSet)` and a control byte, plus a group of control bytes), which
-    /// `blocks` cannot see: it is no `Vec`.
+    /// ValueSet)` and a control byte, plus a group of control bytes) in its
+    /// box, which `blocks` cannot see: they are no `Vec`s.
     pub(super) fn mem_usage(&self, blocks: &impl MeasureBlocks) -> usize {
-        let capacity = self.sets.capacity();
-        let table = match capacity {
-            0 => 0,
-            _ => {
-                let buckets = (capacity * 8 / 7).next_power_of_two();
-                buckets * (size_of::<(u32, ValueSet)>() + 1) + CONTROL_GROUP
-            }
+        let Some(table) = &self.sets else {
+            return 0;
         };
-        table
-            + self
-                .sets
+        let buckets = (table.capacity() * 8 / 7).next_power_of_two();
+        size_of::<Table>()
+            + buckets * (size_of::<(u32, ValueSet)>() + 1)
+            + CONTROL_GROUP
+            + table
                 .values()
                 .map(|set| blocks.vec_block(&set.slots))
                 .sum::<usize>()
@@ -293,7 +307,7 @@ impl ValueSets {
     /// table of sets itself is not offered (`MoveBlocks` moves vectors): it
     /// holds 48 bytes per field of at least `INDEX_THRESHOLD` values.
     pub(super) fn defrag(&mut self, mover: &mut impl MoveBlocks) {
-        for set in self.sets.values_mut() {
+        for set in self.sets.iter_mut().flat_map(|table| table.values_mut()) {
             mover.move_vec(&mut set.slots);
         }
     }
@@ -308,7 +322,7 @@ impl ValueSets {
         hasher: &FieldHasher,
         values_of: impl Fn(usize) -> Values<'v>,
     ) {
-        for (&i, set) in &self.sets {
+        for (&i, set) in self.sets.iter().flat_map(|table| table.iter()) {
             let i = i as usize;
             assert!(i < fields, "a set for entry {i} of {fields}");
             let values = values_of(i);
@@ -337,7 +351,7 @@ impl ValueSets {
     /// Entries that have a set.
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.sets.len()
+        self.sets.as_ref().map_or(0, |table| table.len())
     }
 }
 
