@@ -37,6 +37,9 @@ mod common;
 #[path = "compare/big_keys.rs"]
 mod big_keys;
 
+#[path = "compare/held_add.rs"]
+mod held_add;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -2098,6 +2101,12 @@ fn other_rows(
     );
     let mut rows = cpu_rows(con, CPU_OPERATIONS.iter(), as_defined, progress);
     rows.extend(cpu_rows(con, LIST_OPERATIONS.iter(), as_defined, progress));
+    rows.extend(cpu_rows(
+        con,
+        held_add::OPERATIONS.iter(),
+        as_defined,
+        progress,
+    ));
     let with_floor = |operation: &&CpuOperation| operation.floor.is_some();
     rows.extend(cpu_rows(
         con,

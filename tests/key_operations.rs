@@ -947,6 +947,42 @@ fn memory_usage_is_close_to_used_memory_growth_for_a_key_grown_value_by_value() 
     );
 }
 
+/// ADD builds a value set beside each long field it is given, which MEMORY
+/// USAGE must count as it counts the fields.
+#[test]
+fn memory_usage_is_close_to_used_memory_growth_for_long_fields_given_an_add() {
+    let (server, mut quiet) = Server::builder().start_quiet();
+    let measurements: Vec<Measurement> = (0..3)
+        .map(|i| {
+            let key = format!("tags:{i}");
+            fill(&mut quiet, &key, 20, 1000);
+            let before_add: i64 = query(&mut quiet, ("MEMORY", "USAGE", &key, "SAMPLES", 0));
+            let measured = measure(&server, &mut quiet, &key, |con| {
+                let mut pipe = redis::pipe();
+                for field in 0..20 {
+                    pipe.cmd("MULTIMAP.ADD")
+                        .arg(&key)
+                        .arg(format!("field:{field}"))
+                        .arg("a value no field holds")
+                        .ignore();
+                }
+                pipe.exec(con).expect("pipelined MULTIMAP.ADD");
+            });
+            // 1,001 distinct values a field: 2,048 slots of 8 bytes.
+            let sets = measured.memory_usage - before_add;
+            assert!(sets >= 20 * 2_048 * 8, "the sets took {sets} bytes");
+            Measurement {
+                used_memory_growth: measured.used_memory_growth,
+                memory_usage: sets,
+            }
+        })
+        .collect();
+    assert_memory_usage_close(
+        "the value sets of 20 fields x 1000 values, built by one ADD each",
+        &measurements,
+    );
+}
+
 #[test]
 fn del_gives_back_all_the_memory_of_a_key() {
     let (server, mut quiet) = Server::builder().start_quiet();

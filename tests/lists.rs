@@ -1003,6 +1003,107 @@ fn add_of_thousands_to_a_field_of_thousands_appends_exactly_the_new_ones() {
     assert_eq!(common::get(&mut con, "k", "tags"), all);
 }
 
+/// ADD on a long field answers from the field's value set, which every
+/// change to the field must keep exact or drop: pops and pushes at both ends
+/// (BPOP of a value waiting included), changes in the middle, a copy moved
+/// back in, a reload. A plain list of what the field holds says what each
+/// ADD must answer.
+#[test]
+fn add_to_a_long_field_stays_exact_through_every_change_a_copy_and_a_reload() {
+    let server = Server::start();
+    let mut con = server.connect();
+    let seed = seed();
+    let mut rng = seed.rng();
+    let mut held: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+    common::insert(&mut con, "k", "f", &held);
+    let value = |rng: &mut Rng| format!("v{}", rng.index(600));
+    for step in 0..4_000 {
+        let context = format!("step {step}, {seed}");
+        match rng.index(12) {
+            0..=3 => {
+                let given = [value(&mut rng), value(&mut rng)];
+                let count = 1 + rng.index(2);
+                let mut added = 0;
+                for value in &given[..count] {
+                    if !held.contains(value) {
+                        held.push(value.clone());
+                        added += 1;
+                    }
+                }
+                let reply = common::integer(&mut con, ("MULTIMAP.ADD", "k", "f", &given[..count]));
+                assert_eq!(reply, added, "{context}");
+            }
+            4 | 5 => {
+                let (end, popped) = match rng.chance(2) {
+                    true => ("LEFT", held.remove(0)),
+                    false => ("RIGHT", held.pop().expect("a long field")),
+                };
+                let command = if rng.chance(2) {
+                    "MULTIMAP.POP"
+                } else {
+                    "MULTIMAP.BPOP"
+                };
+                let reply: Value = match command {
+                    "MULTIMAP.POP" => common::run(&mut con, (command, "k", "f", end)),
+                    _ => common::run(&mut con, (command, "k", "f", end, "0.01")),
+                };
+                let expected = match command {
+                    "MULTIMAP.POP" => Value::BulkString(popped.into_bytes()),
+                    _ => Value::Array(vec![Value::BulkString(popped.into_bytes())]),
+                };
+                assert_eq!(reply, expected, "{context}");
+            }
+            6 => {
+                let value = value(&mut rng);
+                held.insert(0, value.clone());
+                let reply = common::integer(&mut con, ("MULTIMAP.PREPEND", "k", "f", &value));
+                assert_eq!(reply, held.len() as i64, "{context}");
+            }
+            7 => {
+                let value = value(&mut rng);
+                held.push(value.clone());
+                let reply = common::integer(&mut con, ("MULTIMAP.INSERT", "k", "f", &value));
+                assert_eq!(reply, held.len() as i64, "{context}");
+            }
+            8 => {
+                let index = rng.index(held.len());
+                let value = value(&mut rng);
+                common::run(&mut con, ("MULTIMAP.SET", "k", "f", index, &value));
+                held[index] = value;
+            }
+            9 => {
+                let value = value(&mut rng);
+                let before = held.len();
+                held.retain(|held| *held != value);
+                let reply = common::integer(&mut con, ("MULTIMAP.REMOVE", "k", "f", &value));
+                assert_eq!(reply, (before - held.len()) as i64, "{context}");
+            }
+            10 => {
+                held = held[1..held.len() - 1].to_vec();
+                common::run(&mut con, ("MULTIMAP.TRIM", "k", "f", 1, -2));
+            }
+            _ => {
+                if rng.chance(2) {
+                    assert_eq!(common::integer(&mut con, ("COPY", "k", "copy")), 1);
+                    common::run(&mut con, ("RENAME", "copy", "k"));
+                } else {
+                    assert_eq!(common::run(&mut con, ("DEBUG", "RELOAD")), Value::Okay);
+                }
+            }
+        }
+        // Keeps the field long enough to have a value set.
+        if held.len() < 100 {
+            let more: Vec<String> = (0..200).map(|_| value(&mut rng)).collect();
+            held.extend(more.iter().cloned());
+            common::insert(&mut con, "k", "f", &more);
+        }
+        if step % 200 == 0 {
+            assert_eq!(common::get(&mut con, "k", "f"), held, "{context}");
+        }
+    }
+    assert_eq!(common::get(&mut con, "k", "f"), held, "{seed}");
+}
+
 /// Where newer servers' native lists stray from Redis 7.0 (see
 /// [`lset_index`] and [`Generator::pos_rank_min`]), MULTIMAP keeps 7.0's
 /// answer on every server.

@@ -8,8 +8,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::expiry::Expiries;
-use super::MultiMap;
+use super::{MultiMap, Sides};
 
 /// Measures heap blocks as the allocator counts them.
 pub trait MeasureBlocks {
@@ -47,8 +46,13 @@ impl MultiMap {
                 .iter()
                 .map(|entry| blocks.vec_block(&entry.data))
                 .sum::<usize>()
-            + self.expiries.as_ref().map_or(0, |expiries| {
-                std::mem::size_of_val::<Expiries>(expiries) + expiries.mem_usage(blocks)
+            + self.sides.as_ref().map_or(0, |sides| {
+                std::mem::size_of_val::<Sides>(sides)
+                    + sides
+                        .expiries
+                        .as_ref()
+                        .map_or(0, |expiries| expiries.mem_usage(blocks))
+                    + sides.value_sets.mem_usage(blocks)
             })
     }
 
@@ -66,8 +70,11 @@ impl MultiMap {
             let mut buckets = std::mem::take(&mut self.buckets).into_vec();
             mover.move_vec(&mut buckets);
             self.buckets = buckets.into_boxed_slice();
-            if let Some(expiries) = &mut self.expiries {
-                expiries.defrag(mover);
+            if let Some(sides) = &mut self.sides {
+                if let Some(expiries) = &mut sides.expiries {
+                    expiries.defrag(mover);
+                }
+                sides.value_sets.defrag(mover);
             }
         }
         let mut work = 0;
@@ -201,6 +208,44 @@ mod tests {
         check_invariants(&m);
         let live = (0..300).filter(|i| i % 7 > 3).count();
         assert_eq!(m.view(1_003).field_count(), live);
+    }
+
+    #[test]
+    fn value_sets_are_measured_and_moved_with_the_map() {
+        let mut m = sample_map(10, 1_000);
+        let without = m.mem_usage(&SizeClasses);
+        for i in 0..10 {
+            assert_eq!(m.add_missing(&numbered(i), [&b"new"[..]]), 1);
+        }
+        // 1,001 distinct values: 2,048 slots of 8 bytes per field.
+        let with = m.mem_usage(&SizeClasses);
+        assert!(with >= without + 10 * 2_048 * 8, "{without} -> {with}");
+        assert!(
+            with <= without + 10 * 2_048 * 8 + 4_096,
+            "{without} -> {with}"
+        );
+        let mut mover = Mover::new(usize::MAX);
+        assert_eq!(m.defrag(&mut mover, 0), None);
+        // Entry slots, bucket heads, each field's set, and each field.
+        assert_eq!(mover.moved.len(), 2 + 10 + 10);
+        check_invariants(&m);
+        assert_eq!(m.mem_usage(&SizeClasses), with);
+        for i in 0..10 {
+            assert_eq!(m.add_missing(&numbered(i), [&b"new"[..]]), 0);
+            assert_eq!(m.add_missing(&numbered(i), [&b"newer"[..]]), 1);
+        }
+        // A trim of a few values keeps the sets; changes the sets do not
+        // follow drop them, and their memory.
+        for i in 0..10 {
+            assert_eq!(m.trim(&numbered(i), 0, 1_000), 1);
+        }
+        assert_eq!(m.mem_usage(&SizeClasses), with);
+        check_invariants(&m);
+        for i in 0..10 {
+            assert_eq!(m.remove_values(&numbered(i), &[&b"new"[..]]), 1);
+        }
+        assert!(m.sides.is_none());
+        assert_eq!(m.mem_usage(&SizeClasses), without);
     }
 
     #[test]

@@ -11,11 +11,12 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::checkpoints::Checkpoints;
 use super::entry::{Entry, ARGUMENT_SET_THRESHOLD};
+use super::hasher::FieldHasher;
 use super::packed::{encoded_value_len, put_value, value_at, value_start_before};
+use super::value_index::{fingerprint, ValueSet, INDEX_THRESHOLD};
 use super::values::{clamp_range, resolve_index, Values};
-use super::MultiMap;
+use super::{MultiMap, Sides};
 
 /// The longest value `TakenValue` holds in place: with its length and the
 /// enum's tag, the whole fits in 48 bytes.
@@ -89,42 +90,71 @@ impl MultiMap {
             Some(i) => {
                 let entry = &mut self.entries[i];
                 self.totals.remove(entry);
-                entry.prepend(values.into_iter());
+                let added = entry.prepend(values.into_iter());
                 self.totals.add(entry);
-                self.values_changed(i)
+                self.values_added(i, End::Left, added)
             }
             None => self.add_field(hash, field, values),
         }
     }
 
     /// Appends each value the field does not hold yet, once even if given
-    /// twice, creating the field; returns how many were appended. O(N+M).
-    pub fn add_missing<'v>(
-        &mut self,
-        field: &[u8],
-        values: impl IntoIterator<Item = &'v [u8]>,
-    ) -> usize {
-        let candidates: Vec<&[u8]> = values.into_iter().collect();
+    /// twice, creating the field; returns how many were appended. O(M)
+    /// expected on a field with a value set (see `value_index`) unless some
+    /// value shares its fingerprint with another, else O(N+M).
+    pub fn add_missing<'v, I>(&mut self, field: &[u8], values: I) -> usize
+    where
+        I: IntoIterator<Item = &'v [u8]>,
+        I::IntoIter: Clone,
+    {
+        let candidates = values.into_iter();
         let hash = self.hash(field);
-        match self.find(field, hash) {
-            Some(i) => {
-                let entry = &mut self.entries[i];
-                let missing = not_yet_in(entry.values(), &candidates);
-                self.totals.remove(entry);
-                let appended = entry.append(missing);
-                self.totals.add(entry);
-                self.values_changed(i);
-                appended
-            }
-            None => {
-                let nothing = Values {
-                    count: 0,
-                    packed: &[],
-                    checkpoints: Checkpoints::NONE,
-                };
-                self.add_field(hash, field, not_yet_in(nothing, &candidates))
+        let Some(i) = self.find(field, hash) else {
+            let candidates: Vec<&[u8]> = candidates.collect();
+            return self.add_field(hash, field, not_yet_in(Values::NONE, &candidates));
+        };
+        let values = self.entries[i].values();
+        let mut set = value_set_of(&mut self.sides, i, values, &self.hasher);
+        // One value, as most calls give, through the set: no vector, and
+        // its fingerprint computed once.
+        let mut rest = candidates.clone();
+        let only = rest.next().filter(|_| rest.next().is_none());
+        if let (Some(value), Some(set)) = (only, set.as_deref_mut()) {
+            let print = fingerprint(&self.hasher, value);
+            match set.holds(values, print, value) {
+                Some(true) => return 0,
+                Some(false) => {
+                    let entry = &mut self.entries[i];
+                    let position = set.position_of(entry.len());
+                    self.totals.remove(entry);
+                    entry.append([value]);
+                    self.totals.add(entry);
+                    set.add(print, position);
+                    self.values_changed_keeping(i, true);
+                    return 1;
+                }
+                None => {}
             }
         }
+        let missing = set
+            .as_deref()
+            .and_then(|set| missing_by_set(set, values, &self.hasher, candidates.clone()))
+            .unwrap_or_else(|| not_yet_in(values, &candidates.collect::<Vec<_>>()));
+        let entry = &mut self.entries[i];
+        let first = entry.len();
+        self.totals.remove(entry);
+        let appended = entry.append(missing.iter().copied());
+        self.totals.add(entry);
+        if let Some(set) = &mut set {
+            for (offset, value) in missing.iter().enumerate() {
+                set.add(
+                    fingerprint(&self.hasher, value),
+                    set.position_of(first + offset),
+                );
+            }
+        }
+        self.values_changed_keeping(i, true);
+        appended
     }
 
     /// LPOP/RPOP: `None` if the field is missing, else up to `count` values
@@ -132,11 +162,12 @@ impl MultiMap {
     /// left without values. O(values popped) at either end, amortised.
     pub fn pop(&mut self, field: &[u8], end: End, count: usize) -> Option<Vec<Vec<u8>>> {
         let mut popped = Vec::new();
-        self.cut_field(field, |entry| {
+        let i = self.cut_field(field, |entry| {
             let count = count.min(entry.len());
             popped.reserve_exact(count);
             entry.cut_end(end, count, |value| popped.push(value.to_vec()))
         })?;
+        self.values_taken(i, end, popped.iter().map(Vec::as_slice));
         Some(popped)
     }
 
@@ -144,23 +175,24 @@ impl MultiMap {
     /// field is missing. A short value comes back without an allocation.
     pub fn pop_one(&mut self, field: &[u8], end: End) -> Option<TakenValue> {
         let mut taken = None;
-        self.cut_field(field, |entry| {
+        let i = self.cut_field(field, |entry| {
             entry.cut_end(end, 1, |value| taken = Some(TakenValue::new(value)))
         })?;
+        self.values_taken(i, end, taken.iter().map(TakenValue::as_bytes));
         taken
     }
 
-    /// `change_field` for a change that only cuts values off the field's
-    /// ends: the totals lose what the cut measured, so that a pop reads
-    /// where the record starts once rather than three times. `None` if the
-    /// field is missing.
+    /// The first half of `change_field` for a change that only cuts values
+    /// off the field's ends: the totals lose what the cut measured, so that
+    /// a pop reads where the record starts once rather than three times.
+    /// Returns the entry, for `values_taken` to finish with the values
+    /// taken; `None` if the field is missing.
     #[inline]
-    fn cut_field(&mut self, field: &[u8], cut: impl FnOnce(&mut Entry) -> Cut) -> Option<()> {
+    fn cut_field(&mut self, field: &[u8], cut: impl FnOnce(&mut Entry) -> Cut) -> Option<usize> {
         let i = self.find(field, self.hash(field))?;
         let cut = cut(&mut self.entries[i]);
         self.totals.cut(cut.values, cut.bytes);
-        self.entry_changed(i);
-        Some(())
+        Some(i)
     }
 
     /// LSET: `Ok(true)` if the value at `index` (negative from the end) is
@@ -179,17 +211,73 @@ impl MultiMap {
     /// reads a value: O(values removed) at most, and amortised O(1) in a
     /// field with checkpoints.
     pub fn trim(&mut self, field: &[u8], start: i64, stop: i64) -> usize {
-        self.change_field(field, |entry| {
-            let len = entry.len();
-            let (front, back) = match clamp_range(len, start, stop) {
-                Some((first, last)) => (first, len - 1 - last),
-                None => (0, len),
-            };
-            entry.cut_unread(front, back);
-            front + back
-        })
-        .unwrap_or(0)
+        let Some(i) = self.find(field, self.hash(field)) else {
+            return 0;
+        };
+        let len = self.entries[i].len();
+        let (front, back) = match clamp_range(len, start, stop) {
+            Some((first, last)) => (first, len - 1 - last),
+            None => (0, len),
+        };
+        // A capped list (ADD, then TRIM to its cap) keeps its set: the set
+        // forgets the few values cut, where building it again at the next
+        // ADD would read them all.
+        let kept = self.values_cut(i, front, back);
+        let entry = &mut self.entries[i];
+        self.totals.remove(entry);
+        entry.cut_unread(front, back);
+        self.totals.add(entry);
+        self.entry_changed_keeping(i, kept);
+        front + back
     }
+}
+
+/// Entry `i`'s value set, built here in one pass over its `values` if it
+/// has none and is long enough to be given one.
+fn value_set_of<'s>(
+    sides: &'s mut Option<Box<Sides>>,
+    i: usize,
+    values: Values<'_>,
+    hasher: &FieldHasher,
+) -> Option<&'s mut ValueSet> {
+    if values.len() >= INDEX_THRESHOLD {
+        let sets = &mut sides.get_or_insert_with(Box::default).value_sets;
+        Some(sets.get_or_build(i, || ValueSet::of(hasher, values.iter())))
+    } else {
+        // A set built when the field was longer is as good.
+        sides.as_mut().and_then(|sides| sides.value_sets.get_mut(i))
+    }
+}
+
+/// `not_yet_in(values, candidates)` as `set`, the set of `values`, tells
+/// it: each candidate missing, or held where the set places it; `None`
+/// when the set cannot tell for some candidate (its fingerprint counts
+/// several values), and only reading all the values can.
+fn missing_by_set<'v>(
+    set: &ValueSet,
+    values: Values<'_>,
+    hasher: &FieldHasher,
+    candidates: impl Iterator<Item = &'v [u8]>,
+) -> Option<Vec<&'v [u8]>> {
+    let mut missing = Vec::with_capacity(candidates.size_hint().0);
+    for candidate in candidates {
+        if !set.holds(values, fingerprint(hasher, candidate), candidate)? {
+            missing.push(candidate);
+        }
+    }
+    if missing.len() > ARGUMENT_SET_THRESHOLD {
+        return Some(not_yet_in(Values::NONE, &missing));
+    }
+    // Each given once, in place: most calls give one value.
+    let mut kept = 0;
+    for next in 0..missing.len() {
+        if !missing[..kept].contains(&missing[next]) {
+            missing[kept] = missing[next];
+            kept += 1;
+        }
+    }
+    missing.truncate(kept);
+    Some(missing)
 }
 
 /// The distinct `candidates` (first occurrences, in order) that `existing`

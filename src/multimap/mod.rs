@@ -25,6 +25,7 @@ pub use packed::{count_packed_values, InvalidEncoding};
 use size_class::reserve_in_size_classes;
 pub use size_class::{allocator_probe_requests, learn_allocator_rounding};
 pub use timed::{ExpiryChange, ExpiryChanged, FieldExpiry, View, MAX_EXPIRY_MS};
+use value_index::{fingerprint, ValueSets};
 pub use values::{Values, ValuesIter};
 
 // Each file compiles to its own codegen unit. The helpers that hot paths call
@@ -43,6 +44,7 @@ mod size_class;
 #[cfg(test)]
 mod test_support;
 mod timed;
+mod value_index;
 mod values;
 
 /// Marks the end of a bucket chain; also why a map holds at most `u32::MAX - 1` fields.
@@ -71,16 +73,54 @@ fn bucket_shift(buckets: usize) -> u32 {
 ///
 /// Invariants: no field has an empty value list; `buckets` is empty (nothing ever inserted) or a
 /// power of two no smaller than `MIN_BUCKETS`; every entry is on exactly the chain of bucket
-/// `bucket_in(hash(field), buckets.len())`; `totals` sums every entry's share.
-#[derive(Clone, Default)]
+/// `bucket_in(hash(field), buckets.len())`; `totals` sums every entry's share;
+/// `sides` is `None` when it would hold nothing.
+#[derive(Default)]
 pub struct MultiMap {
     entries: Vec<Entry>,
     /// Never grows in place, only rebuilt: a boxed slice, one word smaller than a `Vec`.
     buckets: Box<[u32]>,
     totals: Totals,
     hasher: FieldHasher,
+    /// What only some maps need, behind one pointer so that the others pay
+    /// that pointer and no work.
+    sides: Option<Box<Sides>>,
+}
+
+/// The tables a map keeps beside its entries once some field needs them,
+/// each following the entries as they move (`removed`).
+#[derive(Default)]
+struct Sides {
     /// The fields' expiry times, once any field has one (see `expiry`).
-    expiries: Option<Box<Expiries>>,
+    expiries: Option<Expiries>,
+    /// The value sets of long fields ADD was given (see `value_index`).
+    value_sets: ValueSets,
+}
+
+impl Sides {
+    fn is_empty(&self) -> bool {
+        self.expiries.is_none() && self.value_sets.is_empty()
+    }
+}
+
+impl Clone for MultiMap {
+    /// A copy without value sets: like a loaded map, it builds them again
+    /// at its next ADDs, and until then costs no more than its data.
+    fn clone(&self) -> Self {
+        let expiries = self.expiries().cloned();
+        MultiMap {
+            entries: self.entries.clone(),
+            buckets: self.buckets.clone(),
+            totals: self.totals,
+            hasher: self.hasher.clone(),
+            sides: expiries.map(|expiries| {
+                Box::new(Sides {
+                    expiries: Some(expiries),
+                    value_sets: ValueSets::default(),
+                })
+            }),
+        }
+    }
 }
 
 /// What `MultiMap::replace` did.
@@ -169,9 +209,9 @@ impl MultiMap {
             Some(i) => {
                 let entry = &mut self.entries[i];
                 self.totals.remove(entry);
-                entry.append(values);
+                let appended = entry.append(values);
                 self.totals.add(entry);
-                self.values_changed(i)
+                self.values_added(i, End::Right, appended)
             }
             None => self.add_field(hash, field, values),
         }
@@ -271,25 +311,130 @@ impl MultiMap {
     }
 
     /// After entry `i` changed, the totals already right: drops it if it
-    /// is left without values, else tells the expiry order.
+    /// is left without values, else as `values_changed`.
     #[inline]
     fn entry_changed(&mut self, i: usize) {
+        self.entry_changed_keeping(i, false);
+    }
+
+    /// `entry_changed` for a change that `value_set_kept` says its value
+    /// set, if any, followed.
+    #[inline]
+    fn entry_changed_keeping(&mut self, i: usize, value_set_kept: bool) {
         if self.entries[i].len() == 0 {
             self.remove_entry(i);
         } else {
-            self.values_changed(i);
+            self.values_changed_keeping(i, value_set_kept);
         }
     }
 
-    /// Tells the expiry order of entry `i`'s new number of values, which it
-    /// returns.
+    /// After entry `i`'s values changed: tells the expiry order of its new
+    /// number of values, which it returns, and drops its value set, if any,
+    /// which the change did not follow. Every change goes through here
+    /// unless it kept the set exact itself.
     #[inline]
     fn values_changed(&mut self, i: usize) -> usize {
+        self.values_changed_keeping(i, false)
+    }
+
+    #[inline]
+    fn values_changed_keeping(&mut self, i: usize, value_set_kept: bool) -> usize {
         let len = self.entries[i].len();
-        if let Some(expiries) = &mut self.expiries {
-            expiries.values_changed(i, len);
+        if let Some(sides) = &mut self.sides {
+            if let Some(expiries) = &mut sides.expiries {
+                expiries.values_changed(i, len);
+            }
+            if !value_set_kept && sides.value_sets.forget(i) && sides.is_empty() {
+                self.sides = None;
+            }
         }
         len
+    }
+
+    /// After `added` values were put at `end` of entry `i` (the totals
+    /// already right): its value set, if any, counts them, and the rest is
+    /// as `values_changed`. Returns how many values it holds.
+    #[inline]
+    fn values_added(&mut self, i: usize, end: End, added: usize) -> usize {
+        if let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) {
+            let values = self.entries[i].values();
+            let hasher = &self.hasher;
+            match end {
+                End::Left => {
+                    set.prepended(added);
+                    for (index, value) in values.iter().take(added).enumerate() {
+                        set.add(fingerprint(hasher, value), set.position_of(index));
+                    }
+                }
+                End::Right => {
+                    let last = values.len() - 1;
+                    for (back, value) in values.iter().rev().take(added).enumerate() {
+                        set.add(fingerprint(hasher, value), set.position_of(last - back));
+                    }
+                }
+            }
+        }
+        self.values_changed_keeping(i, true)
+    }
+
+    /// After the values `taken` were cut off entry `i`'s `end` (the totals
+    /// already right): its value set, if any, no longer counts them, and
+    /// the rest is as `entry_changed`.
+    #[inline]
+    fn values_taken<'v>(&mut self, i: usize, end: End, taken: impl Iterator<Item = &'v [u8]>) {
+        let mut kept = true;
+        if let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) {
+            let mut popped = 0;
+            for value in taken {
+                kept &= set.remove(fingerprint(&self.hasher, value));
+                popped += 1;
+            }
+            if end == End::Left {
+                set.popped_front(popped);
+            }
+            // A set that missed a value is a bug, yet no reason to fail a
+            // pop already done: dropped, it is built again when needed.
+            debug_assert!(kept, "a value its field's set did not count");
+        }
+        self.entry_changed_keeping(i, kept);
+    }
+
+    /// Before `front` values are cut off entry `i`'s front and `back` off
+    /// its back: its value set, if any, forgets them, unless the cut takes
+    /// most of the field, after which reading what is left to build the set
+    /// again costs less. Whether the set follows the cut.
+    fn values_cut(&mut self, i: usize, front: usize, back: usize) -> bool {
+        let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) else {
+            return true;
+        };
+        let values = self.entries[i].values();
+        if (front + back) * 2 > values.len() {
+            return false;
+        }
+        let cut = values
+            .iter()
+            .take(front)
+            .chain(values.iter().rev().take(back));
+        let mut kept = true;
+        for value in cut {
+            kept &= set.remove(fingerprint(&self.hasher, value));
+        }
+        set.popped_front(front);
+        debug_assert!(kept, "a value its field's set did not count");
+        kept
+    }
+
+    /// The expiry tables, if any field has an expiry.
+    #[inline]
+    fn expiries(&self) -> Option<&Expiries> {
+        self.sides.as_deref()?.expiries.as_ref()
+    }
+
+    /// Drops the side tables once they hold nothing.
+    fn drop_empty_sides(&mut self) {
+        if self.sides.as_ref().is_some_and(|sides| sides.is_empty()) {
+            self.sides = None;
+        }
     }
 
     fn hash(&self, field: &[u8]) -> u64 {
@@ -345,7 +490,7 @@ impl MultiMap {
         entry.next = self.buckets[bucket];
         reserve_in_size_classes(&mut self.entries, 1);
         self.entries.push(entry);
-        if let Some(expiries) = &mut self.expiries {
+        if let Some(expiries) = self.sides.as_mut().and_then(|s| s.expiries.as_mut()) {
             expiries.pushed();
         }
         self.buckets[bucket] = idx;
@@ -373,11 +518,15 @@ impl MultiMap {
             let last_bucket = self.bucket_of(self.hash(self.entries[last].field()));
             self.relink(last_bucket, last as u32, i as u32);
         }
-        if let Some(expiries) = &mut self.expiries {
-            expiries.removed(i, last);
-            if expiries.is_empty() {
-                self.expiries = None;
+        if let Some(sides) = &mut self.sides {
+            if let Some(expiries) = &mut sides.expiries {
+                expiries.removed(i, last);
+                if expiries.is_empty() {
+                    sides.expiries = None;
+                }
             }
+            sides.value_sets.removed(i, last);
+            self.drop_empty_sides();
         }
         let removed = self.entries.swap_remove(i);
         self.totals.remove(&removed);
@@ -454,6 +603,9 @@ mod tests {
         // Each key's value is one such block: growing it costs every key.
         // 80 bytes is a jemalloc size class of its own (72 took it too).
         assert_eq!(size_of::<MultiMap>(), 80);
+        // A key with field expiries adds one block of these, 64 bytes as
+        // when they held the expiries alone.
+        assert_eq!(size_of::<Sides>(), 64);
     }
 
     #[test]

@@ -70,9 +70,15 @@ pub(super) fn check_invariants(m: &MultiMap) {
         "empty field kept"
     );
     m.entries.iter().for_each(check_entry);
-    if let Some(expiries) = &m.expiries {
-        assert!(!expiries.is_empty(), "an empty expiry table kept");
-        expiries.check(m.entries.len(), |i| m.entries[i].len());
+    if let Some(sides) = &m.sides {
+        assert!(!sides.is_empty(), "empty side tables kept");
+        if let Some(expiries) = &sides.expiries {
+            assert!(!expiries.is_empty(), "an empty expiry table kept");
+            expiries.check(m.entries.len(), |i| m.entries[i].len());
+        }
+        sides
+            .value_sets
+            .check(m.entries.len(), &m.hasher, |i| m.entries[i].values());
     }
     if m.buckets.is_empty() {
         assert!(m.entries.is_empty());

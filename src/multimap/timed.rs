@@ -63,18 +63,17 @@ impl MultiMap {
     /// Whether any field has an expiry.
     #[inline]
     pub fn has_expiries(&self) -> bool {
-        self.expiries.is_some()
+        self.expiries().is_some()
     }
 
     /// Fields with an expiry, expired ones not removed yet included.
     pub fn expiring_field_count(&self) -> usize {
-        self.expiries.as_ref().map_or(0, |expiries| expiries.len())
+        self.expiries().map_or(0, |expiries| expiries.len())
     }
 
     /// The earliest expiry of any field.
     pub fn earliest_expiry(&self) -> Option<u64> {
-        self.expiries
-            .as_ref()
+        self.expiries()
             .and_then(|expiries| expiries.earliest())
             .map(|(time, _)| time)
     }
@@ -82,7 +81,7 @@ impl MultiMap {
     /// Each field's expiry, in the order `iter` and `records` list fields (0
     /// for none); `None` when no field has one.
     pub fn expiry_times(&self) -> Option<&[u64]> {
-        self.expiries.as_deref().map(Expiries::times)
+        self.expiries().map(Expiries::times)
     }
 
     /// `field` expires at `time` (not 0) from now on; false if there is no
@@ -101,15 +100,17 @@ impl MultiMap {
         debug_assert!(time != 0, "time 0 means no expiry");
         let len = self.entries[i].len();
         let fields = self.entries.len();
-        self.expiries
-            .get_or_insert_with(|| Box::new(Expiries::new(fields)))
+        self.sides
+            .get_or_insert_with(Box::default)
+            .expiries
+            .get_or_insert_with(|| Expiries::new(fields))
             .set(i, time, len);
     }
 
     /// `field` no longer expires; true if it had an expiry. Free on a map
     /// without expiries.
     pub fn persist(&mut self, field: &[u8]) -> bool {
-        if self.expiries.is_none() {
+        if self.expiries().is_none() {
             return false;
         }
         let Some(i) = self.find(field, self.hash(field)) else {
@@ -120,12 +121,16 @@ impl MultiMap {
 
     /// Entry `i` no longer expires; true if it had an expiry.
     pub(super) fn clear_expiry(&mut self, i: usize) -> bool {
-        let Some(expiries) = &mut self.expiries else {
+        let Some(sides) = &mut self.sides else {
+            return false;
+        };
+        let Some(expiries) = &mut sides.expiries else {
             return false;
         };
         let had = expiries.clear(i);
         if expiries.is_empty() {
-            self.expiries = None;
+            sides.expiries = None;
+            self.drop_empty_sides();
         }
         had
     }
@@ -142,10 +147,7 @@ impl MultiMap {
         let Some(i) = self.find(field, self.hash(field)) else {
             return ExpiryChanged::NoSuchField;
         };
-        let time = self
-            .expiries
-            .as_ref()
-            .map_or(0, |expiries| expiries.time(i));
+        let time = self.expiries().map_or(0, |expiries| expiries.time(i));
         if time != 0 && now != 0 && time <= now {
             self.remove_entry(i);
             return ExpiryChanged::RemovedExpired;
@@ -179,7 +181,7 @@ impl MultiMap {
 
     /// The entry of `field`, if it has expired at `now`.
     fn expired_entry(&self, field: &[u8], now: u64) -> Option<usize> {
-        let expiries = self.expiries.as_ref()?;
+        let expiries = self.expiries()?;
         self.find(field, self.hash(field))
             .filter(|&i| expiries.has_expired(i, now))
     }
@@ -196,7 +198,7 @@ impl MultiMap {
     /// are left: shrinking rehashes every field left at once, which
     /// `shrink_table_if_within` does when that is cheap enough.
     pub fn remove_first_expired_in_place(&mut self, now: u64) -> Option<Vec<u8>> {
-        let (time, i) = self.expiries.as_ref()?.earliest()?;
+        let (time, i) = self.expiries()?.earliest()?;
         if now == 0 || time > now {
             return None;
         }
@@ -223,8 +225,7 @@ impl MultiMap {
             .filter(|&i| i < self.entries.len())
             .ok_or(InvalidEncoding)?;
         let already = self
-            .expiries
-            .as_ref()
+            .expiries()
             .is_some_and(|expiries| expiries.time(i) != 0);
         if time == 0 || time > MAX_EXPIRY_MS || already {
             return Err(InvalidEncoding);
@@ -260,8 +261,7 @@ impl<'a> View<'a> {
     #[inline]
     fn live(&self, i: usize) -> bool {
         self.map
-            .expiries
-            .as_ref()
+            .expiries()
             .is_none_or(|expiries| !expiries.has_expired(i, self.now))
     }
 
@@ -293,7 +293,7 @@ impl<'a> View<'a> {
         let Some(i) = self.find(field) else {
             return FieldExpiry::Missing;
         };
-        match self.map.expiries.as_ref().map_or(0, |e| e.time(i)) {
+        match self.map.expiries().map_or(0, |e| e.time(i)) {
             0 => FieldExpiry::Never,
             time => FieldExpiry::At(time),
         }
@@ -301,8 +301,7 @@ impl<'a> View<'a> {
 
     fn expired(&self) -> (usize, usize) {
         self.map
-            .expiries
-            .as_ref()
+            .expiries()
             .map_or((0, 0), |expiries| expiries.expired(self.now))
     }
 

@@ -15,6 +15,15 @@ pub struct Values<'a> {
     pub(super) checkpoints: Checkpoints<'a>,
 }
 
+impl Values<'static> {
+    /// The values of no field.
+    pub(super) const NONE: Values<'static> = Values {
+        count: 0,
+        packed: &[],
+        checkpoints: Checkpoints::NONE,
+    };
+}
+
 impl<'a> Values<'a> {
     /// Number of values, O(1).
     pub fn len(&self) -> usize {
