@@ -31,8 +31,12 @@ impl TypeMethods for MultiMap {
         let mut map = rdb::load(rdb, encoding_version)?;
         trip(&map, Callback::RdbLoad);
         if map.has_expiries() {
-            let dropped = map.drop_expired(now_ms());
-            info::count(Counter::ExpiredFields, dropped);
+            // A replica never removes fields by itself: its master's
+            // removals follow the sync, as they follow every write.
+            if !rdb.loads_on_replica() {
+                let dropped = map.drop_expired(now_ms());
+                info::count(Counter::ExpiredFields, dropped);
+            }
             match (rdb.key_place(), map.earliest_expiry()) {
                 (Some(place), Some(time)) => expire::schedule(place.db, &place.name, time),
                 // Redis 6.2 names no key here: the `loaded` or `restore`

@@ -714,6 +714,36 @@ fn a_replica_holds_expired_fields_but_no_read_sees_them() {
     assert_expired_fields_are_gone(&mut replica_con, &mut replica_resp3);
 }
 
+/// A replica that loads fields already expired (here from its own dump at
+/// startup, as from a full sync) keeps them for its master to remove, and
+/// counts no expiry until it is a master itself.
+#[test]
+fn a_replica_loading_fields_already_expired_keeps_them_for_its_master() {
+    let (server, mut con) = server_with_f_and_g();
+    let at = now_ms() + 300;
+    run(&mut con, ("MULTIMAP.PEXPIREAT", "k", at, "FIELDS", 1, "g"));
+    run(&mut con, "SAVE");
+    let dir = server.stop();
+    wait_past(at);
+    // Port 1 refuses connections: the replica never syncs, and keeps what
+    // it loaded.
+    let replica = Server::builder()
+        .in_dir(dir)
+        .config_values("replicaof", &["127.0.0.1", "1"])
+        .start();
+    let mut replica_con = replica.connect();
+    assert_eq!(expired_count(&mut replica_con), 0, "the replica removed g");
+    assert_eq!(
+        integer(&mut replica_con, ("MULTIMAP.EXISTS", "k", "g")),
+        0,
+        "a read saw the expired field"
+    );
+    assert_eq!(integer(&mut replica_con, ("MULTIMAP.EXISTS", "k", "f")), 1);
+    run(&mut replica_con, ("REPLICAOF", "NO", "ONE"));
+    wait_for_expired_count(&mut replica_con, 1);
+    assert_eq!(sorted(fields(&mut replica_con, "k")), ["f"]);
+}
+
 /// Makes `server` sleep for `seconds` (`DEBUG SLEEP` from another client),
 /// and returns once it no longer answers a PING within 200 ms.
 fn put_to_sleep(server: &Server, seconds: &str) -> Waiter {

@@ -1,6 +1,6 @@
 //! RDB and AOF handles given to the data type callbacks.
 
-use std::ffi::CStr;
+use std::ffi::{c_int, CStr};
 use std::ptr::NonNull;
 
 use super::raw;
@@ -71,6 +71,11 @@ impl RdbWriter {
 /// Whether this save runs in a fork child (BGSAVE, full sync, AOF rewrite)
 /// rather than in the server itself.
 fn in_fork_child(io: NonNull<raw::RedisModuleIO>) -> bool {
+    context_flags(io).is_some_and(|flags| flags & raw::REDISMODULE_CTX_FLAGS_IS_CHILD != 0)
+}
+
+/// The server's context flags as seen from an IO callback, where it says.
+fn context_flags(io: NonNull<raw::RedisModuleIO>) -> Option<c_int> {
     // SAFETY: optional APIs (Redis 6.2+ has both); the IO handle is live, and
     // the context made from it belongs to it (Redis frees it with the IO).
     unsafe {
@@ -78,10 +83,10 @@ fn in_fork_child(io: NonNull<raw::RedisModuleIO>) -> bool {
             raw::RedisModule_GetContextFromIO,
             raw::RedisModule_GetContextFlags,
         ) else {
-            return false;
+            return None;
         };
         let ctx = context_from_io(io.as_ptr());
-        !ctx.is_null() && context_flags(ctx) & raw::REDISMODULE_CTX_FLAGS_IS_CHILD != 0
+        (!ctx.is_null()).then(|| context_flags(ctx))
     }
 }
 
@@ -122,6 +127,13 @@ impl RdbReader {
         let buffer = NonNull::new(ptr.cast::<u8>()).map(|ptr| LoadedBuffer { ptr, len });
         self.check()?;
         buffer.ok_or(IoError)
+    }
+
+    /// Whether this server is a replica (a full sync, or RESTORE sent by
+    /// its master), which keeps what has expired until its master removes
+    /// it; false where the server does not say.
+    pub fn loads_on_replica(&self) -> bool {
+        context_flags(self.io).is_some_and(|flags| flags & raw::REDISMODULE_CTX_FLAGS_MASTER == 0)
     }
 
     /// The key being loaded and its database, where the server says
