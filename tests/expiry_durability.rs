@@ -44,6 +44,11 @@ const PING_BOUND: Duration = Duration::from_millis(10);
 /// much longer, and slices merely too long stall more than one PING.
 const OUTLIER_BOUND: Duration = Duration::from_millis(50);
 
+/// Slow PINGs sent this close together are one stall of the machine's (a
+/// VM's steal lasts tens of milliseconds); slices too long stall PINGs all
+/// through the seconds that reclaiming takes.
+const HICCUP: Duration = Duration::from_millis(200);
+
 // ---------------------------------------------------------------- MIGRATE
 
 #[test]
@@ -316,11 +321,16 @@ struct Pings {
     slow: Vec<(i64, Duration, Duration)>,
 }
 
-/// Every PING answered within `PING_BOUND`, but for at most one that is
-/// still within `OUTLIER_BOUND`.
+/// Every PING answered within `PING_BOUND`, but for those of one hiccup
+/// (sent within `HICCUP` of each other), still within `OUTLIER_BOUND`.
 fn assert_never_stalled(pings: &Pings, while_what: &str) {
+    let hiccups = 1 + pings
+        .slow
+        .windows(2)
+        .filter(|pair| pair[1].0 - pair[0].0 > HICCUP.as_millis() as i64)
+        .count();
     assert!(
-        pings.slow.len() <= 1 && pings.longest < OUTLIER_BOUND,
+        (pings.slow.is_empty() || hiccups == 1) && pings.longest < OUTLIER_BOUND,
         "PINGs waited up to {:?} while {while_what}, {} of them {PING_BOUND:?} or more: \
          {pings:?}",
         pings.longest,
