@@ -49,6 +49,11 @@ const OUTLIER_BOUND: Duration = Duration::from_millis(50);
 /// through the seconds that reclaiming takes.
 const HICCUP: Duration = Duration::from_millis(200);
 
+/// Hiccups of the machine's own a run of about 6,500 PINGs may meet with 3
+/// server suites running at once (seen: 2, seconds apart, of 10-13 ms);
+/// slices too long stall a PING at every slice.
+const MOST_HICCUPS: usize = 3;
+
 // ---------------------------------------------------------------- MIGRATE
 
 #[test]
@@ -321,8 +326,9 @@ struct Pings {
     slow: Vec<(i64, Duration, Duration)>,
 }
 
-/// Every PING answered within `PING_BOUND`, but for those of one hiccup
-/// (sent within `HICCUP` of each other), still within `OUTLIER_BOUND`.
+/// Every PING answered within `PING_BOUND`, but for those of at most
+/// `MOST_HICCUPS` hiccups (slow PINGs sent within `HICCUP` of each other
+/// are one), still within `OUTLIER_BOUND`.
 fn assert_never_stalled(pings: &Pings, while_what: &str) {
     let hiccups = 1 + pings
         .slow
@@ -330,7 +336,7 @@ fn assert_never_stalled(pings: &Pings, while_what: &str) {
         .filter(|pair| pair[1].0 - pair[0].0 > HICCUP.as_millis() as i64)
         .count();
     assert!(
-        (pings.slow.is_empty() || hiccups == 1) && pings.longest < OUTLIER_BOUND,
+        (pings.slow.is_empty() || hiccups <= MOST_HICCUPS) && pings.longest < OUTLIER_BOUND,
         "PINGs waited up to {:?} while {while_what}, {} of them {PING_BOUND:?} or more: \
          {pings:?}",
         pings.longest,
