@@ -384,17 +384,9 @@ impl MultiMap {
     fn values_taken<'v>(&mut self, i: usize, end: End, taken: impl Iterator<Item = &'v [u8]>) {
         let mut kept = true;
         if let Some(set) = self.sides.as_mut().and_then(|s| s.value_sets.get_mut(i)) {
-            let mut popped = 0;
-            for value in taken {
-                kept &= set.remove(fingerprint(&self.hasher, value));
-                popped += 1;
-            }
-            if end == End::Left {
-                set.popped_front(popped);
-            }
             // A set that missed a value is a bug, yet no reason to fail a
             // pop already done: dropped, it is built again when needed.
-            debug_assert!(kept, "a value its field's set did not count");
+            kept = set.forget_cut(&self.hasher, taken, end == End::Left);
         }
         self.entry_changed_keeping(i, kept);
     }
@@ -411,17 +403,8 @@ impl MultiMap {
         if (front + back) * 2 > values.len() {
             return false;
         }
-        let cut = values
-            .iter()
-            .take(front)
-            .chain(values.iter().rev().take(back));
-        let mut kept = true;
-        for value in cut {
-            kept &= set.remove(fingerprint(&self.hasher, value));
-        }
-        set.popped_front(front);
-        debug_assert!(kept, "a value its field's set did not count");
-        kept
+        set.forget_cut(&self.hasher, values.iter().take(front), true)
+            & set.forget_cut(&self.hasher, values.iter().rev().take(back), false)
     }
 
     /// The expiry tables, if any field has an expiry.

@@ -139,6 +139,28 @@ impl ValueSet {
         self.base = self.position_of(popped);
     }
 
+    /// The values `cut` off the field's front (`from_front`) or back are no
+    /// longer counted; false if the set did not count one of them, which
+    /// leaves it wrong.
+    pub(super) fn forget_cut<'v>(
+        &mut self,
+        hasher: &FieldHasher,
+        cut: impl Iterator<Item = &'v [u8]>,
+        from_front: bool,
+    ) -> bool {
+        let mut counted = true;
+        let mut forgotten = 0;
+        for value in cut {
+            counted &= self.remove(fingerprint(hasher, value));
+            forgotten += 1;
+        }
+        if from_front {
+            self.popped_front(forgotten);
+        }
+        debug_assert!(counted, "a value its field's set did not count");
+        counted
+    }
+
     /// One value more, at `position`, has `fingerprint`.
     #[inline]
     pub(super) fn add(&mut self, fingerprint: u32, position: u32) {
