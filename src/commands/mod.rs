@@ -146,7 +146,7 @@ impl CommandSet for MultiMapCommands {
         Command {
             name: c"multimap.add", handler: Handler::Write(lists::add), arity: -4, flags: c"write deny-oom",
             summary: c"Appends the given values that the field does not hold yet, each once",
-            complexity: c"O(M) where M is the number of values given, on a field of 32 values or more given an ADD before and since changed only at its ends; else O(N+M) where N is the number of values in the field",
+            complexity: c"O(M) where M is the number of values given, on a field of 32 values or more given an ADD before and since changed only by INSERT, PREPEND, ADD, POP, BPOP or a TRIM of less than half the field; else O(N+M) where N is the number of values in the field",
             since: LISTS_SINCE, key_access: KeyAccess::Insert, args: &[KEY, FIELD, VALUES],
         },
         Command {
