@@ -204,8 +204,9 @@ macro_rules! multimap_commands {
     };
 }
 
-/// The pipelines [`MultiMapPipeline`] serves; sealed, as the commands need
-/// the pipeline's own way of adding a command.
+/// The redis crate's pipelines share no trait to add a command through; this
+/// one gives them one. Being private, it keeps [`MultiMapPipeline`] to these
+/// pipelines.
 mod sealed {
     use redis::Cmd;
 
@@ -229,7 +230,7 @@ mod sealed {
 
 multimap_commands! {
     /// `MULTIMAP.INSERT key field value [value ...]`: appends `values` (one
-    /// value, or a slice, array or `Vec` of them) to `field`, creating the
+    /// value, or a slice or `Vec` of them) to `field`, creating the
     /// key and the field as needed.
     ///
     /// Replies the number of values in the field afterwards (`usize`).
@@ -290,7 +291,7 @@ multimap_commands! {
     ) |command| command.arg(key).arg(field).arg(values);
 
     /// `MULTIMAP.DEL key field [field ...]`: deletes whole fields (one, or a
-    /// slice, array or `Vec` of them).
+    /// slice or `Vec` of them).
     ///
     /// Replies the number of fields deleted (`usize`).
     "MULTIMAP.DEL" => fn multimap_del<K: ToSingleRedisArg, F: ToRedisArgs>(

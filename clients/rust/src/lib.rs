@@ -1,7 +1,7 @@
 //! Typed `MULTIMAP.*` commands for the [redis] crate, in the shape it gives
 //! the RedisJSON commands (`JsonCommands`): one method per command of the
-//! redis-multimap module (the crate at this repository's root), named `multimap_<command>`, on every kind of
-//! connection and in pipelines.
+//! redis-multimap module (the crate at this repository's root), named
+//! `multimap_<command>`, on every kind of connection and in pipelines.
 //!
 //! - [`MultiMapCommands`]: every synchronous [`redis::ConnectionLike`]
 //!   ([`redis::Connection`], the cluster's `ClusterConnection`...).
@@ -18,9 +18,9 @@
 //! method's documentation names the types that fit. Keys, fields and values
 //! are anything the redis crate can send ([`redis::ToRedisArgs`]): text or
 //! bytes, which go and come back unchanged. Where a command takes several
-//! values or fields, pass one, or a slice, an array or a `Vec` of them. The
-//! options are typed: [`redis::Direction`] for the side `MULTIMAP.POP` and
-//! `MULTIMAP.BPOP` pop from, [`redis::LposOptions`] for `MULTIMAP.POS`,
+//! values or fields, pass one, or a slice (`&["a", "b"]`) or a `Vec` of them.
+//! The options are typed: [`redis::Direction`] for the side `MULTIMAP.POP`
+//! and `MULTIMAP.BPOP` pop from, [`redis::LposOptions`] for `MULTIMAP.POS`,
 //! [`redis::ExpireOption`] for the `MULTIMAP.EXPIRE` family, and
 //! [`ScanOptions`] for `MULTIMAP.SCAN` (whose cursor loop
 //! `multimap_scan_iter` runs for you).
