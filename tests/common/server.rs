@@ -56,7 +56,7 @@ fn fresh_build(name: &str, how_to_build: &str) -> PathBuf {
     let module = profile_dir.join(name);
     let built = modified(&module)
         .unwrap_or_else(|| panic!("no module at {}: {how_to_build}", module.display()));
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let crate_dir = module_crate_dir();
     let sources = ["src", "c", "build.rs", "Cargo.toml"].map(|name| crate_dir.join(name));
     if let Some(newest) = sources
         .iter()
@@ -70,6 +70,16 @@ fn fresh_build(name: &str, how_to_build: &str) -> PathBuf {
         );
     }
     module
+}
+
+/// The module's crate: the one this file belongs to, which is also the test
+/// binary's own crate unless the binary borrows this layer by path from a
+/// crate below it (the Rust client's tests, in clients/rust/).
+fn module_crate_dir() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("tests/common/server.rs").is_file())
+        .expect("tests/common/server.rs in a directory above the test's crate")
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
