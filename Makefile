@@ -57,21 +57,25 @@ build:
 
 # `cargo test` does not build the cdylib the integration tests load, so build it
 # first, and a second one with fault injection for tests/panics.rs (only our
-# crate recompiles). Then the unit tests, then the integration suite once per
-# server, TEST_JOBS servers at a time, each into target/test-logs/<server>.log;
-# the summary says per server how many tests passed, failed and were skipped.
+# crate recompiles). Then the unit and doc tests, then the integration suite
+# (the module's and the Rust client's) once per server, TEST_JOBS servers at a
+# time, each into target/test-logs/<server>.log; the summary says per server
+# how many tests passed, failed and were skipped. Every `cargo test` names the
+# whole workspace: with the module alone, cargo would resolve the redis
+# crate's features otherwise and build everything twice.
 TEST_JOBS ?= 3
 TEST_LOGS := $(CURDIR)/target/test-logs
 test: deps servers
 	cargo build --features fault-injection
 	cp target/debug/libredis_multimap.so target/debug/libredis_multimap_faults.so
 	cargo build
-	cargo test --lib
-	cargo test --no-run --tests
+	cargo test --workspace --lib
+	cargo test --workspace --doc
+	cargo test --workspace --no-run --tests
 	@rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
 	@echo "Running the integration suite on: $(SERVERS) ($(TEST_JOBS) at a time, logs in $(TEST_LOGS))"
 	@printf '%s\n' $(SERVERS) | xargs -P $(TEST_JOBS) -I{} sh -c \
-		'REDIS_SERVER=$(SERVERS_DIR)/{}/server cargo test --no-fail-fast --test "*" >$(TEST_LOGS)/{}.log 2>&1; \
+		'REDIS_SERVER=$(SERVERS_DIR)/{}/server cargo test --workspace --no-fail-fast --test "*" >$(TEST_LOGS)/{}.log 2>&1; \
 		 echo $$? >$(TEST_LOGS)/{}.status; echo "  finished on {}"'
 	@failed=0; for server in $(SERVERS); do \
 		log=$(TEST_LOGS)/$$server.log; \
@@ -160,9 +164,9 @@ define launcher
 endef
 
 lint:
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --all-features -- -D warnings
-	cargo fmt --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	cargo fmt --all --check
 
 # Installs only what is missing, so repeated runs stay fast and offline.
 deps:
