@@ -117,7 +117,8 @@ class MultiMapCommands:
         return self.execute_command("MULTIMAP.GET", key, field)
 
     def values(self, key: KeyT, field: EncodableT) -> Result[List[Data]]:
-        """Same as :meth:`get`, through the module's alias command MULTIMAP.VALUES."""
+        """Return every value of ``field`` in insertion order, as :meth:`get`, through the
+        module's alias command MULTIMAP.VALUES."""
         return self.execute_command("MULTIMAP.VALUES", key, field)
 
     def len(self, key: KeyT, field: EncodableT) -> Result[int]:
