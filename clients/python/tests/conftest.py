@@ -117,7 +117,7 @@ def cluster() -> Iterator[List[Server]]:
             client.execute_command("CLUSTER MEET", "127.0.0.1", nodes[0].port)
 
         def all_ok() -> bool:
-            return all(b"cluster_state:ok" in c.execute_command("CLUSTER INFO") for c in clients)
+            return all(c.cluster("info")["cluster_state"] == "ok" for c in clients)
 
         wait_for(all_ok, STARTUP_TIMEOUT, "cluster_state:ok on every node")
         yield nodes
