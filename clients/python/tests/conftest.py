@@ -17,8 +17,10 @@ import redis
 import redis.cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SERVER = os.environ.get("REDIS_SERVER", str(REPO_ROOT / "target/servers/redis-7.0/server"))
-MODULE = os.environ.get("MULTIMAP_MODULE", str(REPO_ROOT / "target/debug/libredis_multimap.so"))
+# Absolute, because the server changes into its --dir before it loads the module; not
+# resolved, because a server binary may act on the name it is called by (symlinks).
+SERVER = os.path.abspath(os.environ.get("REDIS_SERVER", REPO_ROOT / "target/servers/redis-7.0/server"))
+MODULE = os.path.abspath(os.environ.get("MULTIMAP_MODULE", REPO_ROOT / "target/debug/libredis_multimap.so"))
 STARTUP_TIMEOUT = 20.0
 CLUSTER_SLOTS = 16384
 
