@@ -3,7 +3,8 @@
 redis-py calls a parser with the reply as its RESP parser built it, plus the
 options the command was sent with. Replies whose shape is the same under both
 protocols are parsed by one function in both tables; GETALL is the one reply whose
-shape differs: a flat array under RESP2, a map (already a ``dict``) under RESP3.
+shape differs: a flat array under RESP2, a map (already a ``dict``) under RESP3 --
+except on Redis 6.2, whose module API has no map reply, so there it stays flat.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def parse_getall_resp2(response: List[Any], **options: Any) -> Dict[Data, List[D
     return _pairs_to_dict(response)
 
 
+def parse_getall_resp3(
+    response: Union[Dict[Data, List[Data]], List[Any]], **options: Any
+) -> Dict[Data, List[Data]]:
+    return response if isinstance(response, dict) else _pairs_to_dict(response)
+
+
 def parse_scan(response: List[Any], **options: Any) -> Tuple[int, Dict[Data, List[Data]]]:
     cursor, flat = response
     return int(cursor), _pairs_to_dict(flat)
@@ -50,4 +57,7 @@ RESP2_CALLBACKS: Dict[str, Parser] = {
     "MULTIMAP.GETALL": parse_getall_resp2,
 }
 
-RESP3_CALLBACKS: Dict[str, Parser] = dict(_BOTH_PROTOCOLS)
+RESP3_CALLBACKS: Dict[str, Parser] = {
+    **_BOTH_PROTOCOLS,
+    "MULTIMAP.GETALL": parse_getall_resp3,
+}
