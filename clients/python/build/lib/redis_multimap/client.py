@@ -9,7 +9,7 @@ import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.utils import DEFAULT_RESP_VERSION
+from redis.connection import DEFAULT_RESP_VERSION
 
 from .commands import EncodableT, KeyT, MultiMapCommands
 from .parsers import RESP2_CALLBACKS, RESP3_CALLBACKS, Data, Parser
