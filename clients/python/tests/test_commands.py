@@ -218,3 +218,12 @@ def test_wrong_type_is_a_response_error(mm: MultiMap, r: redis.Redis) -> None:
     r.set("string", "x")
     with pytest.raises(ResponseError, match="WRONGTYPE"):
         mm.getall("string")
+
+
+def test_getall_is_a_dict_on_the_protocol_redis_py_picks_by_default(server) -> None:
+    client = server.client()
+    client.flushall()
+    mm = MultiMap(client)
+    mm.insert("k", "f", "a")
+    assert mm.getall("k") == {b"f": [b"a"]}
+    assert mm.pipeline().getall("k").execute() == [{b"f": [b"a"]}]
