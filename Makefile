@@ -57,15 +57,16 @@ build:
 
 # `cargo test` does not build the cdylib the integration tests load, so build it
 # first, and a second one with fault injection for tests/panics.rs (only our
-# crate recompiles). Then the unit and doc tests, then the integration suite
-# (the module's and the Rust client's) once per server, TEST_JOBS servers at a
-# time, each into target/test-logs/<server>.log; the summary says per server
-# how many tests passed, failed and were skipped. Every `cargo test` names the
-# whole workspace: with the module alone, cargo would resolve the redis
-# crate's features otherwise and build everything twice.
+# crate recompiles). Then the unit and doc tests, then, once per server,
+# TEST_JOBS servers at a time, the integration suite (the module's and the Rust
+# client's) into target/test-logs/<server>.log and the Python client's tests
+# (installed into the pip venv as users install it) into <server>.python.log;
+# the summary says per server how many tests passed, failed and were skipped.
+# Every `cargo test` names the whole workspace: with the module alone, cargo
+# would resolve the redis crate's features otherwise and build everything twice.
 TEST_JOBS ?= 3
 TEST_LOGS := $(CURDIR)/target/test-logs
-test: deps servers
+test: deps servers $(PIP)
 	cargo build --features fault-injection
 	cp target/debug/libredis_multimap.so target/debug/libredis_multimap_faults.so
 	cargo build
@@ -74,9 +75,14 @@ test: deps servers
 	cargo test --workspace --no-run --tests
 	@rm -rf $(TEST_LOGS) && mkdir -p $(TEST_LOGS)
 	@echo "Running the integration suite on: $(SERVERS) ($(TEST_JOBS) at a time, logs in $(TEST_LOGS))"
+	$(PIP) install --quiet ./clients/python -r clients/python/requirements-test.txt
 	@printf '%s\n' $(SERVERS) | xargs -P $(TEST_JOBS) -I{} sh -c \
-		'REDIS_SERVER=$(SERVERS_DIR)/{}/server cargo test --workspace --no-fail-fast --test "*" >$(TEST_LOGS)/{}.log 2>&1; \
-		 echo $$? >$(TEST_LOGS)/{}.status; echo "  finished on {}"'
+		'export REDIS_SERVER=$(SERVERS_DIR)/{}/server; \
+		 cargo test --workspace --no-fail-fast --test "*" >$(TEST_LOGS)/{}.log 2>&1; \
+		 echo $$? >$(TEST_LOGS)/{}.status; \
+		 $(PIP_VENV)/bin/python -m pytest -p no:cacheprovider -rs clients/python/tests \
+			>$(TEST_LOGS)/{}.python.log 2>&1; \
+		 echo $$? >$(TEST_LOGS)/{}.python.status; echo "  finished on {}"'
 	@failed=0; for server in $(SERVERS); do \
 		log=$(TEST_LOGS)/$$server.log; \
 		passed=$$(grep -o '[0-9]* passed' $$log | awk '{n += $$1} END {print n + 0}'); \
@@ -84,13 +90,23 @@ test: deps servers
 		skipped=$$(grep -o 'SKIPPED [A-Za-z0-9_]*::[A-Za-z0-9_]*:' $$log | sort -u | wc -l); \
 		printf '%-11s %4s passed (%s of them skipped by name), %s failed, exit %s\n' \
 			$$server $$passed $$skipped $$failures $$(cat $(TEST_LOGS)/$$server.status); \
-		if [ "$$(cat $(TEST_LOGS)/$$server.status)" != 0 ]; then failed=1; fi; \
+		printf '%-11s Python client: %s, exit %s\n' $$server \
+			"$$(tail -n 1 $(TEST_LOGS)/$$server.python.log | tr -d '=' | sed 's/^ *//; s/ *$$//')" \
+			$$(cat $(TEST_LOGS)/$$server.python.status); \
+		for suite in $$server $$server.python; do \
+			if [ "$$(cat $(TEST_LOGS)/$$suite.status)" != 0 ]; then failed=1; fi; \
+		done; \
 	done; \
 	if [ $$failed != 0 ]; then \
 		for server in $(SERVERS); do \
-			[ "$$(cat $(TEST_LOGS)/$$server.status)" = 0 ] && continue; \
-			echo "=== $$server: $(TEST_LOGS)/$$server.log"; \
-			grep -E -A30 '^---- .* stdout ----|error(\[E[0-9]+\])?:' $(TEST_LOGS)/$$server.log | head -200; \
+			if [ "$$(cat $(TEST_LOGS)/$$server.status)" != 0 ]; then \
+				echo "=== $$server: $(TEST_LOGS)/$$server.log"; \
+				grep -E -A30 '^---- .* stdout ----|error(\[E[0-9]+\])?:' $(TEST_LOGS)/$$server.log | head -200; \
+			fi; \
+			if [ "$$(cat $(TEST_LOGS)/$$server.python.status)" != 0 ]; then \
+				echo "=== $$server, Python client: $(TEST_LOGS)/$$server.python.log"; \
+				tail -n 80 $(TEST_LOGS)/$$server.python.log; \
+			fi; \
 		done; \
 		exit 1; \
 	fi
