@@ -179,10 +179,13 @@ define launcher
 	$(1) --version
 endef
 
-lint:
+# mypy checks the Python client's type hints, which its py.typed offers users.
+lint: $(PIP)
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo fmt --all --check
+	$(PIP) install --quiet -r clients/python/requirements-test.txt
+	cd clients/python && $(PIP_VENV)/bin/python -m mypy redis_multimap
 
 # Installs only what is missing, so repeated runs stay fast and offline.
 deps:

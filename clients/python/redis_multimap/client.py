@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Tuple, Type, Union
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    Union,
+    cast,
+)
 
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
-from redis.connection import DEFAULT_RESP_VERSION
+from redis.connection import DEFAULT_RESP_VERSION  # type: ignore[attr-defined]
 
 from .commands import EncodableT, KeyT, MultiMapCommands
 from .parsers import RESP2_CALLBACKS, RESP3_CALLBACKS, Data, Parser
+
+ScanPage = Tuple[int, Dict[Data, List[Data]]]
+"""A MULTIMAP.SCAN reply as parsed: the next cursor and the fields found."""
 
 AnyClient = Union[
     redis.Redis, redis.cluster.RedisCluster, redis.asyncio.Redis, redis.asyncio.cluster.RedisCluster
@@ -76,7 +92,8 @@ class MultiMap(MultiMapCommands):
         key exactly once."""
         cursor = 0
         while True:
-            cursor, chunk = self.scan(key, cursor, match=match, count=count)
+            # A sync client's reply is the page itself, never an awaitable.
+            cursor, chunk = cast(ScanPage, self.scan(key, cursor, match=match, count=count))
             yield from chunk.items()
             if cursor == 0:
                 return
@@ -92,7 +109,9 @@ class AsyncMultiMap(MultiMap):
         """Iterate asynchronously over ``(field, values)``, as :meth:`MultiMap.scan_iter`."""
         cursor = 0
         while True:
-            cursor, chunk = await self.scan(key, cursor, match=match, count=count)
+            cursor, chunk = await cast(
+                Awaitable[ScanPage], self.scan(key, cursor, match=match, count=count)
+            )
             for item in chunk.items():
                 yield item
             if cursor == 0:
