@@ -223,11 +223,7 @@ impl MultiMap {
         // forgets the few values cut, where building it again at the next
         // ADD would read them all.
         let kept = self.values_cut(i, front, back);
-        let entry = &mut self.entries[i];
-        self.totals.remove(entry);
-        entry.cut_unread(front, back);
-        self.totals.add(entry);
-        self.entry_changed_keeping(i, kept);
+        self.change_entry(i, kept, |entry| entry.cut_unread(front, back));
         front + back
     }
 }

@@ -302,23 +302,28 @@ impl MultiMap {
     /// such field.
     fn change_field<R>(&mut self, field: &[u8], change: impl FnOnce(&mut Entry) -> R) -> Option<R> {
         let i = self.find(field, self.hash(field))?;
+        Some(self.change_entry(i, false, change))
+    }
+
+    /// Runs `change` on entry `i` as `change_field` does, for a change that
+    /// `value_set_kept` says its value set, if any, followed.
+    fn change_entry<R>(
+        &mut self,
+        i: usize,
+        value_set_kept: bool,
+        change: impl FnOnce(&mut Entry) -> R,
+    ) -> R {
         let entry = &mut self.entries[i];
         self.totals.remove(entry);
         let result = change(entry);
         self.totals.add(entry);
-        self.entry_changed(i);
-        Some(result)
+        self.entry_changed_keeping(i, value_set_kept);
+        result
     }
 
     /// After entry `i` changed, the totals already right: drops it if it
-    /// is left without values, else as `values_changed`.
-    #[inline]
-    fn entry_changed(&mut self, i: usize) {
-        self.entry_changed_keeping(i, false);
-    }
-
-    /// `entry_changed` for a change that `value_set_kept` says its value
-    /// set, if any, followed.
+    /// is left without values, else as `values_changed`, keeping its value
+    /// set if `value_set_kept` says the change followed it.
     #[inline]
     fn entry_changed_keeping(&mut self, i: usize, value_set_kept: bool) {
         if self.entries[i].len() == 0 {
