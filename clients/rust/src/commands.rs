@@ -6,7 +6,7 @@
 
 use redis::{
     Cmd, ConnectionLike, Direction, ExpireOption, FromRedisValue, LposOptions, RedisResult,
-    ToRedisArgs, ToSingleRedisArg,
+    RedisWrite, ToRedisArgs, ToSingleRedisArg,
 };
 
 use crate::ScanOptions;
@@ -202,6 +202,25 @@ macro_rules! multimap_commands {
 
         impl<P: sealed::Pipeline> MultiMapPipeline for P {}
     };
+}
+
+/// `FIELDS numfields field [field ...]`, the tail of every field-expiry
+/// command: the count is of the fields given, however they are given.
+struct Fields<F>(F);
+
+impl<F: ToRedisArgs> ToRedisArgs for Fields<F> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + RedisWrite,
+    {
+        out.write_arg(b"FIELDS");
+        out.write_arg_fmt(self.0.num_of_args());
+        self.0.write_redis_args(out);
+    }
+
+    fn num_of_args(&self) -> usize {
+        2 + self.0.num_of_args()
+    }
 }
 
 /// The redis crate's pipelines share no trait to add a command through; this
@@ -416,26 +435,26 @@ multimap_commands! {
     /// future).
     "MULTIMAP.EXPIRE" => fn multimap_expire<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, seconds: i64, option: ExpireOption, fields: F
-    ) |command| command.arg(key).arg(seconds).arg(option).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(seconds).arg(option).arg(Fields(fields));
 
     /// `MULTIMAP.PEXPIRE key milliseconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`:
     /// [`multimap_expire`](Self::multimap_expire) in milliseconds.
     "MULTIMAP.PEXPIRE" => fn multimap_pexpire<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, milliseconds: i64, option: ExpireOption, fields: F
-    ) |command| command.arg(key).arg(milliseconds).arg(option).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(milliseconds).arg(option).arg(Fields(fields));
 
     /// `MULTIMAP.EXPIREAT key unix-time-seconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`:
     /// [`multimap_expire`](Self::multimap_expire) at a Unix time in seconds.
     "MULTIMAP.EXPIREAT" => fn multimap_expireat<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, unix_time_seconds: i64, option: ExpireOption, fields: F
-    ) |command| command.arg(key).arg(unix_time_seconds).arg(option).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(unix_time_seconds).arg(option).arg(Fields(fields));
 
     /// `MULTIMAP.PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT] FIELDS numfields field [field ...]`:
     /// [`multimap_expire`](Self::multimap_expire) at a Unix time in
     /// milliseconds.
     "MULTIMAP.PEXPIREAT" => fn multimap_pexpireat<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, unix_time_milliseconds: i64, option: ExpireOption, fields: F
-    ) |command| command.arg(key).arg(unix_time_milliseconds).arg(option).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(unix_time_milliseconds).arg(option).arg(Fields(fields));
 
     /// `MULTIMAP.TTL key FIELDS numfields field [field ...]`: how many
     /// seconds `fields` have left, as `HTTL`.
@@ -444,26 +463,26 @@ multimap_commands! {
     /// expiry, else the seconds left, rounded up.
     "MULTIMAP.TTL" => fn multimap_ttl<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, fields: F
-    ) |command| command.arg(key).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(Fields(fields));
 
     /// `MULTIMAP.PTTL key FIELDS numfields field [field ...]`:
     /// [`multimap_ttl`](Self::multimap_ttl) in milliseconds.
     "MULTIMAP.PTTL" => fn multimap_pttl<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, fields: F
-    ) |command| command.arg(key).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(Fields(fields));
 
     /// `MULTIMAP.EXPIRETIME key FIELDS numfields field [field ...]`: when
     /// `fields` expire, as a Unix time in seconds, as `HEXPIRETIME`
     /// (`Vec<i64>`: -2 no such field, -1 no expiry).
     "MULTIMAP.EXPIRETIME" => fn multimap_expiretime<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, fields: F
-    ) |command| command.arg(key).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(Fields(fields));
 
     /// `MULTIMAP.PEXPIRETIME key FIELDS numfields field [field ...]`:
     /// [`multimap_expiretime`](Self::multimap_expiretime) in milliseconds.
     "MULTIMAP.PEXPIRETIME" => fn multimap_pexpiretime<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, fields: F
-    ) |command| command.arg(key).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(Fields(fields));
 
     /// `MULTIMAP.PERSIST key FIELDS numfields field [field ...]`: removes the
     /// expiry of `fields`, as `HPERSIST`.
@@ -472,7 +491,7 @@ multimap_commands! {
     /// no expiry, 1 removed.
     "MULTIMAP.PERSIST" => fn multimap_persist<K: ToSingleRedisArg, F: ToRedisArgs>(
         key: K, fields: F
-    ) |command| command.arg(key).arg("FIELDS").arg(fields.num_of_args()).arg(fields);
+    ) |command| command.arg(key).arg(Fields(fields));
 }
 
 #[cfg(test)]
